@@ -1,0 +1,200 @@
+//! The sandbox: one loopback HTTP server that behaves like every vendor Vigil talks to.
+//!
+//! It exists so the demo, the integration tests and anyone without vendor accounts can run Vigil
+//! for real. Each vendor lives in its own folder and is written from the vendor's documentation:
+//! nothing here imports Vigil's clients, models or case types (SPEC §8), so a client bug and a
+//! simulator bug cannot agree with each other.
+//!
+//! Addressing (SPEC §7.1): `http://127.0.0.1:PORT/<service>/...`, control API under `/_sandbox`.
+
+pub mod args;
+pub mod control;
+pub mod credentials;
+pub mod faults;
+pub mod limits;
+pub mod record;
+pub mod seed;
+pub mod settings;
+pub mod write_config;
+
+pub mod crowdstrike;
+pub mod github;
+pub mod oomnitza;
+pub mod pagerduty;
+pub mod slack;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+
+pub use credentials::Credentials;
+pub use seed::Seed;
+
+/// Shared state of one running sandbox; cloned into every handler (cheap: an `Arc`).
+#[derive(Clone)]
+pub struct Sandbox(Arc<Inner>);
+
+/// Everything one sandbox instance holds. Vendor states are reset to the seed by
+/// `POST /_sandbox/reset`; credentials never change for the life of the process.
+pub struct Inner {
+    /// Secrets the simulators accept, answered by `GET /_sandbox/credentials`.
+    pub credentials: Credentials,
+    /// The seed data every reset goes back to.
+    pub seed: Seed,
+    /// Timing knobs (`POST /_sandbox/settings`).
+    pub settings: settings::SettingsCell,
+    /// Every vendor request, for `GET /_sandbox/requests`.
+    pub recorder: record::Recorder,
+    /// Injected faults (`POST /_sandbox/faults`).
+    pub faults: faults::Faults,
+    /// Rate limits, on by default with each vendor's real numbers.
+    pub limits: limits::Limits,
+    /// Slack Web API and Socket Mode state.
+    pub slack: slack::SlackSim,
+    /// CrowdStrike Falcon state.
+    pub crowdstrike: crowdstrike::CrowdStrikeSim,
+    /// Oomnitza state.
+    pub oomnitza: oomnitza::OomnitzaSim,
+    /// GitHub state.
+    pub github: github::GitHubSim,
+    /// PagerDuty state.
+    pub pagerduty: pagerduty::PagerDutySim,
+}
+
+impl std::ops::Deref for Sandbox {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl Sandbox {
+    /// Builds a sandbox with fresh random credentials and the standard seed.
+    pub fn new() -> Self {
+        let credentials = Credentials::generate();
+        let seed = Seed::standard();
+        Sandbox(Arc::new(Inner {
+            slack: slack::SlackSim::new(&seed),
+            crowdstrike: crowdstrike::CrowdStrikeSim::new(&seed),
+            oomnitza: oomnitza::OomnitzaSim::new(&seed),
+            github: github::GitHubSim::new(&seed),
+            pagerduty: pagerduty::PagerDutySim::new(&seed),
+            settings: settings::SettingsCell::default(),
+            recorder: record::Recorder::default(),
+            faults: faults::Faults::default(),
+            limits: limits::Limits::with_defaults(),
+            credentials,
+            seed,
+        }))
+    }
+
+    /// Puts every simulator back to the seed (SPEC §7.3 `POST /_sandbox/reset`): state, recorded
+    /// requests, faults, rate-limit buckets and settings; credentials and open sockets stay.
+    pub fn reset(&self) {
+        self.slack.reset(&self.seed);
+        self.crowdstrike.reset(&self.seed);
+        self.oomnitza.reset(&self.seed);
+        self.github.reset(&self.seed);
+        self.pagerduty.reset(&self.seed);
+        self.settings.reset();
+        self.recorder.clear();
+        self.faults.clear();
+        self.limits.reset();
+    }
+
+    /// The full router: vendor prefixes, the Socket Mode endpoint and the control API, wrapped
+    /// in the fault and recording layers.
+    pub fn router(&self) -> Router {
+        let vendors = Router::new()
+            .nest("/slack", slack::routes())
+            .nest("/crowdstrike", crowdstrike::routes())
+            .nest("/oomnitza", oomnitza::routes())
+            .nest("/github", github::routes())
+            .nest("/pagerduty", pagerduty::routes())
+            .layer(axum::middleware::from_fn_with_state(
+                self.clone(),
+                faults::inject,
+            ))
+            .layer(axum::middleware::from_fn_with_state(
+                self.clone(),
+                record::record,
+            ));
+        Router::new()
+            .merge(vendors)
+            .nest("/_sandbox", control::routes())
+            .fallback(not_found)
+            .with_state(self.clone())
+    }
+}
+
+impl Default for Sandbox {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+async fn not_found(
+    uri: axum::http::Uri,
+) -> (axum::http::StatusCode, axum::Json<serde_json::Value>) {
+    (
+        axum::http::StatusCode::NOT_FOUND,
+        axum::Json(serde_json::json!({"error": "not_found", "path": uri.path()})),
+    )
+}
+
+/// A sandbox serving on a socket; dropping it does not stop the server, `shutdown` does.
+pub struct RunningSandbox {
+    /// The state, for tests and the demo that drive it in-process.
+    pub sandbox: Sandbox,
+    /// Where it listens.
+    pub addr: SocketAddr,
+    stop: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl RunningSandbox {
+    /// `http://ADDR`, the root every vendor prefix hangs off.
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting connections and waits for the server task to end.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+}
+
+/// Binds `listen` and serves a new sandbox on it in a background task.
+pub async fn start(listen: SocketAddr) -> std::io::Result<RunningSandbox> {
+    start_with(Sandbox::new(), listen).await
+}
+
+/// Serves an existing sandbox state on `listen` (tests that pre-configure state use this).
+pub async fn start_with(sandbox: Sandbox, listen: SocketAddr) -> std::io::Result<RunningSandbox> {
+    let listener = TcpListener::bind(listen).await?;
+    let addr = listener.local_addr()?;
+    let (stop, mut stopped) = watch::channel(false);
+    let app = sandbox.router();
+    let task = tokio::spawn(async move {
+        let shutdown = async move {
+            let _ = stopped.wait_for(|s| *s).await;
+        };
+        let service = app.into_make_service_with_connect_info::<SocketAddr>();
+        if let Err(e) = axum::serve(listener, service)
+            .with_graceful_shutdown(shutdown)
+            .await
+        {
+            tracing::error!(error = %e, "sandbox server stopped");
+        }
+    });
+    Ok(RunningSandbox {
+        sandbox,
+        addr,
+        stop,
+        task,
+    })
+}

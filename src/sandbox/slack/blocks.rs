@@ -1,0 +1,1 @@
+//! Block Kit validation with Slack's real limits (placeholder until the Web API simulator lands).

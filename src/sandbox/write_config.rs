@@ -1,0 +1,1 @@
+//! `vigil sandbox --write-config PATH` (SPEC §7.2): filled in with the config module.

@@ -1,0 +1,10 @@
+//! Integration tests: one binary (one link) for every suite, each in its own module.
+
+mod common;
+mod sandbox_control;
+mod sandbox_crowdstrike;
+mod sandbox_github;
+mod sandbox_oomnitza;
+mod sandbox_pagerduty;
+mod sandbox_slack_socket;
+mod sandbox_slack_web;

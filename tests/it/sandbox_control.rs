@@ -1,0 +1,1 @@
+//! Tests for the sandbox_control part of the sandbox.

@@ -1,0 +1,1 @@
+//! Tests for the sandbox_crowdstrike part of the sandbox.

@@ -1,0 +1,1 @@
+//! Tests for the sandbox_github part of the sandbox.

@@ -1,0 +1,1 @@
+//! Tests for the sandbox_oomnitza part of the sandbox.

@@ -1,0 +1,1 @@
+//! Tests for the sandbox_pagerduty part of the sandbox.

@@ -1,0 +1,1 @@
+//! Tests for the sandbox_slack_web part of the sandbox.
