@@ -3,5 +3,14 @@
 //! The binary's commands live in `main.rs`; everything they run is here so tests drive the
 //! same code. See the README's architecture section for the module map.
 
+pub mod bot;
+pub mod config;
+pub mod demo;
+pub mod doctor;
+pub mod run;
 pub mod sandbox;
+pub mod server;
+pub mod slack;
+pub mod telemetry;
 pub mod tls;
+pub mod vendors;

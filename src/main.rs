@@ -1,1 +1,138 @@
-fn main() {}
+//! The `vigil` command line. Only argument parsing and exit codes live here; every command's
+//! work is in the library so the tests run the same code.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use vigil::config::{self, Config};
+
+/// Vigil: Slack-first security-alert triage.
+#[derive(Parser)]
+#[command(name = "vigil", version, about, long_about = None)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start the sandbox and the bot together and run a scripted scenario; exits 0 only if
+    /// every step happened.
+    Demo {
+        /// Leave the sandbox and bot running after the scenario (Ctrl-C stops them).
+        #[arg(long)]
+        keep_running: bool,
+    },
+    /// Serve the vendor simulators (Slack, CrowdStrike, Oomnitza, GitHub, PagerDuty) on one
+    /// loopback port.
+    Sandbox {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8700")]
+        listen: SocketAddr,
+        /// Write a vigil.toml pointing at this sandbox to PATH (secrets in files beside it).
+        #[arg(long, value_name = "PATH")]
+        write_config: Option<PathBuf>,
+    },
+    /// Run the bot.
+    Run {
+        /// Path to vigil.toml.
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+    },
+    /// Check every configured integration and say what to fix.
+    Doctor {
+        /// Path to vigil.toml.
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+    },
+    /// Configuration helpers.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Print a complete, commented vigil.toml.
+    Example,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    if let Command::Config {
+        command: ConfigCommand::Example,
+    } = cli.command
+    {
+        print!("{}", config::EXAMPLE);
+        return ExitCode::SUCCESS;
+    }
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(dispatch(cli.command)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
+    match command {
+        Command::Demo { keep_running } => {
+            vigil::telemetry::init_logs(&config::LogConfig {
+                level: "warn".into(),
+                ..Default::default()
+            });
+            let ok = vigil::demo::run(vigil::demo::DemoOptions { keep_running }).await?;
+            Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        Command::Sandbox {
+            listen,
+            write_config,
+        } => {
+            vigil::telemetry::init_logs(&config::LogConfig::default());
+            vigil::sandbox::cli::serve(listen, write_config).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Run { config } => {
+            let config = load(&config)?;
+            vigil::telemetry::init_logs(&config.log);
+            vigil::run::run(config).await?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Doctor { config } => {
+            let config = load(&config)?;
+            let checks = vigil::doctor::run(&config).await;
+            for c in &checks {
+                println!("{}", c.line());
+            }
+            Ok(if vigil::doctor::all_ok(&checks) {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        Command::Config { .. } => Ok(ExitCode::SUCCESS),
+    }
+}
+
+fn load(path: &std::path::Path) -> anyhow::Result<Config> {
+    Config::load(path).map_err(|e| anyhow::anyhow!("{e}"))
+}

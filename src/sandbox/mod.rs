@@ -8,6 +8,7 @@
 //! Addressing (SPEC §7.1): `http://127.0.0.1:PORT/<service>/...`, control API under `/_sandbox`.
 
 pub mod args;
+pub mod cli;
 pub mod control;
 pub mod credentials;
 pub mod faults;

@@ -1,1 +1,205 @@
-//! `vigil sandbox --write-config PATH` (SPEC §7.2): filled in with the config module.
+//! `vigil sandbox --write-config PATH` (SPEC §7.2): a `vigil.toml` that points every vendor at
+//! this sandbox, so `vigil run --config PATH` works with nothing else set.
+//!
+//! Secrets go to files under `secrets/` beside PATH (mode 0600) and are referenced by `*_file`
+//! keys; the store goes to `data/` beside PATH; all paths are absolute; the file is written
+//! atomically (temp file + rename) so a reader never sees half a config.
+
+use std::io::Write;
+use std::net::{SocketAddr, TcpListener};
+use std::path::{Path, PathBuf};
+
+use super::{Credentials, Seed};
+
+/// Where the sandbox is and what it accepts: everything the config is made from.
+pub struct Target<'a> {
+    /// `http://127.0.0.1:PORT`.
+    pub base: &'a str,
+    /// The sandbox's credentials.
+    pub credentials: &'a Credentials,
+    /// The sandbox's seed (alerts channel, analysts).
+    pub seed: &'a Seed,
+}
+
+/// TOML-quotes a string.
+fn q(s: &str) -> String {
+    toml::Value::String(s.to_string()).to_string()
+}
+
+/// A free loopback port for the bot's HTTP server.
+pub fn free_loopback_addr() -> std::io::Result<SocketAddr> {
+    let l = TcpListener::bind("127.0.0.1:0")?;
+    l.local_addr()
+}
+
+/// Writes PATH (and its secrets) and returns the config text.
+pub fn write(path: &Path, target: &Target<'_>) -> std::io::Result<String> {
+    let path = std::path::absolute(path)?;
+    let dir = path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("/"));
+    std::fs::create_dir_all(&dir)?;
+    let secrets = dir.join("secrets");
+    create_private_dir(&secrets)?;
+    let c = target.credentials;
+    let webhook = format!(
+        "{}{}",
+        uuid::Uuid::new_v4().simple(),
+        uuid::Uuid::new_v4().simple()
+    );
+    for (name, value) in [
+        ("slack_bot_token", c.slack.bot_token.as_str()),
+        ("slack_app_token", c.slack.app_token.as_str()),
+        (
+            "crowdstrike_client_secret",
+            c.crowdstrike.client_secret.as_str(),
+        ),
+        ("oomnitza_token", c.oomnitza.token.as_str()),
+        ("github_token", c.github.token.as_str()),
+        ("pagerduty_routing_key", c.pagerduty.routing_key.as_str()),
+        ("pagerduty_api_token", c.pagerduty.api_token.as_str()),
+        ("webhook_secret", webhook.as_str()),
+    ] {
+        write_private(&secrets.join(name), value)?;
+    }
+    let text = render(target, &dir, &secrets, free_loopback_addr()?);
+    let tmp = dir.join(format!(".{}.tmp-{}", file_name(&path), std::process::id()));
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(text.as_bytes())?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, &path)?;
+    Ok(text)
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "vigil.toml".into())
+}
+
+/// The config text for a sandbox, with secrets in `secrets` and the store in `dir/data`.
+pub fn render(target: &Target<'_>, dir: &Path, secrets: &Path, listen: SocketAddr) -> String {
+    let base = target.base.trim_end_matches('/');
+    let secret = |name: &str| q(&secrets.join(name).display().to_string());
+    let seed = target.seed;
+    let alerts = seed
+        .slack
+        .channels
+        .iter()
+        .find(|ch| ch.role == "alerts")
+        .map(|ch| ch.id.clone())
+        .unwrap_or_else(|| "#alerts".into());
+    let group = seed
+        .slack
+        .usergroups
+        .iter()
+        .find(|g| g.handle == "secops")
+        .map(|g| g.id.clone());
+    let analysts: Vec<String> = seed
+        .slack
+        .users
+        .iter()
+        .filter(|u| u.is_analyst)
+        .map(|u| q(&u.id))
+        .collect();
+    let group_line = group
+        .map(|g| format!("analyst_usergroup = {}\n", q(&g)))
+        .unwrap_or_default();
+    let c = target.credentials;
+    format!(
+        r#"# Written by `vigil sandbox --write-config`: every vendor points at the sandbox on {base}.
+# Secrets are in {secrets_dir} (mode 0600).
+
+[server]
+listen = {listen}
+webhook_secret_file = {webhook}
+
+[store]
+path = {data}
+
+[log]
+level = "info"
+
+[slack]
+base_url = {slack}
+bot_token_file = {bot}
+app_token_file = {app}
+alerts_channel = {alerts}
+{group_line}analyst_users = [{analysts}]
+socket_connections = 2
+
+[crowdstrike]
+base_url = {cs}
+client_id = {client_id}
+client_secret_file = {cs_secret}
+poll_interval_secs = 2
+
+[oomnitza]
+base_url = {oom}
+token_file = {oom_token}
+
+[github]
+base_url = {gh}
+repo = {repo}
+token_file = {gh_token}
+
+[pagerduty]
+base_url = {pd_events}
+api_base_url = {pd_api}
+routing_key_file = {pd_key}
+api_token_file = {pd_token}
+"#,
+        secrets_dir = secrets.display(),
+        listen = q(&listen.to_string()),
+        webhook = secret("webhook_secret"),
+        data = q(&dir.join("data").display().to_string()),
+        slack = q(&format!("{base}/slack/api")),
+        bot = secret("slack_bot_token"),
+        app = secret("slack_app_token"),
+        alerts = q(&alerts),
+        analysts = analysts.join(", "),
+        cs = q(&format!("{base}/crowdstrike")),
+        client_id = q(&c.crowdstrike.client_id),
+        cs_secret = secret("crowdstrike_client_secret"),
+        oom = q(&format!("{base}/oomnitza")),
+        oom_token = secret("oomnitza_token"),
+        gh = q(&format!("{base}/github")),
+        repo = q(&c.github.repo),
+        gh_token = secret("github_token"),
+        pd_events = q(&format!("{base}/pagerduty/events")),
+        pd_api = q(&format!("{base}/pagerduty/api")),
+        pd_key = secret("pagerduty_routing_key"),
+        pd_token = secret("pagerduty_api_token"),
+    )
+}
+
+fn create_private_dir(path: &Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(path)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700))?;
+    }
+    Ok(())
+}
+
+fn write_private(path: &Path, value: &str) -> std::io::Result<()> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path)?;
+    f.write_all(value.as_bytes())?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,394 @@
+//! Vigil's configuration: one TOML file (`deny_unknown_fields` everywhere), secrets from
+//! `VIGIL_*` environment variables or `*_file` paths, every vendor's `base_url` configurable.
+//!
+//! Loading is two steps: parse the file into typed sections (a typo names its key and the keys
+//! that were expected), then resolve secrets (a missing or malformed secret names its key and
+//! where it may come from). Each vendor's section lives beside its client
+//! (`vendors/<name>/config.rs`, `slack/config.rs`), as in vector's component folders.
+
+pub mod secret;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::slack::config::SlackConfig;
+use crate::vendors::crowdstrike::config::CrowdStrikeConfig;
+use crate::vendors::github::config::GitHubConfig;
+use crate::vendors::oomnitza::config::OomnitzaConfig;
+use crate::vendors::pagerduty::config::PagerDutyConfig;
+pub use secret::Secret;
+use secret::{Env, SecretSpec};
+
+/// The complete, commented example printed by `vigil config example`.
+pub const EXAMPLE: &str = include_str!("../../assets/vigil.example.toml");
+
+/// Everything `vigil run` needs.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// HTTP server for `/healthz`, `/metrics` and the alert webhook.
+    #[serde(default)]
+    pub server: ServerConfig,
+    /// Where cases are kept.
+    #[serde(default)]
+    pub store: StoreConfig,
+    /// Logging.
+    #[serde(default)]
+    pub log: LogConfig,
+    /// Slack: the only required section.
+    pub slack: SlackConfig,
+    /// CrowdStrike Falcon (alerts, hosts, containment).
+    pub crowdstrike: Option<CrowdStrikeConfig>,
+    /// Oomnitza (device owners).
+    pub oomnitza: Option<OomnitzaConfig>,
+    /// GitHub (one issue per case).
+    pub github: Option<GitHubConfig>,
+    /// PagerDuty (pages for high-priority cases).
+    pub pagerduty: Option<PagerDutyConfig>,
+    /// The folder of the config file; relative paths are taken from here.
+    #[serde(skip)]
+    pub base_dir: PathBuf,
+}
+
+/// `[server]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address of the HTTP server (`/healthz`, `/metrics`, `POST /v1/alerts`).
+    #[serde(default = "default_listen")]
+    pub listen: SocketAddr,
+    /// File holding the webhook's HMAC secret (or `VIGIL_WEBHOOK_SECRET`); without one the
+    /// webhook is off.
+    pub webhook_secret_file: Option<PathBuf>,
+    /// Resolved webhook secret.
+    #[serde(skip)]
+    pub webhook_secret: Option<Secret>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: default_listen(),
+            webhook_secret_file: None,
+            webhook_secret: None,
+        }
+    }
+}
+
+fn default_listen() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 8088))
+}
+
+/// `[store]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// Folder of the sled database (relative to the config file).
+    #[serde(default = "default_store_path")]
+    pub path: PathBuf,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            path: default_store_path(),
+        }
+    }
+}
+
+fn default_store_path() -> PathBuf {
+    PathBuf::from("data")
+}
+
+/// `[log]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// Filter in `tracing` syntax (`info`, `vigil=debug,info`); `VIGIL_LOG` overrides it.
+    #[serde(default = "default_level")]
+    pub level: String,
+    /// `text` or `json`.
+    #[serde(default)]
+    pub format: LogFormat,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            level: default_level(),
+            format: LogFormat::Text,
+        }
+    }
+}
+
+fn default_level() -> String {
+    "info".into()
+}
+
+/// Log line format.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Why a config could not be used; every variant names the key and what was expected.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read config file {path}: {reason}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        reason: String,
+    },
+    /// The file is not valid TOML or has a wrong key or value.
+    #[error("{file}: {key}: {message}")]
+    Parse {
+        /// The file.
+        file: String,
+        /// Dotted key path (`slack.alerts_channel`), or `(top level)`.
+        key: String,
+        /// What was wrong and what was expected.
+        message: String,
+    },
+    /// A required secret was not provided.
+    #[error(
+        "{key}: missing secret: set the environment variable {env} or `{key}_file` (a path to a file holding {expected})"
+    )]
+    MissingSecret {
+        /// Dotted key.
+        key: String,
+        /// The environment variable.
+        env: String,
+        /// What the value looks like.
+        expected: String,
+    },
+    /// A secret was written into the config file.
+    #[error(
+        "{key}: secrets are not read from the config file; put it in the environment variable {env} or in a file named by `{key}_file`"
+    )]
+    InlineSecret {
+        /// Dotted key.
+        key: String,
+        /// The environment variable.
+        env: String,
+    },
+    /// A `*_file` could not be read.
+    #[error("{key}: cannot read {path}: {reason}")]
+    SecretFile {
+        /// Dotted key.
+        key: String,
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        reason: String,
+    },
+    /// A secret does not look right.
+    #[error("{key} (from {origin}): expected {expected}")]
+    InvalidSecret {
+        /// Dotted key.
+        key: String,
+        /// Where it came from (never the value).
+        origin: String,
+        /// What it should look like.
+        expected: String,
+    },
+    /// A plain value is out of range or malformed.
+    #[error("{key}: expected {expected}, got {got:?}")]
+    Invalid {
+        /// Dotted key.
+        key: String,
+        /// What is accepted.
+        expected: String,
+        /// What was there.
+        got: String,
+    },
+}
+
+/// One secret a section needs: dotted key, environment variable.
+pub struct SecretKey {
+    /// Dotted key without `_file`.
+    pub key: &'static str,
+    /// The environment variable.
+    pub env: &'static str,
+}
+
+/// Every secret Vigil knows, so one written inline is caught with a helpful message.
+pub const SECRET_KEYS: &[SecretKey] = &[
+    SecretKey {
+        key: "server.webhook_secret",
+        env: "VIGIL_WEBHOOK_SECRET",
+    },
+    SecretKey {
+        key: "slack.bot_token",
+        env: "VIGIL_SLACK_BOT_TOKEN",
+    },
+    SecretKey {
+        key: "slack.app_token",
+        env: "VIGIL_SLACK_APP_TOKEN",
+    },
+    SecretKey {
+        key: "crowdstrike.client_secret",
+        env: "VIGIL_CROWDSTRIKE_CLIENT_SECRET",
+    },
+    SecretKey {
+        key: "oomnitza.token",
+        env: "VIGIL_OOMNITZA_TOKEN",
+    },
+    SecretKey {
+        key: "github.token",
+        env: "VIGIL_GITHUB_TOKEN",
+    },
+    SecretKey {
+        key: "pagerduty.routing_key",
+        env: "VIGIL_PAGERDUTY_ROUTING_KEY",
+    },
+    SecretKey {
+        key: "pagerduty.api_token",
+        env: "VIGIL_PAGERDUTY_API_TOKEN",
+    },
+];
+
+/// Looks up the environment variable for a dotted secret key.
+pub fn env_for(key: &str) -> &'static str {
+    SECRET_KEYS
+        .iter()
+        .find(|s| s.key == key)
+        .map(|s| s.env)
+        .unwrap_or("VIGIL_UNKNOWN")
+}
+
+impl Config {
+    /// Reads, parses and resolves the config at `path` using the process environment.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        Self::load_with_env(path, &|k| std::env::var(k).ok())
+    }
+
+    /// Like [`Config::load`] with an explicit environment (tests).
+    pub fn load_with_env(path: &Path, env: Env<'_>) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ConfigError::Read {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })?;
+        let base = path
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
+        let base = std::path::absolute(&base).unwrap_or(base);
+        Self::from_toml(&text, &path.display().to_string(), &base, env)
+    }
+
+    /// Parses TOML text; `file` names it in errors, `base` anchors relative paths.
+    pub fn from_toml(
+        text: &str,
+        file: &str,
+        base: &Path,
+        env: Env<'_>,
+    ) -> Result<Config, ConfigError> {
+        reject_inline_secrets(text, file)?;
+        let de = toml::Deserializer::new(text);
+        let mut config: Config =
+            serde_path_to_error::deserialize(de).map_err(|e| ConfigError::Parse {
+                file: file.to_string(),
+                key: path_of(&e),
+                message: e.inner().message().to_string(),
+            })?;
+        config.base_dir = base.to_path_buf();
+        config.resolve(env)?;
+        Ok(config)
+    }
+
+    fn resolve(&mut self, env: Env<'_>) -> Result<(), ConfigError> {
+        let base = self.base_dir.clone();
+        self.store.path = secret::absolutize(&base, &self.store.path);
+        self.server.webhook_secret = secret::resolve_optional(
+            &SecretSpec {
+                key: "server.webhook_secret",
+                env: "VIGIL_WEBHOOK_SECRET",
+                file: self.server.webhook_secret_file.as_deref(),
+                expected: "at least 16 characters of random text",
+                valid: |v| v.len() >= 16,
+            },
+            &base,
+            env,
+        )?;
+        self.slack.resolve(&base, env)?;
+        if let Some(c) = &mut self.crowdstrike {
+            c.resolve(&base, env)?;
+        }
+        if let Some(c) = &mut self.oomnitza {
+            c.resolve(&base, env)?;
+        }
+        if let Some(c) = &mut self.github {
+            c.resolve(&base, env)?;
+        }
+        if let Some(c) = &mut self.pagerduty {
+            c.resolve(&base, env)?;
+        }
+        Ok(())
+    }
+}
+
+/// The dotted path serde was at when it failed, `(top level)` for the root.
+fn path_of<E>(e: &serde_path_to_error::Error<E>) -> String {
+    let p = e.path().to_string();
+    if p == "." || p.is_empty() {
+        "(top level)".into()
+    } else {
+        p
+    }
+}
+
+/// Finds a secret written straight into the file and says where it belongs instead.
+fn reject_inline_secrets(text: &str, file: &str) -> Result<(), ConfigError> {
+    let table: toml::Table = text
+        .parse()
+        .map_err(|e: toml::de::Error| ConfigError::Parse {
+            file: file.to_string(),
+            key: "(syntax)".into(),
+            message: e.to_string().trim().to_string(),
+        })?;
+    for s in SECRET_KEYS {
+        let Some((section, field)) = s.key.split_once('.') else {
+            continue;
+        };
+        let present = table
+            .get(section)
+            .and_then(|v| v.as_table())
+            .is_some_and(|t| t.contains_key(field));
+        if present {
+            return Err(ConfigError::InlineSecret {
+                key: s.key.to_string(),
+                env: s.env.to_string(),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Checks that `value` parses as an absolute http(s) URL and returns it without a trailing
+/// slash (clients append paths with a leading slash).
+pub fn base_url(key: &str, value: &str) -> Result<String, ConfigError> {
+    let trimmed = value.trim().trim_end_matches('/');
+    match url::Url::parse(trimmed) {
+        Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {
+            Ok(trimmed.to_string())
+        }
+        _ => Err(ConfigError::Invalid {
+            key: key.to_string(),
+            expected: "an absolute http:// or https:// URL".into(),
+            got: value.to_string(),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests;

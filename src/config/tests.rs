@@ -1,0 +1,139 @@
+//! Config loading: typos and missing secrets name their key; secrets come only from env/files.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use super::*;
+
+fn env_of(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+    let map: HashMap<String, String> = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    move |k| map.get(k).cloned()
+}
+
+const ALL_SECRETS: &[(&str, &str)] = &[
+    ("VIGIL_SLACK_BOT_TOKEN", "xoxb-1-2-abc"),
+    ("VIGIL_SLACK_APP_TOKEN", "xapp-1-A1-2-abc"),
+    ("VIGIL_CROWDSTRIKE_CLIENT_SECRET", "s3cret"),
+    ("VIGIL_OOMNITZA_TOKEN", "tok"),
+    ("VIGIL_GITHUB_TOKEN", "ghp_x"),
+    (
+        "VIGIL_PAGERDUTY_ROUTING_KEY",
+        "0123456789abcdef0123456789abcdef",
+    ),
+];
+
+fn load(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
+    Config::from_toml(text, "vigil.toml", Path::new("/etc/vigil"), &env_of(env))
+}
+
+#[test]
+fn the_example_loads_with_secrets_from_the_environment() {
+    let c = load(EXAMPLE, ALL_SECRETS).expect("example is valid");
+    assert_eq!(c.slack.bot_token.expose(), "xoxb-1-2-abc");
+    assert_eq!(c.store.path, Path::new("/etc/vigil/data"));
+    assert_eq!(
+        c.github.as_ref().map(|g| g.repo.as_str()),
+        Some("acme/security")
+    );
+    assert!(c.server.webhook_secret.is_none());
+}
+
+#[test]
+fn a_typo_names_the_key_and_what_was_expected() {
+    let text = EXAMPLE.replace("alerts_channel =", "alert_channel =");
+    let err = load(&text, ALL_SECRETS).unwrap_err().to_string();
+    assert!(err.contains("slack"), "{err}");
+    assert!(err.contains("unknown field `alert_channel`"), "{err}");
+    assert!(
+        err.contains("alerts_channel"),
+        "lists the expected keys: {err}"
+    );
+}
+
+#[test]
+fn a_wrong_type_names_the_key() {
+    let text = EXAMPLE.replace("poll_interval_secs = 30", "poll_interval_secs = \"soon\"");
+    let err = load(&text, ALL_SECRETS).unwrap_err().to_string();
+    assert!(err.contains("crowdstrike.poll_interval_secs"), "{err}");
+}
+
+#[test]
+fn a_missing_secret_names_the_key_and_the_env_var() {
+    let env: Vec<_> = ALL_SECRETS
+        .iter()
+        .copied()
+        .filter(|(k, _)| *k != "VIGIL_GITHUB_TOKEN")
+        .collect();
+    let text = EXAMPLE.replace("token_file = \"secrets/github_token\"\n", "");
+    let err = load(&text, &env).unwrap_err().to_string();
+    assert!(err.contains("github.token"), "{err}");
+    assert!(err.contains("VIGIL_GITHUB_TOKEN"), "{err}");
+}
+
+#[test]
+fn a_missing_secret_file_names_the_key_and_path() {
+    let env: Vec<_> = ALL_SECRETS
+        .iter()
+        .copied()
+        .filter(|(k, _)| *k != "VIGIL_OOMNITZA_TOKEN")
+        .collect();
+    let err = load(EXAMPLE, &env).unwrap_err().to_string();
+    assert!(err.contains("oomnitza.token_file"), "{err}");
+    assert!(err.contains("/etc/vigil/secrets/oomnitza_token"), "{err}");
+}
+
+#[test]
+fn a_secret_in_the_file_is_refused() {
+    let text = EXAMPLE.replace("[github]\n", "[github]\ntoken = \"ghp_inline\"\n");
+    let err = load(&text, ALL_SECRETS).unwrap_err().to_string();
+    assert!(err.contains("github.token"), "{err}");
+    assert!(err.contains("VIGIL_GITHUB_TOKEN"), "{err}");
+    assert!(!err.contains("ghp_inline"), "never echo a secret: {err}");
+}
+
+#[test]
+fn a_malformed_token_says_what_it_should_look_like_without_echoing_it() {
+    let mut env = ALL_SECRETS.to_vec();
+    env[0] = ("VIGIL_SLACK_BOT_TOKEN", "xapp-wrong-kind");
+    let err = load(EXAMPLE, &env).unwrap_err().to_string();
+    assert!(err.contains("slack.bot_token"), "{err}");
+    assert!(err.contains("xoxb-"), "{err}");
+    assert!(!err.contains("xapp-wrong-kind"), "{err}");
+}
+
+#[test]
+fn secrets_come_from_files_relative_to_the_config() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("secrets")).unwrap();
+    std::fs::write(dir.path().join("secrets/bot"), "xoxb-from-file\n").unwrap();
+    std::fs::write(dir.path().join("secrets/app"), "xapp-from-file").unwrap();
+    let text = "[slack]\nbot_token_file = \"secrets/bot\"\napp_token_file = \"secrets/app\"\n";
+    let path = dir.path().join("vigil.toml");
+    std::fs::write(&path, text).unwrap();
+    let c = Config::load_with_env(&path, &|_| None).unwrap();
+    assert_eq!(c.slack.bot_token.expose(), "xoxb-from-file");
+    assert!(c.crowdstrike.is_none());
+    assert!(
+        !format!("{c:?}").contains("xoxb-from-file"),
+        "Debug redacts"
+    );
+}
+
+#[test]
+fn a_bad_url_names_the_key() {
+    let text = EXAMPLE.replace(
+        "base_url = \"https://api.github.com\"",
+        "base_url = \"api.github.com\"",
+    );
+    let err = load(&text, ALL_SECRETS).unwrap_err().to_string();
+    assert!(err.contains("github.base_url"), "{err}");
+}
+
+#[test]
+fn toml_syntax_errors_are_reported() {
+    let err = load("[slack\n", ALL_SECRETS).unwrap_err().to_string();
+    assert!(err.contains("vigil.toml"), "{err}");
+}

@@ -1,0 +1,337 @@
+//! `vigil doctor`: checks every configured integration and says, one plain line per check,
+//! what works and what to fix.
+
+use slack_morphism::errors::SlackClientError;
+use slack_morphism::prelude::*;
+
+use crate::config::Config;
+use crate::slack::client::{self, Slack};
+use crate::vendors::VendorError;
+use crate::vendors::crowdstrike::client::CrowdStrikeClient;
+use crate::vendors::github::client::GitHubClient;
+use crate::vendors::oomnitza::client::OomnitzaClient;
+use crate::vendors::pagerduty::client::PagerDutyClient;
+
+/// How one check went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// Works; what was seen.
+    Ok(String),
+    /// Broken; what is wrong and what to do about it.
+    Fail {
+        /// What went wrong.
+        problem: String,
+        /// What the operator should change.
+        fix: String,
+    },
+    /// Not checked; why.
+    Skipped(String),
+}
+
+/// One line of the report.
+#[derive(Debug, Clone)]
+pub struct Check {
+    /// `slack auth.test`, `github repository`, …
+    pub name: String,
+    /// The result.
+    pub outcome: Outcome,
+}
+
+impl Check {
+    fn new(name: &str, outcome: Outcome) -> Self {
+        Check {
+            name: name.to_string(),
+            outcome,
+        }
+    }
+
+    /// The line printed for it.
+    pub fn line(&self) -> String {
+        match &self.outcome {
+            Outcome::Ok(detail) => format!("ok    {}: {detail}", self.name),
+            Outcome::Fail { problem, fix } => format!("FAIL  {}: {problem}. Fix: {fix}", self.name),
+            Outcome::Skipped(why) => format!("skip  {}: {why}", self.name),
+        }
+    }
+}
+
+/// Runs every check for the configured integrations.
+pub async fn run(config: &Config) -> Vec<Check> {
+    let mut checks = vec![store_check(config)];
+    checks.extend(slack_checks(config).await);
+    checks.push(crowdstrike_check(config).await);
+    checks.push(oomnitza_check(config).await);
+    checks.push(github_check(config).await);
+    checks.extend(pagerduty_checks(config).await);
+    checks
+}
+
+/// Whether every check passed or was skipped.
+pub fn all_ok(checks: &[Check]) -> bool {
+    checks
+        .iter()
+        .all(|c| !matches!(c.outcome, Outcome::Fail { .. }))
+}
+
+fn store_check(config: &Config) -> Check {
+    let path = &config.store.path;
+    let outcome = match std::fs::create_dir_all(path) {
+        Ok(()) => {
+            let probe = path.join(".vigil-doctor-probe");
+            match std::fs::write(&probe, b"ok") {
+                Ok(()) => {
+                    let _ = std::fs::remove_file(&probe);
+                    Outcome::Ok(format!("{} is writable", path.display()))
+                }
+                Err(e) => fail(
+                    format!("cannot write in {}: {e}", path.display()),
+                    "give the vigil user write access to store.path, or point store.path elsewhere",
+                ),
+            }
+        }
+        Err(e) => fail(
+            format!("cannot create {}: {e}", path.display()),
+            "set store.path to a folder vigil may create",
+        ),
+    };
+    Check::new("store", outcome)
+}
+
+fn fail(problem: impl Into<String>, fix: impl Into<String>) -> Outcome {
+    Outcome::Fail {
+        problem: problem.into(),
+        fix: fix.into(),
+    }
+}
+
+/// The advice for a vendor error, by what kind of failure it was.
+fn vendor_fail(err: &VendorError, credential: &str, base_url_key: &str) -> Outcome {
+    let fix = match err.status() {
+        Some(401) | Some(403) => format!("check {credential}: it was refused"),
+        Some(404) => format!("check {base_url_key} and that the credential can see the resource"),
+        Some(429) => "the vendor is rate limiting; run doctor again in a minute".to_string(),
+        Some(_) => {
+            "the vendor answered with an error; try again, and check the vendor's status page"
+                .to_string()
+        }
+        None if matches!(err, VendorError::Transport { .. }) => {
+            format!("check {base_url_key} and that this machine can reach it")
+        }
+        None => format!("check {base_url_key} points at the right API"),
+    };
+    fail(err.to_string(), fix)
+}
+
+fn slack_fail(err: &SlackClientError, fix: &str) -> Outcome {
+    let problem = match err {
+        SlackClientError::ApiError(e) => format!("Slack answered `{}`", e.code),
+        other => other.to_string(),
+    };
+    fail(problem, fix)
+}
+
+async fn slack_checks(config: &Config) -> Vec<Check> {
+    let slack: Slack = match client::build(&config.slack) {
+        Ok(s) => s,
+        Err(e) => {
+            return vec![Check::new(
+                "slack client",
+                fail(
+                    e.to_string(),
+                    "install the system CA certificates (ca-certificates)",
+                ),
+            )];
+        }
+    };
+    let bot = client::bot_token(&config.slack);
+    let session = slack.open_session(&bot);
+    let mut checks = vec![];
+    let auth = session.auth_test().await;
+    checks.push(Check::new(
+        "slack auth.test",
+        match &auth {
+            Ok(a) => Outcome::Ok(format!(
+                "bot {} ({}) in team {} ({})",
+                a.user.as_deref().unwrap_or("?"),
+                a.user_id,
+                a.team,
+                a.team_id
+            )),
+            Err(e) => slack_fail(e, "check VIGIL_SLACK_BOT_TOKEN / slack.bot_token_file (an xoxb- token of this app) and slack.base_url"),
+        },
+    ));
+    let app = client::app_token(&config.slack);
+    let opened = slack
+        .open_session(&app)
+        .apps_connections_open(&SlackApiAppsConnectionOpenRequest::new())
+        .await;
+    checks.push(Check::new(
+        "slack apps.connections.open",
+        match opened {
+            Ok(_) => Outcome::Ok("the app token can open Socket Mode connections".into()),
+            Err(e) => slack_fail(&e, "check VIGIL_SLACK_APP_TOKEN / slack.app_token_file (xapp- with connections:write) and that Socket Mode is enabled for the app"),
+        },
+    ));
+    if auth.is_ok() {
+        checks.push(alerts_channel_check(&session, &config.slack.alerts_channel).await);
+        if let Some(group) = &config.slack.analyst_usergroup {
+            checks.push(usergroup_check(&session, group).await);
+        }
+    }
+    checks
+}
+
+async fn alerts_channel_check(
+    session: &SlackClientSession<'_, SlackClientHyperHttpsConnector>,
+    channel: &str,
+) -> Check {
+    const NAME: &str = "slack alerts channel";
+    if !channel.starts_with(['C', 'G']) {
+        return Check::new(
+            NAME,
+            Outcome::Skipped(format!(
+                "slack.alerts_channel is the name {channel:?}; set it to the channel id (C…) so membership can be checked"
+            )),
+        );
+    }
+    let req = SlackApiConversationsInfoRequest::new(channel.into());
+    let outcome = match session.conversations_info(&req).await {
+        Ok(info) if info.channel.flags.is_member == Some(true) => Outcome::Ok(format!(
+            "bot is a member of #{}",
+            info.channel.name.as_deref().unwrap_or(channel)
+        )),
+        Ok(_) => fail(
+            format!("the bot is not a member of {channel}"),
+            format!("invite the bot: /invite @vigil in {channel}"),
+        ),
+        Err(e) => slack_fail(
+            &e,
+            "check slack.alerts_channel is a channel id the bot can see",
+        ),
+    };
+    Check::new(NAME, outcome)
+}
+
+async fn usergroup_check(
+    session: &SlackClientSession<'_, SlackClientHyperHttpsConnector>,
+    group: &str,
+) -> Check {
+    let req = SlackApiUserGroupsUsersListRequest::new(group.into());
+    let outcome = match session.usergroups_users_list(&req).await {
+        Ok(r) if r.users.is_empty() => fail(
+            format!("user group {group} has no members, so nobody could act on cases"),
+            "add the analysts to the group, or list them in slack.analyst_users",
+        ),
+        Ok(r) => Outcome::Ok(format!("{} analysts in {group}", r.users.len())),
+        Err(e) => slack_fail(
+            &e,
+            "check slack.analyst_usergroup (an S… id) and the usergroups:read scope",
+        ),
+    };
+    Check::new("slack analyst group", outcome)
+}
+
+async fn crowdstrike_check(config: &Config) -> Check {
+    const NAME: &str = "crowdstrike oauth2 token";
+    let Some(cfg) = config.crowdstrike.clone() else {
+        return Check::new(NAME, Outcome::Skipped("no [crowdstrike] section".into()));
+    };
+    let outcome = match CrowdStrikeClient::new(cfg) {
+        Ok(c) => match c.token().await {
+            Ok(_) => Outcome::Ok("client credentials accepted".into()),
+            Err(e) => vendor_fail(
+                &e,
+                "crowdstrike.client_id and VIGIL_CROWDSTRIKE_CLIENT_SECRET / crowdstrike.client_secret_file",
+                "crowdstrike.base_url (your cloud's API host)",
+            ),
+        },
+        Err(e) => fail(e.to_string(), "see the error"),
+    };
+    Check::new(NAME, outcome)
+}
+
+async fn oomnitza_check(config: &Config) -> Check {
+    const NAME: &str = "oomnitza users";
+    let Some(cfg) = config.oomnitza.clone() else {
+        return Check::new(NAME, Outcome::Skipped("no [oomnitza] section".into()));
+    };
+    let outcome = match OomnitzaClient::new(cfg) {
+        Ok(c) => match c.users(None, 1).await {
+            Ok(_) => Outcome::Ok("token accepted; users readable".into()),
+            Err(e) => vendor_fail(
+                &e,
+                "VIGIL_OOMNITZA_TOKEN / oomnitza.token_file",
+                "oomnitza.base_url (https://TENANT.oomnitza.com)",
+            ),
+        },
+        Err(e) => fail(e.to_string(), "see the error"),
+    };
+    Check::new(NAME, outcome)
+}
+
+async fn github_check(config: &Config) -> Check {
+    const NAME: &str = "github repository";
+    let Some(cfg) = config.github.clone() else {
+        return Check::new(NAME, Outcome::Skipped("no [github] section".into()));
+    };
+    let repo = cfg.repo.clone();
+    let outcome = match GitHubClient::new(cfg) {
+        Ok(c) => match c.repository().await {
+            Ok(r) if !r.has_issues => fail(
+                format!("issues are turned off in {}", r.full_name),
+                "turn on Issues in the repository settings",
+            ),
+            Ok(r) if r.permissions.as_ref().is_some_and(|p| !p.push && !p.triage) => fail(
+                format!("the token can read {} but not write issues", r.full_name),
+                "give the token Issues: read and write on the repository",
+            ),
+            Ok(r) => Outcome::Ok(format!("{} reachable, issues on", r.full_name)),
+            Err(e) => vendor_fail(
+                &e,
+                &format!(
+                    "VIGIL_GITHUB_TOKEN / github.token_file (needs Issues read/write on {repo})"
+                ),
+                "github.base_url and github.repo",
+            ),
+        },
+        Err(e) => fail(e.to_string(), "see the error"),
+    };
+    Check::new(NAME, outcome)
+}
+
+async fn pagerduty_checks(config: &Config) -> Vec<Check> {
+    let Some(cfg) = config.pagerduty.clone() else {
+        return vec![Check::new(
+            "pagerduty",
+            Outcome::Skipped("no [pagerduty] section".into()),
+        )];
+    };
+    let mut checks = vec![Check::new(
+        "pagerduty routing key",
+        Outcome::Ok("32-character integration key present (the Events API has no dry run)".into()),
+    )];
+    let client = match PagerDutyClient::new(cfg) {
+        Ok(c) => c,
+        Err(e) => {
+            checks.push(Check::new(
+                "pagerduty incidents",
+                fail(e.to_string(), "see the error"),
+            ));
+            return checks;
+        }
+    };
+    let outcome = if !client.can_read() {
+        Outcome::Skipped("no pagerduty.api_token; incidents cannot be read back".into())
+    } else {
+        match client.incidents(1, 0).await {
+            Ok(_) => Outcome::Ok("REST token accepted; incidents readable".into()),
+            Err(e) => vendor_fail(
+                &e,
+                "VIGIL_PAGERDUTY_API_TOKEN / pagerduty.api_token_file",
+                "pagerduty.api_base_url",
+            ),
+        }
+    };
+    checks.push(Check::new("pagerduty incidents", outcome));
+    checks
+}

@@ -1,0 +1,74 @@
+//! The bot's own HTTP server on `[server] listen`: `/healthz` and `/metrics`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use serde_json::json;
+use tokio::net::TcpListener;
+
+use crate::slack::socket::SocketHealth;
+
+/// What the handlers read.
+#[derive(Clone)]
+pub struct ServerState {
+    /// Socket Mode health.
+    pub socket: Arc<SocketHealth>,
+}
+
+/// The router.
+pub fn router(state: ServerState) -> Router {
+    Router::new()
+        .route("/healthz", get(healthz))
+        .route("/metrics", get(metrics))
+        .with_state(state)
+}
+
+async fn healthz(State(state): State<ServerState>) -> impl IntoResponse {
+    let connected = state.socket.hellos() > 0;
+    let status = if connected {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let body = json!({
+        "status": if connected { "ok" } else { "connecting" },
+        "slack_socket_hellos": state.socket.hellos(),
+        "slack_envelopes": state.socket.envelopes(),
+    });
+    (status, axum::Json(body))
+}
+
+async fn metrics() -> impl IntoResponse {
+    match crate::telemetry::prometheus() {
+        Some(handle) => (StatusCode::OK, handle.render()),
+        None => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "metrics recorder unavailable in this process\n".to_string(),
+        ),
+    }
+}
+
+/// Binds `listen` (failing with the address in the message) and serves until `shutdown` fires.
+pub async fn serve(
+    listen: SocketAddr,
+    state: ServerState,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let listener = TcpListener::bind(listen)
+        .await
+        .map_err(|e| anyhow::anyhow!("server.listen: cannot bind {listen}: {e}"))?;
+    let app = router(state);
+    Ok(tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown)
+            .await
+        {
+            tracing::error!(error = %e, "http server stopped");
+        }
+    }))
+}

@@ -1,0 +1,17 @@
+//! Everything Slack: the Web API client, the Socket Mode adapter and the `/triage` command.
+//!
+//! `socket` is a thin transport (decode, dedupe, hand off, ack) in the teloxide style; it never
+//! calls a vendor. `commands` holds `/triage` as an enum whose doc comments are its help.
+
+pub mod client;
+pub mod commands;
+pub mod config;
+pub mod socket;
+
+/// Escapes text for Slack mrkdwn: only `&`, `<`, `>` (in that order), which is also what keeps
+/// attacker-controlled text from forming `<!channel>` or `<@U…>` mentions.
+pub fn escape_mrkdwn(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}

@@ -1,0 +1,4 @@
+//! crowdstrike: config and client.
+
+pub mod client;
+pub mod config;

@@ -1,0 +1,4 @@
+//! github: config and client.
+
+pub mod client;
+pub mod config;

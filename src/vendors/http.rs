@@ -1,0 +1,117 @@
+//! The HTTP client every vendor client shares, and the one place that turns a response into
+//! either decoded JSON or a [`VendorError`].
+
+use std::time::Duration;
+
+use reqwest::{Response, StatusCode};
+use serde::de::DeserializeOwned;
+
+use super::VendorError;
+
+/// `User-Agent` sent to every vendor (GitHub refuses requests without one).
+pub const USER_AGENT: &str = concat!("vigil/", env!("CARGO_PKG_VERSION"));
+
+/// A client with sane timeouts and the TLS provider installed.
+pub fn client() -> Result<reqwest::Client, VendorError> {
+    crate::tls::init();
+    reqwest::Client::builder()
+        .user_agent(USER_AGENT)
+        .connect_timeout(Duration::from_secs(10))
+        .timeout(Duration::from_secs(30))
+        .build()
+        .map_err(|e| VendorError::Transport {
+            vendor: "http",
+            call: "build client",
+            message: e.to_string(),
+        })
+}
+
+/// Maps a send error.
+pub fn transport(vendor: &'static str, call: &'static str, e: reqwest::Error) -> VendorError {
+    VendorError::Transport {
+        vendor,
+        call,
+        message: e.without_url().to_string(),
+    }
+}
+
+/// How a vendor says "wait": its header name and whether it holds seconds or an epoch time.
+#[derive(Debug, Clone, Copy)]
+pub enum RetrySignal {
+    /// `Retry-After: <seconds>` (Slack, GitHub, Confluence, AbuseIPDB).
+    RetryAfterSeconds,
+    /// `X-RateLimit-RetryAfter: <unix epoch seconds>` (CrowdStrike).
+    EpochHeader(&'static str),
+}
+
+/// Reads the wait a response asks for.
+pub fn retry_after(resp: &Response, signal: RetrySignal) -> Option<Duration> {
+    match signal {
+        RetrySignal::RetryAfterSeconds => {
+            let v = resp.headers().get("retry-after")?.to_str().ok()?;
+            v.trim().parse::<u64>().ok().map(Duration::from_secs)
+        }
+        RetrySignal::EpochHeader(name) => {
+            let v = resp.headers().get(name)?.to_str().ok()?;
+            let at = v.trim().parse::<i64>().ok()?;
+            let now = chrono::Utc::now().timestamp();
+            Some(Duration::from_secs(
+                u64::try_from(at - now).unwrap_or(0).max(1),
+            ))
+        }
+    }
+}
+
+/// Decodes a 2xx JSON body into `T`, or builds the error with the vendor's message, taken
+/// from the body by `message_of`.
+pub async fn decode<T: DeserializeOwned>(
+    vendor: &'static str,
+    call: &'static str,
+    resp: Response,
+    signal: RetrySignal,
+    message_of: fn(&serde_json::Value) -> Option<String>,
+) -> Result<T, VendorError> {
+    let status = resp.status();
+    if !status.is_success() {
+        return Err(status_error(vendor, call, resp, signal, message_of).await);
+    }
+    let bytes = resp.bytes().await.map_err(|e| transport(vendor, call, e))?;
+    serde_json::from_slice(&bytes).map_err(|e| VendorError::Decode {
+        vendor,
+        call,
+        message: e.to_string(),
+    })
+}
+
+/// Builds the error for a non-2xx response.
+pub async fn status_error(
+    vendor: &'static str,
+    call: &'static str,
+    resp: Response,
+    signal: RetrySignal,
+    message_of: fn(&serde_json::Value) -> Option<String>,
+) -> VendorError {
+    let status = resp.status();
+    let wait = retry_after(&resp, signal);
+    let text = resp.text().await.unwrap_or_default();
+    let message = serde_json::from_str::<serde_json::Value>(&text)
+        .ok()
+        .and_then(|v| message_of(&v))
+        .unwrap_or_else(|| fallback_message(status, &text));
+    VendorError::Status {
+        vendor,
+        call,
+        status: status.as_u16(),
+        message,
+        retry_after: wait,
+    }
+}
+
+fn fallback_message(status: StatusCode, text: &str) -> String {
+    let snippet: String = text.chars().take(200).collect();
+    if snippet.trim().is_empty() {
+        status.canonical_reason().unwrap_or("error").to_string()
+    } else {
+        snippet
+    }
+}

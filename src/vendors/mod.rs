@@ -1,0 +1,11 @@
+//! Vendor API clients, one folder each (`config.rs`, `client.rs`). They speak the vendors' real
+//! wire formats against a configurable `base_url`, and know nothing of cases or Slack blocks.
+
+pub mod crowdstrike;
+pub mod error;
+pub mod github;
+pub mod http;
+pub mod oomnitza;
+pub mod pagerduty;
+
+pub use error::VendorError;

@@ -1,0 +1,4 @@
+//! oomnitza: config and client.
+
+pub mod client;
+pub mod config;

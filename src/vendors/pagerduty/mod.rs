@@ -1,0 +1,4 @@
+//! pagerduty: config and client.
+
+pub mod client;
+pub mod config;
