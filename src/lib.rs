@@ -4,6 +4,7 @@
 //! same code. See the README's architecture section for the module map.
 
 pub mod bot;
+pub mod case;
 pub mod config;
 pub mod demo;
 pub mod doctor;

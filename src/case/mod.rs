@@ -1,0 +1,369 @@
+//! The domain: a case is a persisted state machine with a timeline and an outbox of steps.
+//!
+//! It knows no Slack, no vendor and no storage. The pipeline reads a case, performs its next
+//! step, and writes it back; everything a step needs to be done exactly once (its intent time
+//! and result) is recorded here, so a crash at any point resumes from the record.
+
+pub mod alert;
+pub mod rules;
+pub mod step;
+
+use std::fmt;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+pub use alert::{Alert, AlertDevice};
+pub use rules::{Decision, Priority};
+pub use step::{Step, StepKind, StepRecord};
+
+/// A case id, `VIG-<n>`: short enough to type in `/triage show`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct CaseId(pub String);
+
+impl CaseId {
+    /// The id for sequence number `n`.
+    pub fn from_seq(n: u64) -> Self {
+        CaseId(format!("VIG-{n}"))
+    }
+
+    /// Parses what a person typed (`VIG-12`, `vig-12`, `12`).
+    pub fn parse(text: &str) -> Option<CaseId> {
+        let t = text.trim();
+        let digits = t
+            .strip_prefix("VIG-")
+            .or_else(|| t.strip_prefix("vig-"))
+            .unwrap_or(t);
+        let n: u64 = digits.parse().ok()?;
+        Some(CaseId::from_seq(n))
+    }
+
+    /// The text form.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for CaseId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Where a case is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CaseState {
+    /// Just created from an alert.
+    New,
+    /// Device, asset and owner looked up (or their absence recorded).
+    Enriched,
+    /// The GitHub issue exists.
+    Ticketed,
+    /// The card is in the alerts channel.
+    Announced,
+    /// The owner was asked and has not answered.
+    AwaitingOwner,
+    /// On-call was paged.
+    Escalated,
+    /// An analyst took it.
+    Acknowledged,
+    /// Closed with a reason.
+    Resolved,
+}
+
+impl CaseState {
+    /// Lower-case name for people and labels.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CaseState::New => "new",
+            CaseState::Enriched => "enriched",
+            CaseState::Ticketed => "ticketed",
+            CaseState::Announced => "announced",
+            CaseState::AwaitingOwner => "awaiting owner",
+            CaseState::Escalated => "escalated",
+            CaseState::Acknowledged => "acknowledged",
+            CaseState::Resolved => "resolved",
+        }
+    }
+
+    /// Whether the case is still open.
+    pub fn is_open(self) -> bool {
+        self != CaseState::Resolved
+    }
+}
+
+/// The person a device (or account) belongs to.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct Owner {
+    /// Inventory username.
+    pub username: String,
+    /// Email.
+    pub email: String,
+    /// Display name.
+    pub name: String,
+    /// Slack user id, when the email matched a Slack user.
+    pub slack_user: Option<String>,
+}
+
+/// What enrichment found; every miss or failure is a note, never a stop.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+pub struct Enrichment {
+    /// EDR host tags.
+    pub host_tags: Vec<String>,
+    /// Serial number from the EDR.
+    pub serial_number: String,
+    /// OS version from the EDR.
+    pub os_version: String,
+    /// Inventory asset id.
+    pub asset_id: String,
+    /// The owner, if one was found.
+    pub owner: Option<Owner>,
+    /// What could not be found or reached, in words.
+    pub notes: Vec<String>,
+}
+
+/// How the owner answered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OwnerReply {
+    /// "Yes, this was me".
+    Me,
+    /// "No, this wasn't me": escalates.
+    NotMe,
+    /// "Not my device": back to the analysts.
+    NotMine,
+}
+
+impl OwnerReply {
+    /// The button text people saw.
+    pub fn label(self) -> &'static str {
+        match self {
+            OwnerReply::Me => "Yes, this was me",
+            OwnerReply::NotMe => "No, this wasn't me",
+            OwnerReply::NotMine => "Not my device",
+        }
+    }
+
+    /// The GitHub label it adds.
+    pub fn github_label(self) -> &'static str {
+        match self {
+            OwnerReply::Me => "owner-confirmed",
+            OwnerReply::NotMe => "owner-denied",
+            OwnerReply::NotMine => "not-owner",
+        }
+    }
+}
+
+/// The owner's answer and who gave it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct OwnerAnswer {
+    /// The button pressed.
+    pub reply: OwnerReply,
+    /// Slack user id of who pressed it.
+    pub by: String,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// A Slack message Vigil posted.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct SlackRef {
+    /// Channel id.
+    pub channel: String,
+    /// Message ts.
+    pub ts: String,
+}
+
+/// The GitHub issue of a case.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct IssueRef {
+    /// Issue number.
+    pub number: u64,
+    /// Link for people.
+    pub url: String,
+}
+
+/// How a case was closed.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Resolution {
+    /// Who resolved it (Slack user id, or `vigil`).
+    pub by: String,
+    /// Why.
+    pub reason: String,
+    /// When.
+    pub at: DateTime<Utc>,
+}
+
+/// One timeline entry: something that happened to the case, in words.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct TimelineEntry {
+    /// When.
+    pub at: DateTime<Utc>,
+    /// Who did it (Slack user id), if a person did.
+    pub actor: Option<String>,
+    /// What happened.
+    pub text: String,
+}
+
+/// Another alert that was grouped into this case.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct GroupedAlert {
+    /// Its source id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// When it arrived.
+    pub at: DateTime<Utc>,
+}
+
+/// A case.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Case {
+    /// Id.
+    pub id: CaseId,
+    /// Life-cycle state.
+    pub state: CaseState,
+    /// Created.
+    pub created_at: DateTime<Utc>,
+    /// Last changed.
+    pub updated_at: DateTime<Utc>,
+    /// The alert that opened it.
+    pub alert: Alert,
+    /// The grouping key it collects alerts under.
+    pub group_key: String,
+    /// Alerts grouped into it after the first.
+    pub grouped: Vec<GroupedAlert>,
+    /// Enrichment results.
+    pub enrichment: Option<Enrichment>,
+    /// Priority decision.
+    pub decision: Option<Decision>,
+    /// GitHub issue.
+    pub issue: Option<IssueRef>,
+    /// The card in the alerts channel.
+    pub card: Option<SlackRef>,
+    /// The owner's DM.
+    pub dm: Option<SlackRef>,
+    /// Whether on-call was paged (dedup key = case id).
+    pub paged: bool,
+    /// The owner's answer.
+    pub owner_answer: Option<OwnerAnswer>,
+    /// Analyst who acknowledged.
+    pub acknowledged_by: Option<String>,
+    /// Analyst it is assigned to.
+    pub assignee: Option<String>,
+    /// When the owner gets a reminder.
+    pub remind_at: Option<DateTime<Utc>>,
+    /// When silence escalates.
+    pub escalate_at: Option<DateTime<Utc>>,
+    /// Closing record.
+    pub resolution: Option<Resolution>,
+    /// Everything that happened.
+    pub timeline: Vec<TimelineEntry>,
+    /// Steps still to do, in order (the outbox).
+    pub steps: Vec<StepRecord>,
+    /// Next step sequence number (unique per case; used in idempotency markers).
+    pub next_step: u64,
+}
+
+impl Case {
+    /// A new case for `alert`.
+    pub fn new(id: CaseId, alert: Alert, group_key: String, now: DateTime<Utc>) -> Case {
+        let mut case = Case {
+            id,
+            state: CaseState::New,
+            created_at: now,
+            updated_at: now,
+            alert,
+            group_key,
+            grouped: vec![],
+            enrichment: None,
+            decision: None,
+            issue: None,
+            card: None,
+            dm: None,
+            paged: false,
+            owner_answer: None,
+            acknowledged_by: None,
+            assignee: None,
+            remind_at: None,
+            escalate_at: None,
+            resolution: None,
+            timeline: vec![],
+            steps: vec![],
+            next_step: 1,
+        };
+        case.note(
+            now,
+            None,
+            format!("Case opened from alert {}", case.alert.name),
+        );
+        case
+    }
+
+    /// Appends a timeline entry.
+    pub fn note(&mut self, at: DateTime<Utc>, actor: Option<&str>, text: impl Into<String>) {
+        self.updated_at = at;
+        self.timeline.push(TimelineEntry {
+            at,
+            actor: actor.map(str::to_string),
+            text: text.into(),
+        });
+    }
+
+    /// Queues a step at the end of the outbox.
+    pub fn push_step(&mut self, step: Step) {
+        let seq = self.next_step;
+        self.next_step += 1;
+        self.steps.push(StepRecord::new(seq, step));
+    }
+
+    /// How many alerts the case holds.
+    pub fn alert_count(&self) -> usize {
+        1 + self.grouped.len()
+    }
+
+    /// When the latest alert arrived.
+    pub fn last_seen(&self) -> DateTime<Utc> {
+        self.grouped.last().map(|g| g.at).unwrap_or(self.created_at)
+    }
+
+    /// The owner, if enrichment found one.
+    pub fn owner(&self) -> Option<&Owner> {
+        self.enrichment.as_ref()?.owner.as_ref()
+    }
+
+    /// The priority, once decided.
+    pub fn priority(&self) -> Option<Priority> {
+        self.decision.as_ref().map(|d| d.priority)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_parse_from_what_people_type() {
+        assert_eq!(CaseId::parse("VIG-12"), Some(CaseId::from_seq(12)));
+        assert_eq!(CaseId::parse(" 12 "), Some(CaseId::from_seq(12)));
+        assert_eq!(CaseId::parse("vig-3"), Some(CaseId::from_seq(3)));
+        assert_eq!(CaseId::parse("VIG-x"), None);
+        assert_eq!(CaseId::parse("<@U1>"), None);
+    }
+
+    #[test]
+    fn steps_get_unique_sequence_numbers() {
+        let mut c = Case::new(
+            CaseId::from_seq(1),
+            Alert::default(),
+            "k".into(),
+            Utc::now(),
+        );
+        c.push_step(Step::Enrich);
+        c.push_step(Step::Prioritise);
+        assert_eq!(c.steps[0].seq, 1);
+        assert_eq!(c.steps[1].seq, 2);
+        assert_eq!(c.next_step, 3);
+    }
+}

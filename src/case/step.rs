@@ -1,0 +1,162 @@
+//! The outbox: what a case still has to do, one step at a time, in order.
+//!
+//! A step that creates something at a vendor with no idempotency key (an issue, a comment, a
+//! Slack message) records its intent time before it acts. After a crash, a step with an intent
+//! and no result is resolved by looking for what it may have created (markers, message
+//! metadata) since that time, never by guessing.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+/// Which DM an owner gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DmKind {
+    /// Low priority: "was this you?" with buttons.
+    Ask,
+    /// High priority: what is happening and what to do; no question.
+    Inform,
+}
+
+/// How an issue is closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CloseReason {
+    /// Dealt with (`completed`).
+    Completed,
+    /// Nothing to do, e.g. a false positive (`not_planned`).
+    NotPlanned,
+}
+
+/// One thing a case has to do.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "step", rename_all = "snake_case")]
+pub enum Step {
+    /// Look up device, asset, owner and the owner's Slack user.
+    Enrich,
+    /// Run the rule table.
+    Prioritise,
+    /// Open the GitHub issue.
+    CreateIssue,
+    /// Post the card in the alerts channel.
+    PostCard,
+    /// Decide between asking the owner and paging, and queue what follows.
+    Route,
+    /// DM the owner.
+    OwnerDm {
+        /// Ask or inform.
+        kind: DmKind,
+    },
+    /// Trigger PagerDuty (dedup key = case id).
+    Page,
+    /// Acknowledge the PagerDuty incident.
+    PageAck,
+    /// Resolve the PagerDuty incident.
+    PageResolve,
+    /// Re-render the card from the case.
+    UpdateCard,
+    /// Reply in the card's thread.
+    CardThread {
+        /// mrkdwn text (already escaped).
+        text: String,
+    },
+    /// Reply in the owner's DM thread.
+    DmThread {
+        /// mrkdwn text (already escaped).
+        text: String,
+    },
+    /// Comment on the GitHub issue.
+    IssueComment {
+        /// Markdown body (already escaped).
+        body: String,
+    },
+    /// Add labels to the GitHub issue.
+    IssueLabels {
+        /// Labels to add.
+        labels: Vec<String>,
+    },
+    /// Close the GitHub issue.
+    CloseIssue {
+        /// Why.
+        reason: CloseReason,
+    },
+    /// Set the source alert's status, with a comment.
+    AlertStatus {
+        /// `new`, `in_progress`, `closed`, …
+        status: String,
+        /// Comment appended.
+        comment: String,
+    },
+}
+
+/// Kinds of steps, for metrics and logs.
+pub type StepKind = &'static str;
+
+impl Step {
+    /// A short name.
+    pub fn kind(&self) -> StepKind {
+        match self {
+            Step::Enrich => "enrich",
+            Step::Prioritise => "prioritise",
+            Step::CreateIssue => "create_issue",
+            Step::PostCard => "post_card",
+            Step::Route => "route",
+            Step::OwnerDm { .. } => "owner_dm",
+            Step::Page => "page",
+            Step::PageAck => "page_ack",
+            Step::PageResolve => "page_resolve",
+            Step::UpdateCard => "update_card",
+            Step::CardThread { .. } => "card_thread",
+            Step::DmThread { .. } => "dm_thread",
+            Step::IssueComment { .. } => "issue_comment",
+            Step::IssueLabels { .. } => "issue_labels",
+            Step::CloseIssue { .. } => "close_issue",
+            Step::AlertStatus { .. } => "alert_status",
+        }
+    }
+
+    /// Whether repeating the step after a crash could create a duplicate, so it must record
+    /// its intent first and look before acting again.
+    pub fn needs_intent(&self) -> bool {
+        matches!(
+            self,
+            Step::CreateIssue
+                | Step::PostCard
+                | Step::OwnerDm { .. }
+                | Step::CardThread { .. }
+                | Step::DmThread { .. }
+                | Step::IssueComment { .. }
+        )
+    }
+}
+
+/// A queued step and what is known about its progress.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StepRecord {
+    /// Unique within the case; part of idempotency markers.
+    pub seq: u64,
+    /// The step.
+    pub step: Step,
+    /// When the side effect was about to be performed (set and flushed before acting).
+    pub intent_at: Option<DateTime<Utc>>,
+    /// Failed attempts so far.
+    pub attempts: u32,
+    /// Do not try before this (backoff, `Retry-After`).
+    pub not_before: Option<DateTime<Utc>>,
+    /// The last failure, in words, shown on the case.
+    pub last_error: Option<String>,
+}
+
+impl StepRecord {
+    /// A fresh record.
+    pub fn new(seq: u64, step: Step) -> Self {
+        StepRecord {
+            seq,
+            step,
+            intent_at: None,
+            attempts: 0,
+            not_before: None,
+            last_error: None,
+        }
+    }
+}
