@@ -20,7 +20,7 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use axum::extract::{Request, State};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use parking_lot::Mutex;
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -243,7 +243,7 @@ fn ack_timeout(sb: &Sandbox) -> Duration {
 pub async fn upgrade(State(sb): State<Sandbox>, mut req: Request) -> Response {
     let accept = match handshake::accept_key(req.headers()) {
         Ok(accept) => accept,
-        Err(resp) => return resp,
+        Err(refusal) => return refusal.into_response(),
     };
     let query = req.uri().query();
     let ticket = args::query_one(query, "ticket").unwrap_or_default();

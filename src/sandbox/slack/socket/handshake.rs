@@ -15,21 +15,38 @@ use crate::sandbox::args;
 /// The only WebSocket protocol version there is.
 const WS_VERSION: &str = "13";
 
-/// Checks the upgrade headers and answers the `Sec-WebSocket-Accept` value, or the HTTP error
-/// a WebSocket server gives a request that is not a valid opening handshake.
-pub fn accept_key(headers: &HeaderMap) -> Result<String, Response> {
-    if !has_token(headers, header::UPGRADE, "websocket") {
-        return Err(slack_error(StatusCode::BAD_REQUEST, "invalid_request"));
+/// Why a request is not a valid opening handshake.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// Missing `Upgrade: websocket`, `Connection: Upgrade` or `Sec-WebSocket-Key`.
+    NotAHandshake,
+    /// `Sec-WebSocket-Version` is not 13.
+    WrongVersion,
+}
+
+impl IntoResponse for Refusal {
+    fn into_response(self) -> Response {
+        match self {
+            Refusal::NotAHandshake => slack_error(StatusCode::BAD_REQUEST, "invalid_request"),
+            Refusal::WrongVersion => version_required(),
+        }
     }
-    if !has_token(headers, header::CONNECTION, "upgrade") {
-        return Err(slack_error(StatusCode::BAD_REQUEST, "invalid_request"));
+}
+
+/// Checks the upgrade headers and answers the `Sec-WebSocket-Accept` value, or why the
+/// request is not a valid opening handshake.
+pub fn accept_key(headers: &HeaderMap) -> Result<String, Refusal> {
+    if !has_token(headers, header::UPGRADE, "websocket")
+        || !has_token(headers, header::CONNECTION, "upgrade")
+    {
+        return Err(Refusal::NotAHandshake);
     }
     if args::header(headers, "sec-websocket-version").map(str::trim) != Some(WS_VERSION) {
-        return Err(version_required());
+        return Err(Refusal::WrongVersion);
     }
     match args::header(headers, "sec-websocket-key").map(str::trim) {
         Some(key) if !key.is_empty() => Ok(derive_accept_key(key.as_bytes())),
-        _ => Err(slack_error(StatusCode::BAD_REQUEST, "invalid_request")),
+        _ => Err(Refusal::NotAHandshake),
     }
 }
 
@@ -106,9 +123,10 @@ mod tests {
     #[test]
     fn rejects_requests_that_are_not_handshakes() {
         let no_upgrade = headers(&GOOD[1..]);
+        assert_eq!(accept_key(&no_upgrade), Err(Refusal::NotAHandshake));
         assert_eq!(
-            accept_key(&no_upgrade).err().map(|r| r.status()),
-            Some(StatusCode::BAD_REQUEST)
+            Refusal::NotAHandshake.into_response().status(),
+            StatusCode::BAD_REQUEST
         );
         let old = headers(&[
             ("upgrade", "websocket"),
@@ -116,7 +134,8 @@ mod tests {
             ("sec-websocket-version", "8"),
             ("sec-websocket-key", "x"),
         ]);
-        let resp = accept_key(&old).err();
+        assert_eq!(accept_key(&old), Err(Refusal::WrongVersion));
+        let resp = accept_key(&old).err().map(IntoResponse::into_response);
         assert_eq!(
             resp.as_ref().map(|r| r.status()),
             Some(StatusCode::UPGRADE_REQUIRED)
@@ -127,6 +146,6 @@ mod tests {
             Some(&HeaderValue::from_static("13"))
         );
         let no_key = headers(&GOOD[..3]);
-        assert!(accept_key(&no_key).is_err());
+        assert_eq!(accept_key(&no_key), Err(Refusal::NotAHandshake));
     }
 }
