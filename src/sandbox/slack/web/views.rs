@@ -196,3 +196,40 @@ pub(super) fn publish(ctx: &Ctx<'_>, args: &Map<String, Value>) -> Answer {
     };
     Ok(fields(json!({ "view": view_json(ctx, &ws, &snapshot) })))
 }
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use super::*;
+    use crate::sandbox::Sandbox;
+
+    fn modal_args(trigger: &str) -> Map<String, Value> {
+        let args = json!({"trigger_id": trigger, "view": {"type": "modal",
+            "title": {"type": "plain_text", "text": "Resolve"}, "blocks": []}});
+        args.as_object().cloned().unwrap_or_default()
+    }
+
+    #[test]
+    fn a_trigger_older_than_three_seconds_is_expired() {
+        let sb = Sandbox::new();
+        let ctx = Ctx {
+            sb: &sb,
+            host: "h".into(),
+        };
+        let (old, fresh) = {
+            let mut ws = sb.slack.web.lock();
+            let old = ws.issue_trigger("U0ANA00001");
+            let fresh = ws.issue_trigger("U0ANA00001");
+            if let Some(t) = ws.triggers.get_mut(&old) {
+                t.issued = Instant::now() - Duration::from_millis(3_100);
+            }
+            (old, fresh)
+        };
+        let err = open(&ctx, &modal_args(&old)).unwrap_err();
+        assert_eq!(err.code, "expired_trigger_id");
+        let ok = open(&ctx, &modal_args(&fresh)).unwrap();
+        assert_eq!(ok["view"]["type"], "modal");
+        assert_eq!(sb.slack.web.lock().views[0].user, "U0ANA00001");
+    }
+}
