@@ -739,3 +739,34 @@ async fn a_fault_on_the_socket_path_answers_slacks_error_shape() {
         .await
         .expect("connects after the fault");
 }
+
+#[tokio::test]
+async fn apps_connections_open_gives_a_working_socket_url() {
+    let ts = sandbox().await;
+    let open: Value = ts
+        .http
+        .post(ts.url("/slack/api/apps.connections.open"))
+        .bearer_auth(ts.creds["slack"]["app_token"].as_str().unwrap_or(""))
+        .header("content-type", "application/json")
+        .send()
+        .await
+        .expect("request")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(open["ok"], true, "{open}");
+    let url = open["url"].as_str().unwrap_or("").to_string();
+    let (ws, _) = connect_async(url.clone()).await.expect("connects");
+    let mut c = spawn_reader(ws);
+    assert_eq!(c.next_json(WAIT).await["type"], "hello");
+    // The ticket in that URL was single use.
+    assert_eq!(refused(url).await.0, 401);
+    // The control API's disconnect reaches the socket.
+    let v = ts
+        .control("/slack/disconnect", json!({"reason": "link_disabled"}))
+        .await;
+    assert_eq!(v["ok"], true, "{v}");
+    let frame = c.next_json(WAIT).await;
+    assert_eq!(frame["type"], "disconnect");
+    assert_eq!(frame["reason"], "link_disabled");
+}
