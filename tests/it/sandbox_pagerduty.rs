@@ -340,6 +340,26 @@ async fn rest_auth_and_errors() {
 }
 
 #[tokio::test]
+async fn rest_rate_limit_is_opt_in_and_answers_429() {
+    let sb = sandbox().await;
+    let (status, _) = rest(&sb, "/incidents").await;
+    assert_eq!(status, StatusCode::OK);
+    sb.control(
+        "/limits",
+        json!({"service": "pagerduty", "method": "rest", "per_minute": 1, "burst": 1}),
+    )
+    .await;
+    let (status, _) = rest(&sb, "/incidents").await;
+    assert_eq!(status, StatusCode::OK);
+    let (status, body) = rest(&sb, "/incidents").await;
+    assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(
+        body,
+        json!({"error": {"message": "Rate Limit Exceeded", "code": 2020}})
+    );
+}
+
+#[tokio::test]
 async fn rest_paging_like_list_all() {
     let sb = sandbox().await;
     for i in 0..5 {

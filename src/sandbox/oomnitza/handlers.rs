@@ -20,21 +20,21 @@ const USER_ALIASES: &[&str] = &["user_id", "uid"];
 /// Fields besides `equipment_id` that identify an asset in `/api/v3/assets/{ident}`.
 const ASSET_ALIASES: &[&str] = &["uid"];
 
-/// Checks `Authorization2` against this sandbox's token. Basic auth is a real Oomnitza option,
-/// but the sandbox has no user/password credential, so it is refused too.
-fn authorize(sb: &Sandbox, headers: &HeaderMap) -> Result<(), Response> {
-    let unauthorized = |at: &str, msg: &str| error(StatusCode::UNAUTHORIZED, at, msg);
+/// The 401 for a request whose `Authorization2` is not this sandbox's token, or `None` when it
+/// is. Basic auth is a real Oomnitza option, but the sandbox has no user/password credential,
+/// so it is refused too.
+fn unauthorized(sb: &Sandbox, headers: &HeaderMap) -> Option<Response> {
+    let deny = |at: &str, msg: &str| Some(error(StatusCode::UNAUTHORIZED, at, msg));
     match header(headers, "authorization2").map(str::trim) {
-        Some(token) if token == sb.credentials.oomnitza.token => Ok(()),
-        Some(_) => Err(unauthorized("Authorization2", "Invalid token")),
-        None if header(headers, "authorization").is_some() => Err(unauthorized(
-            "Authorization",
-            "Invalid username or password",
-        )),
-        None => Err(unauthorized(
+        Some(token) if token == sb.credentials.oomnitza.token => None,
+        Some(_) => deny("Authorization2", "Invalid token"),
+        None if header(headers, "authorization").is_some() => {
+            deny("Authorization", "Invalid username or password")
+        }
+        None => deny(
             "Authorization2",
             "Authentication credentials were not provided",
-        )),
+        ),
     }
 }
 
@@ -60,7 +60,7 @@ pub async fn list_assets(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    if let Err(r) = authorize(&sb, &headers) {
+    if let Some(r) = unauthorized(&sb, &headers) {
         return r;
     }
     sb.oomnitza
@@ -73,7 +73,7 @@ pub async fn list_users(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    if let Err(r) = authorize(&sb, &headers) {
+    if let Some(r) = unauthorized(&sb, &headers) {
         return r;
     }
     sb.oomnitza
@@ -86,7 +86,7 @@ pub async fn get_asset(
     headers: HeaderMap,
     Path(ident): Path<String>,
 ) -> Response {
-    if let Err(r) = authorize(&sb, &headers) {
+    if let Some(r) = unauthorized(&sb, &headers) {
         return r;
     }
     match sb
@@ -104,7 +104,7 @@ pub async fn get_user(
     headers: HeaderMap,
     Path(ident): Path<String>,
 ) -> Response {
-    if let Err(r) = authorize(&sb, &headers) {
+    if let Some(r) = unauthorized(&sb, &headers) {
         return r;
     }
     match sb
@@ -124,7 +124,7 @@ pub async fn user_assets(
     Path(ident): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Response {
-    if let Err(r) = authorize(&sb, &headers) {
+    if let Some(r) = unauthorized(&sb, &headers) {
         return r;
     }
     sb.oomnitza.with(|s| {
@@ -154,19 +154,19 @@ pub async fn patch_asset(
     Path(ident): Path<String>,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = authorize(&sb, &headers) {
+    if let Some(r) = unauthorized(&sb, &headers) {
         return r;
     }
     let changes = match json_object(&body) {
         Ok(m) => m,
-        Err(r) => return r,
+        Err(msg) => return error(StatusCode::BAD_REQUEST, "body", msg),
     };
     sb.oomnitza.with(|s| {
         let Some(i) = s.assets.position(&ident, ASSET_ALIASES) else {
             return not_found("Asset", &ident);
         };
-        if let Err(r) = check_patch(s, &s.assets.records[i], &changes) {
-            return r;
+        if let Some((field, msg)) = patch_problem(s, &s.assets.records[i], &changes) {
+            return error(StatusCode::BAD_REQUEST, &field, msg);
         }
         let asset = &mut s.assets.records[i];
         asset.extend(changes);
@@ -175,39 +175,36 @@ pub async fn patch_asset(
     })
 }
 
-/// Parses a request body that must be a JSON object, answering 400 in the error shape.
-fn json_object(body: &[u8]) -> Result<Map<String, Value>, Response> {
-    let bad = |msg: String| error(StatusCode::BAD_REQUEST, "body", msg);
+/// Parses a request body that must be a JSON object; `Err` says why it is not.
+fn json_object(body: &[u8]) -> Result<Map<String, Value>, String> {
     match serde_json::from_slice::<Value>(body) {
         Ok(Value::Object(m)) => Ok(m),
-        Ok(_) => Err(bad("Request body must be a JSON object".into())),
-        Err(e) => Err(bad(format!("Malformed JSON: {e}"))),
+        Ok(_) => Err("Request body must be a JSON object".into()),
+        Err(e) => Err(format!("Malformed JSON: {e}")),
     }
 }
 
-/// Refuses unknown and read-only fields, a changed `equipment_id`, and an `assigned_to` that
-/// names no user.
-fn check_patch(
+/// The first problem with a PATCH, as (field, message): an unknown or read-only field, a
+/// changed `equipment_id`, or an `assigned_to` that names no user.
+fn patch_problem(
     s: &state::State,
     asset: &Map<String, Value>,
     changes: &Map<String, Value>,
-) -> Result<(), Response> {
-    let bad = |field: &str, msg: String| Err(error(StatusCode::BAD_REQUEST, field, msg));
-    for (field, value) in changes {
-        if !s.assets.known.contains(field) {
-            return bad(field, format!("Unknown field '{field}'"));
-        }
-        if READ_ONLY.contains(&field.as_str()) {
-            return bad(field, format!("Field '{field}' is read-only"));
-        }
-        if field == "equipment_id" && asset.get(field) != Some(value) {
-            return bad(field, "equipment_id cannot be changed".into());
-        }
-        if field == "assigned_to" && !assignable(s, value) {
-            return bad(field, format!("User {value} does not exist"));
-        }
-    }
-    Ok(())
+) -> Option<(String, String)> {
+    changes.iter().find_map(|(field, value)| {
+        let msg = if !s.assets.known.contains(field) {
+            format!("Unknown field '{field}'")
+        } else if READ_ONLY.contains(&field.as_str()) {
+            format!("Field '{field}' is read-only")
+        } else if field == "equipment_id" && asset.get(field) != Some(value) {
+            "equipment_id cannot be changed".into()
+        } else if field == "assigned_to" && !assignable(s, value) {
+            format!("User {value} does not exist")
+        } else {
+            return None;
+        };
+        Some((field.clone(), msg))
+    })
 }
 
 /// Whether `value` may go in `assigned_to`: null, or a stored user's username or user_id.

@@ -61,10 +61,9 @@ impl ListParams {
             param,
             message: format!("Unknown field '{name}'"),
         };
-        if let Some(f) = &self.filter {
-            if let Some(name) = f.fields().into_iter().find(|n| !known.contains(*n)) {
-                return Err(unknown("filter", name));
-            }
+        let filter_fields = self.filter.iter().flat_map(Filter::fields);
+        if let Some(name) = filter_fields.into_iter().find(|n| !known.contains(*n)) {
+            return Err(unknown("filter", name));
         }
         if let Some((name, _)) = self.sort.iter().find(|(n, _)| !known.contains(n)) {
             return Err(unknown("sortby", name));

@@ -62,30 +62,27 @@ fn api_token(headers: &HeaderMap) -> Option<&str> {
     Some(token.trim_matches('"'))
 }
 
-/// Checks the API token and the (opt-in) REST rate limit.
-fn authorize(sb: &Sandbox, headers: &HeaderMap) -> Result<(), Response> {
-    let token = api_token(headers)
-        .filter(|t| *t == sb.credentials.pagerduty.api_token)
-        .ok_or_else(|| {
-            rest_error(
-                StatusCode::UNAUTHORIZED,
-                "Authentication required",
-                2006,
-                &[],
-            )
-        })?;
-    if let Err(wait) = sb.limits.check("pagerduty", "rest", token) {
-        let mut resp = rest_error(
-            StatusCode::TOO_MANY_REQUESTS,
-            "Rate Limit Exceeded",
-            2020,
+/// The 401 (bad token) or 429 (opt-in REST rate limit) a request gets, or `None` to go on.
+fn rejection(sb: &Sandbox, headers: &HeaderMap) -> Option<Response> {
+    let Some(token) = api_token(headers).filter(|t| *t == sb.credentials.pagerduty.api_token)
+    else {
+        return Some(rest_error(
+            StatusCode::UNAUTHORIZED,
+            "Authentication required",
+            2006,
             &[],
-        );
-        resp.headers_mut()
-            .insert("ratelimit-reset", HeaderValue::from(retry_after_secs(wait)));
-        return Err(resp);
-    }
-    Ok(())
+        ));
+    };
+    let wait = sb.limits.check("pagerduty", "rest", token).err()?;
+    let mut resp = rest_error(
+        StatusCode::TOO_MANY_REQUESTS,
+        "Rate Limit Exceeded",
+        2020,
+        &[],
+    );
+    resp.headers_mut()
+        .insert("ratelimit-reset", HeaderValue::from(retry_after_secs(wait)));
+    Some(resp)
 }
 
 /// `http://<Host>/pagerduty`, the root every URL in an answer hangs off.
@@ -278,7 +275,7 @@ pub async fn list_incidents(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    if let Err(r) = authorize(&sb, &headers) {
+    if let Some(r) = rejection(&sb, &headers) {
         return r;
     }
     let query = query.as_deref();
@@ -303,7 +300,7 @@ pub async fn get_incident(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Response {
-    if let Err(r) = authorize(&sb, &headers) {
+    if let Some(r) = rejection(&sb, &headers) {
         return r;
     }
     let base = base_url(&headers);
@@ -323,7 +320,7 @@ pub async fn list_alerts(
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Response {
-    if let Err(r) = authorize(&sb, &headers) {
+    if let Some(r) = rejection(&sb, &headers) {
         return r;
     }
     let query = query.as_deref();
@@ -363,7 +360,7 @@ pub async fn list_log_entries(
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Response {
-    if let Err(r) = authorize(&sb, &headers) {
+    if let Some(r) = rejection(&sb, &headers) {
         return r;
     }
     let paging = match Paging::parse(query.as_deref()) {
