@@ -910,3 +910,13 @@ async fn control_api_rejects_bad_bodies_and_unknown_alerts() {
         .expect("send");
     assert_eq!(missing.status(), StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn unknown_paths_answer_a_falcon_404_envelope() {
+    let sb = sandbox().await;
+    let tok = token(&sb).await;
+    let a = get(&sb, &tok, "/detects/queries/detects/v1").await;
+    assert_eq!(a.status, StatusCode::NOT_FOUND);
+    assert_eq!(a.body["errors"][0]["code"], 404);
+    assert!(a.header("x-cs-traceid").is_some());
+}

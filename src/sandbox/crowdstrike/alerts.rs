@@ -220,9 +220,9 @@ fn probe(cursor: &Cursor, field: &str) -> Value {
 }
 
 /// Reads the request and authorizes it for the Alerts API.
-async fn begin(sb: &Sandbox, req: Request) -> Result<(Incoming, Call), Response> {
+async fn begin(sb: &Sandbox, req: Request) -> Result<(Incoming, Call), Box<Response>> {
     let inc = Incoming::read(req).await.map_err(|e| {
-        Call::new(ALERTS, RateInfo::unmetered()).error(StatusCode::PAYLOAD_TOO_LARGE, e)
+        Box::new(Call::new(ALERTS, RateInfo::unmetered()).error(StatusCode::PAYLOAD_TOO_LARGE, e))
     })?;
     let call = authorize(sb, &inc, ALERTS)?;
     Ok((inc, call))
@@ -237,7 +237,7 @@ fn parse_sort(text: Option<String>) -> Result<Sort, String> {
 pub async fn combined(State(sb): State<Sandbox>, req: Request) -> Response {
     let (inc, call) = match begin(&sb, req).await {
         Ok(x) => x,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     match combined_page(&sb, &inc) {
         Ok((rows, meta)) => call.ok(StatusCode::OK, json!(rows), meta),
@@ -288,7 +288,7 @@ fn combined_page(sb: &Sandbox, inc: &Incoming) -> Result<(Vec<Value>, Map<String
 pub async fn query(State(sb): State<Sandbox>, req: Request) -> Response {
     let (inc, call) = match begin(&sb, req).await {
         Ok(x) => x,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     match query_ids(&sb, &inc) {
         Ok((ids, meta)) => call.ok(StatusCode::OK, json!(ids), meta),
@@ -357,7 +357,7 @@ fn not_found_errors(missing: &[String]) -> Vec<Value> {
 pub async fn details(State(sb): State<Sandbox>, req: Request) -> Response {
     let (inc, call) = match begin(&sb, req).await {
         Ok(x) => x,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let parsed = inc
         .json_object()
@@ -555,7 +555,7 @@ fn set_status(alert: &mut Map<String, Value>, status: &str, now: DateTime<Utc>) 
 pub async fn update(State(sb): State<Sandbox>, req: Request) -> Response {
     let (inc, call) = match begin(&sb, req).await {
         Ok(x) => x,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let parsed = inc
         .json_object()

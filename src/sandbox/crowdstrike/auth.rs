@@ -94,7 +94,7 @@ fn arg(args: &Map<String, Value>, key: &str) -> Option<String> {
 
 /// Rate numbers for the token endpoint (Falcon: 300/min per IP); refuses with 429 when an
 /// `oauth2` limit rule is set and exceeded.
-fn token_endpoint_call(sb: &Sandbox, inc: &Incoming) -> Result<Call, Response> {
+fn token_endpoint_call(sb: &Sandbox, inc: &Incoming) -> Result<Call, Box<Response>> {
     let remaining = sb
         .crowdstrike
         .window
@@ -108,7 +108,7 @@ fn token_endpoint_call(sb: &Sandbox, inc: &Incoming) -> Result<Call, Response> {
     );
     match sb.limits.check("crowdstrike", "oauth2", &inc.ip) {
         Ok(()) => Ok(call),
-        Err(wait) => Err(call.rate_limited(retry_after_secs(wait))),
+        Err(wait) => Err(Box::new(call.rate_limited(retry_after_secs(wait)))),
     }
 }
 
@@ -123,7 +123,7 @@ pub async fn token(State(sb): State<Sandbox>, req: Request) -> Response {
     };
     let call = match token_endpoint_call(&sb, &inc) {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let args = form_args(&inc);
     let (Some(id), Some(secret)) = (arg(&args, "client_id"), arg(&args, "client_secret")) else {
@@ -173,7 +173,7 @@ pub async fn revoke(State(sb): State<Sandbox>, req: Request) -> Response {
     };
     let call = match token_endpoint_call(&sb, &inc) {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     if !basic_auth_ok(&sb, &inc) {
         return call.refuse(StatusCode::FORBIDDEN, "access denied, invalid client");
@@ -197,26 +197,32 @@ fn api_limit(sb: &Sandbox) -> u64 {
 
 /// Checks the bearer token and the per-client rate limit. `Ok` is the call to answer through
 /// (its headers carry the client's numbers); `Err` is the 401 or 429 to send as is.
-pub fn authorize(sb: &Sandbox, inc: &Incoming, powered_by: &'static str) -> Result<Call, Response> {
+pub fn authorize(
+    sb: &Sandbox,
+    inc: &Incoming,
+    powered_by: &'static str,
+) -> Result<Call, Box<Response>> {
     let lifetime = Duration::from_secs(sb.crowdstrike.knobs.lock().token_lifetime_secs);
     let client = super::super::args::bearer(&inc.headers)
         .and_then(|t| sb.crowdstrike.tokens.client_for(t, lifetime));
     let Some(client) = client else {
-        return Err(unauthenticated(sb, inc));
+        return Err(Box::new(unauthenticated(sb, inc)));
     };
     let limit = api_limit(sb);
     let remaining = sb.crowdstrike.window.hit(&format!("api:{client}"), limit);
     let rate = RateInfo { limit, remaining };
     match sb.limits.check("crowdstrike", "api", &client) {
         Ok(()) => Ok(Call::new(powered_by, rate)),
-        Err(wait) => Err(Call::new(
-            GATEWAY,
-            RateInfo {
-                limit,
-                remaining: 0,
-            },
-        )
-        .rate_limited(retry_after_secs(wait))),
+        Err(wait) => Err(Box::new(
+            Call::new(
+                GATEWAY,
+                RateInfo {
+                    limit,
+                    remaining: 0,
+                },
+            )
+            .rate_limited(retry_after_secs(wait)),
+        )),
     }
 }
 

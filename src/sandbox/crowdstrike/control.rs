@@ -24,10 +24,12 @@ pub fn routes() -> Router<Sandbox> {
         .route("/settings", get(get_settings).post(set_settings))
 }
 
-fn object_body(bytes: &[u8]) -> Result<Map<String, Value>, Response> {
-    match parse_body::<Value>(bytes)? {
+fn object_body(bytes: &[u8]) -> Result<Map<String, Value>, Box<Response>> {
+    match parse_body::<Value>(bytes).map_err(Box::new)? {
         Value::Object(m) => Ok(m),
-        _ => Err(bad_request("invalid body: expected a JSON object")),
+        _ => Err(Box::new(bad_request(
+            "invalid body: expected a JSON object",
+        ))),
     }
 }
 
@@ -35,7 +37,7 @@ fn object_body(bytes: &[u8]) -> Result<Map<String, Value>, Response> {
 async fn inject_alert(State(sb): State<Sandbox>, body: axum::body::Bytes) -> Response {
     let input = match object_body(&body) {
         Ok(m) => m,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     if let Err(e) = alert_shape::validate(&input) {
         return bad_request(e);
@@ -63,7 +65,7 @@ async fn get_alert(State(sb): State<Sandbox>, Path(id): Path<String>) -> Respons
 async fn upsert_device(State(sb): State<Sandbox>, body: axum::body::Bytes) -> Response {
     let input = match object_body(&body) {
         Ok(m) => m,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     if input.get("device_id").is_some_and(|v| !v.is_string()) {
         return bad_request("'device_id' must be a string");

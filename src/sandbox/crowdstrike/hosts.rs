@@ -193,9 +193,9 @@ fn random_device_id() -> String {
 }
 
 /// Reads the request and authorizes it for the Hosts API.
-async fn begin(sb: &Sandbox, req: Request) -> Result<(Incoming, Call), Response> {
+async fn begin(sb: &Sandbox, req: Request) -> Result<(Incoming, Call), Box<Response>> {
     let inc = Incoming::read(req).await.map_err(|e| {
-        Call::new(HOSTS, RateInfo::unmetered()).error(StatusCode::PAYLOAD_TOO_LARGE, e)
+        Box::new(Call::new(HOSTS, RateInfo::unmetered()).error(StatusCode::PAYLOAD_TOO_LARGE, e))
     })?;
     let call = authorize(sb, &inc, HOSTS)?;
     Ok((inc, call))
@@ -231,7 +231,7 @@ fn details(sb: &Sandbox, call: &Call, ids: Vec<String>, max: usize) -> Response 
 pub async fn get_details(State(sb): State<Sandbox>, req: Request) -> Response {
     let (inc, call) = match begin(&sb, req).await {
         Ok(x) => x,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     details(&sb, &call, inc.query_all("ids"), MAX_GET_IDS)
 }
@@ -241,7 +241,7 @@ pub async fn get_details(State(sb): State<Sandbox>, req: Request) -> Response {
 pub async fn post_details(State(sb): State<Sandbox>, req: Request) -> Response {
     let (inc, call) = match begin(&sb, req).await {
         Ok(x) => x,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let ids = match inc.json_object().and_then(|b| body_ids(&b, "ids")) {
         Ok(ids) => ids,
@@ -254,7 +254,7 @@ pub async fn post_details(State(sb): State<Sandbox>, req: Request) -> Response {
 pub async fn query(State(sb): State<Sandbox>, req: Request) -> Response {
     let (inc, call) = match begin(&sb, req).await {
         Ok(x) => x,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     match search(&sb, &inc) {
         Ok((ids, pagination)) => call.ok(StatusCode::OK, json!(ids), pagination),
@@ -326,7 +326,7 @@ impl Action {
 pub async fn action(State(sb): State<Sandbox>, req: Request) -> Response {
     let (inc, call) = match begin(&sb, req).await {
         Ok(x) => x,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let name = inc.query_one("action_name").unwrap_or_default();
     let Some(action) = Action::parse(name.trim()) else {
