@@ -786,3 +786,22 @@ async fn unknown_paths_and_methods_are_githubs_404() {
     assert_eq!(method.status, 404);
     assert_eq!(method.body["message"], "Not Found");
 }
+
+#[tokio::test]
+async fn html_url_opens_a_readable_page() {
+    let g = gh().await;
+    let issue = g.create("<b>host-1</b>", "body & more", &["sev"]).await;
+    g.post(
+        "/repos/acme/security/issues/1/comments",
+        json!({"body": "noted"}),
+    )
+    .await;
+    let url = issue["html_url"].as_str().expect("html_url");
+    let resp = g.ts.http.get(url).send().await.expect("page");
+    assert_eq!(resp.status().as_u16(), 200);
+    let text = resp.text().await.expect("text");
+    assert!(text.contains("&lt;b&gt;host-1&lt;/b&gt;"), "{text}");
+    assert!(text.contains("body &amp; more") && text.contains("noted"));
+    let missing = g.ts.http.get(g.url("/acme/security/issues/9")).send().await;
+    assert_eq!(missing.expect("404").status().as_u16(), 404);
+}

@@ -6,13 +6,15 @@
 //! Layout: [`call`] (checks and headers every request goes through), [`handlers`] (repository,
 //! issues, comments, labels), [`search`], [`filter`] (issue-list query), [`paging`] (`Link`),
 //! [`input`] (body validation), [`render`] (JSON objects), [`state`], [`rate`] (primary
-//! budgets), [`error`] (error bodies), [`control`] (`/_sandbox/github`).
+//! budgets), [`error`] (error bodies), [`html`] (the page behind `html_url`), [`control`]
+//! (`/_sandbox/github`).
 
 pub mod call;
 pub mod control;
 pub mod error;
 pub mod filter;
 pub mod handlers;
+pub mod html;
 pub mod input;
 pub mod paging;
 pub mod rate;
@@ -93,6 +95,7 @@ pub fn routes() -> Router<Sandbox> {
         .route("/search/issues", get(search::search_issues))
         .route("/user", get(h::get_user))
         .route("/rate_limit", get(h::rate_limit))
+        .route("/{owner}/{repo}/issues/{number}", get(html::issue_page))
         .fallback(h::not_found)
         .method_not_allowed_fallback(h::not_found)
 }
