@@ -277,8 +277,10 @@ impl Checker {
             self.err("must be an object", ptr);
             return;
         };
-        if let Some(id) = self.opt_str(b, "block_id", 255, &format!("{ptr}/block_id")) {
-            if !self.block_ids.insert(id.to_string()) {
+        if let Some(id) = self.opt_str(b, "block_id", 255, &format!("{ptr}/block_id"))
+            && !self.block_ids.insert(id.to_string())
+        {
+            {
                 self.err(
                     format!("duplicate block_id: {id}"),
                     &format!("{ptr}/block_id"),
@@ -446,8 +448,10 @@ impl Checker {
             self.err(format!("unsupported type: {kind}"), &format!("{ptr}/type"));
             return;
         }
-        if let Some(id) = self.opt_str(m, "action_id", 255, &format!("{ptr}/action_id")) {
-            if !self.action_ids.insert(id.to_string()) {
+        if let Some(id) = self.opt_str(m, "action_id", 255, &format!("{ptr}/action_id"))
+            && !self.action_ids.insert(id.to_string())
+        {
+            {
                 self.err(
                     format!("duplicate action_id: {id}"),
                     &format!("{ptr}/action_id"),

@@ -20,11 +20,40 @@ use super::socket::EnvelopeKind;
 use super::web::state::{self, Channel, Message, User, View, Workspace};
 use super::web::{immediate_reply, new_hash, request_host, view_json_with};
 use crate::sandbox::Sandbox;
-use crate::sandbox::control::{bad_request, error, parse_body};
+use crate::sandbox::control::{error, parse_body};
 use crate::sandbox::slack::blocks;
 
-/// A control call's answer: both arms are HTTP responses.
-type Reply = Result<Response, Response>;
+/// A control call's answer.
+type Reply = Result<Response, Refused>;
+
+/// A refused control call: a status and message answered as `{"error": …}`, or a response
+/// some shared helper already built (kept boxed so results stay small).
+#[derive(Debug)]
+enum Refused {
+    /// Status and message.
+    Msg(StatusCode, String),
+    /// A ready response (from `parse_body`).
+    Ready(Box<Response>),
+}
+
+impl From<Response> for Refused {
+    fn from(r: Response) -> Self {
+        Refused::Ready(Box::new(r))
+    }
+}
+
+impl IntoResponse for Refused {
+    fn into_response(self) -> Response {
+        match self {
+            Refused::Msg(status, msg) => error(status, msg),
+            Refused::Ready(r) => *r,
+        }
+    }
+}
+
+fn refuse(status: StatusCode, msg: impl Into<String>) -> Refused {
+    Refused::Msg(status, msg.into())
+}
 
 /// Routes under `/_sandbox/slack`.
 pub fn routes() -> Router<Sandbox> {
@@ -42,26 +71,26 @@ pub fn routes() -> Router<Sandbox> {
         .route("/channels", post(upsert_channel))
 }
 
-fn not_found(msg: impl Into<String>) -> Response {
-    error(StatusCode::NOT_FOUND, msg)
+fn not_found(msg: impl Into<String>) -> Refused {
+    refuse(StatusCode::NOT_FOUND, msg)
 }
 
 /// Pushes an envelope and answers its outcome, or 409 `no_socket`.
-async fn push(sb: &Sandbox, kind: EnvelopeKind, payload: Value) -> Result<Value, Response> {
+async fn push(sb: &Sandbox, kind: EnvelopeKind, payload: Value) -> Result<Value, Refused> {
     match sb.slack.socket.push(sb, kind, payload).await {
         Ok(outcome) => Ok(serde_json::to_value(outcome).unwrap_or(Value::Null)),
-        Err(_) => Err(error(StatusCode::CONFLICT, "no_socket")),
+        Err(_) => Err(refuse(StatusCode::CONFLICT, "no_socket")),
     }
 }
 
-fn person(ws: &Workspace, id: &str) -> Result<User, Response> {
+fn person(ws: &Workspace, id: &str) -> Result<User, Refused> {
     ws.users
         .get(id)
         .cloned()
         .ok_or_else(|| not_found(format!("no such user: {id}")))
 }
 
-fn channel_of(ws: &mut Workspace, raw: &str) -> Result<Channel, Response> {
+fn channel_of(ws: &mut Workspace, raw: &str) -> Result<Channel, Refused> {
     ws.resolve_channel(raw)
         .and_then(|id| ws.channels.get(&id).cloned())
         .ok_or_else(|| not_found(format!("no such channel: {raw}")))
@@ -101,7 +130,7 @@ struct CommandReq {
 async fn command(State(sb): State<Sandbox>, headers: HeaderMap, body: Bytes) -> Reply {
     let req: CommandReq = parse_body(&body)?;
     if !req.command.starts_with('/') {
-        return Err(bad_request("command must start with /"));
+        return Err(refuse(StatusCode::BAD_REQUEST, "command must start with /"));
     }
     let host = request_host(&headers);
     let (payload, channel) = {
@@ -120,7 +149,7 @@ fn command_payload(
     ws: &mut Workspace,
     req: &CommandReq,
     host: &str,
-) -> Result<(Value, String), Response> {
+) -> Result<(Value, String), Refused> {
     let user = person(ws, &req.user)?;
     let raw = req.channel.clone().unwrap_or_else(|| user.id.clone());
     let channel = channel_of(ws, &raw)?;
@@ -202,7 +231,7 @@ fn click_payload(
     ws: &mut Workspace,
     req: &ClickReq,
     host: &str,
-) -> Result<Value, Response> {
+) -> Result<Value, Refused> {
     let user = person(ws, &req.user)?;
     let channel = channel_of(ws, &req.channel)?;
     let msg: Message = channel
@@ -250,7 +279,7 @@ async fn submit(State(sb): State<Sandbox>, body: Bytes) -> Reply {
     let req: SubmitReq = parse_body(&body)?;
     let values = req.values.clone().unwrap_or_else(|| json!({}));
     if !values.is_object() {
-        return Err(bad_request("values must be an object"));
+        return Err(refuse(StatusCode::BAD_REQUEST, "values must be an object"));
     }
     let payload = {
         let mut ws = sb.slack.web.lock();
@@ -269,7 +298,7 @@ fn submit_payload(
     ws: &mut Workspace,
     req: &SubmitReq,
     values: Value,
-) -> Result<Value, Response> {
+) -> Result<Value, Refused> {
     let user = person(ws, &req.user)?;
     let idx = ws
         .views
@@ -396,7 +425,7 @@ fn rich_text(text: &str) -> Value {
                           "elements": [{"type": "text", "text": text}]}]}])
 }
 
-fn store_person_message(ws: &mut Workspace, req: &MessageReq) -> Result<Value, Response> {
+fn store_person_message(ws: &mut Workspace, req: &MessageReq) -> Result<Value, Refused> {
     let user = person(ws, &req.user)?;
     let raw = req.channel.clone().unwrap_or_else(|| user.id.clone());
     let channel = channel_of(ws, &raw)?;
@@ -405,10 +434,10 @@ fn store_person_message(ws: &mut Workspace, req: &MessageReq) -> Result<Value, R
         .as_ref()
         .is_some_and(|owner| *owner != user.id)
     {
-        return Err(bad_request(format!(
-            "{} is not {}'s IM",
-            channel.id, user.id
-        )));
+        return Err(refuse(
+            StatusCode::BAD_REQUEST,
+            format!("{} is not {}'s IM", channel.id, user.id),
+        ));
     }
     let msg = Message {
         ts: ws.next_ts(),
@@ -487,7 +516,7 @@ async fn envelope(State(sb): State<Sandbox>, body: Bytes) -> Reply {
     let frame = raw_frame(req);
     match sb.slack.socket.push_raw(&sb, frame).await {
         Ok(outcome) => Ok(Json(outcome).into_response()),
-        Err(_) => Err(error(StatusCode::CONFLICT, "no_socket")),
+        Err(_) => Err(refuse(StatusCode::CONFLICT, "no_socket")),
     }
 }
 
@@ -609,7 +638,10 @@ async fn upsert_user(State(sb): State<Sandbox>, body: Bytes) -> Reply {
         .filter(|i| !i.is_empty())
         .unwrap_or_else(|| state::random_id("U", 10));
     if !id.starts_with('U') && !id.starts_with('W') {
-        return Err(bad_request("user ids start with U or W"));
+        return Err(refuse(
+            StatusCode::BAD_REQUEST,
+            "user ids start with U or W",
+        ));
     }
     let name = req
         .name
@@ -659,7 +691,7 @@ async fn upsert_channel(State(sb): State<Sandbox>, body: Bytes) -> Reply {
         .filter(|i| !i.is_empty())
         .unwrap_or_else(|| state::random_id("C", 10));
     if !id.starts_with('C') {
-        return Err(bad_request("channel ids start with C"));
+        return Err(refuse(StatusCode::BAD_REQUEST, "channel ids start with C"));
     }
     let name = req.name.trim_start_matches('#').to_string();
     let member = req.is_member.unwrap_or(true);
@@ -776,8 +808,8 @@ mod tests {
             ts,
             action_id: "nope".into(),
         };
-        let err = click_payload(&sb, &mut ws, &missing, "h").unwrap_err();
-        assert_eq!(err.status(), StatusCode::NOT_FOUND);
+        let err = click_payload(&sb, &mut ws, &missing, "h").map(|_| ());
+        assert!(matches!(err, Err(Refused::Msg(StatusCode::NOT_FOUND, _))));
     }
 
     #[test]

@@ -226,10 +226,10 @@ fn find_token(headers: &HeaderMap, query: Option<&str>, body: &Body) -> Option<S
     if let Some(t) = args::bearer(headers).filter(|t| !t.is_empty()) {
         return Some(t.to_string());
     }
-    if let Body::Form(m) = body {
-        if let Some(t) = args::str_arg(m, "token").filter(|t| !t.is_empty()) {
-            return Some(t);
-        }
+    if let Body::Form(m) = body
+        && let Some(t) = args::str_arg(m, "token").filter(|t| !t.is_empty())
+    {
+        return Some(t);
     }
     args::query_one(query, "token").filter(|t| !t.is_empty())
 }

@@ -433,10 +433,10 @@ impl Workspace {
             return;
         }
         ch.messages.remove(ts);
-        if let Some(parent_ts) = msg.thread_ts.filter(|p| p != ts) {
-            if let Some(parent) = ch.messages.get_mut(&parent_ts) {
-                parent.replies.retain(|(r, _)| r != ts);
-            }
+        if let Some(parent_ts) = msg.thread_ts.filter(|p| p != ts)
+            && let Some(parent) = ch.messages.get_mut(&parent_ts)
+        {
+            parent.replies.retain(|(r, _)| r != ts);
         }
     }
 

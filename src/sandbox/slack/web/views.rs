@@ -101,10 +101,10 @@ pub(super) fn open(ctx: &Ctx<'_>, args: &Map<String, Value>) -> Answer {
     if trigger.used || trigger.issued.elapsed() > TRIGGER_TTL {
         return Err(fail("expired_trigger_id"));
     }
-    if let Some(ext) = external_id(&spec) {
-        if ws.views.iter().any(|v| external_id(&v.spec) == Some(ext)) {
-            return Err(fail("duplicate_external_id"));
-        }
+    if let Some(ext) = external_id(&spec)
+        && ws.views.iter().any(|v| external_id(&v.spec) == Some(ext))
+    {
+        return Err(fail("duplicate_external_id"));
     }
     if let Some(t) = ws.triggers.get_mut(&trigger_id) {
         t.used = true;
