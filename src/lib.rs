@@ -12,6 +12,7 @@ pub mod run;
 pub mod sandbox;
 pub mod server;
 pub mod slack;
+pub mod store;
 pub mod telemetry;
 pub mod tls;
 pub mod vendors;

@@ -162,8 +162,10 @@ impl RunningSandbox {
         format!("http://{}", self.addr)
     }
 
-    /// Stops accepting connections and waits for the server task to end.
+    /// Stops accepting connections, drops open Socket Mode connections and waits for
+    /// in-flight requests to finish.
     pub async fn shutdown(self) {
+        self.sandbox.slack.socket.disconnect_all("drop");
         let _ = self.stop.send(true);
         let _ = self.task.await;
     }
@@ -175,27 +177,56 @@ pub async fn start(listen: SocketAddr) -> std::io::Result<RunningSandbox> {
 }
 
 /// Serves an existing sandbox state on `listen` (tests that pre-configure state use this).
+///
+/// Connections are served by hyper directly (not `axum::serve`) for two reasons: header names go
+/// out in title case as the real vendors send them (FalconPy reads `X-RateLimit-Remaining`
+/// case-sensitively), and upgraded Socket Mode connections can be closed on shutdown.
 pub async fn start_with(sandbox: Sandbox, listen: SocketAddr) -> std::io::Result<RunningSandbox> {
     let listener = TcpListener::bind(listen).await?;
     let addr = listener.local_addr()?;
-    let (stop, mut stopped) = watch::channel(false);
+    let (stop, stopped) = watch::channel(false);
     let app = sandbox.router();
-    let task = tokio::spawn(async move {
-        let shutdown = async move {
-            let _ = stopped.wait_for(|s| *s).await;
-        };
-        let service = app.into_make_service_with_connect_info::<SocketAddr>();
-        if let Err(e) = axum::serve(listener, service)
-            .with_graceful_shutdown(shutdown)
-            .await
-        {
-            tracing::error!(error = %e, "sandbox server stopped");
-        }
-    });
+    let task = tokio::spawn(accept_loop(listener, app, stopped));
     Ok(RunningSandbox {
         sandbox,
         addr,
         stop,
         task,
     })
+}
+
+async fn accept_loop(listener: TcpListener, app: Router, mut stopped: watch::Receiver<bool>) {
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    loop {
+        let (stream, remote) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(pair) => pair,
+                Err(e) => {
+                    tracing::warn!(error = %e, "sandbox accept failed");
+                    continue;
+                }
+            },
+            _ = stopped.wait_for(|s| *s) => break,
+        };
+        let app = app.clone();
+        let service =
+            hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+                req.extensions_mut()
+                    .insert(axum::extract::ConnectInfo(remote));
+                tower::ServiceExt::oneshot(app.clone(), req.map(axum::body::Body::new))
+            });
+        let mut builder =
+            hyper_util::server::conn::auto::Builder::new(hyper_util::rt::TokioExecutor::new());
+        builder.http1().title_case_headers(true);
+        let conn = builder
+            .serve_connection_with_upgrades(hyper_util::rt::TokioIo::new(stream), service)
+            .into_owned();
+        let conn = graceful.watch(conn);
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "sandbox connection ended with an error");
+            }
+        });
+    }
+    graceful.shutdown().await;
 }

@@ -1,0 +1,127 @@
+//! An in-memory [`Store`] for unit tests: the same semantics as sled, nothing on disk.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use chrono::{DateTime, Duration, Utc};
+use parking_lot::Mutex;
+use serde_json::Value;
+
+use super::{Admission, GroupFn, OpenFn, Store, StoreError, within_window};
+use crate::case::{Alert, Case, CaseId};
+
+#[derive(Default)]
+struct State {
+    seq: u64,
+    cases: BTreeMap<u64, Case>,
+    by_id: HashMap<CaseId, u64>,
+    alerts: HashMap<String, CaseId>,
+    groups: HashMap<String, CaseId>,
+    cursors: HashMap<String, String>,
+    seen: HashSet<String>,
+    inbox_seq: u64,
+    inbox: BTreeMap<u64, Value>,
+}
+
+/// The in-memory store.
+#[derive(Default)]
+pub struct MemoryStore(Mutex<State>);
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+fn seq_of(id: &CaseId) -> u64 {
+    id.as_str().trim_start_matches("VIG-").parse().unwrap_or(0)
+}
+
+impl Store for MemoryStore {
+    fn admit(
+        &self,
+        alert: &Alert,
+        group_key: &str,
+        window: Duration,
+        now: DateTime<Utc>,
+        open: OpenFn<'_>,
+        group: GroupFn<'_>,
+    ) -> Result<Admission, StoreError> {
+        let mut s = self.0.lock();
+        if let Some(id) = s.alerts.get(&alert.id) {
+            return Ok(Admission::Duplicate(id.clone()));
+        }
+        if let Some(id) = s.groups.get(group_key).cloned() {
+            let n = seq_of(&id);
+            if let Some(case) = s.cases.get_mut(&n) {
+                if case.state.is_open() && within_window(case.last_seen(), now, window) {
+                    group(case);
+                    let case = case.clone();
+                    s.alerts.insert(alert.id.clone(), id);
+                    return Ok(Admission::Grouped(case));
+                }
+            }
+        }
+        s.seq += 1;
+        let id = CaseId::from_seq(s.seq);
+        let case = open(id.clone());
+        let n = s.seq;
+        s.cases.insert(n, case.clone());
+        s.by_id.insert(id.clone(), n);
+        s.alerts.insert(alert.id.clone(), id.clone());
+        s.groups.insert(group_key.to_string(), id);
+        Ok(Admission::Opened(case))
+    }
+
+    fn get(&self, id: &CaseId) -> Result<Option<Case>, StoreError> {
+        let s = self.0.lock();
+        Ok(s.by_id.get(id).and_then(|n| s.cases.get(n)).cloned())
+    }
+
+    fn save(&self, case: &Case) -> Result<(), StoreError> {
+        let mut s = self.0.lock();
+        let n = seq_of(&case.id);
+        s.by_id.insert(case.id.clone(), n);
+        s.cases.insert(n, case.clone());
+        Ok(())
+    }
+
+    fn cases(&self) -> Result<Vec<Case>, StoreError> {
+        Ok(self.0.lock().cases.values().cloned().collect())
+    }
+
+    fn cursor(&self, name: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.0.lock().cursors.get(name).cloned())
+    }
+
+    fn set_cursor(&self, name: &str, value: &str) -> Result<(), StoreError> {
+        self.0.lock().cursors.insert(name.into(), value.into());
+        Ok(())
+    }
+
+    fn enqueue(&self, dedupe_key: &str, item: &Value) -> Result<bool, StoreError> {
+        let mut s = self.0.lock();
+        if !s.seen.insert(dedupe_key.to_string()) {
+            return Ok(false);
+        }
+        s.inbox_seq += 1;
+        let n = s.inbox_seq;
+        s.inbox.insert(n, item.clone());
+        Ok(true)
+    }
+
+    fn inbound(&self) -> Result<Vec<(u64, Value)>, StoreError> {
+        Ok(self
+            .0
+            .lock()
+            .inbox
+            .iter()
+            .map(|(k, v)| (*k, v.clone()))
+            .collect())
+    }
+
+    fn finish(&self, seq: u64) -> Result<(), StoreError> {
+        self.0.lock().inbox.remove(&seq);
+        Ok(())
+    }
+}

@@ -1,0 +1,111 @@
+//! Where cases live: a `Store` trait with a sled implementation (the real one) and an in-memory
+//! one (unit tests), which share one test suite.
+//!
+//! Every write that matters is durable when the call returns: the pipeline records an intent,
+//! then acts, then records the result, and a crash between any two of those is recovered by
+//! reading the store back. A store that cannot be opened or read is an error, never an empty
+//! start (which would re-ticket and re-page everything).
+
+pub mod memory;
+pub mod sled_store;
+#[cfg(test)]
+mod tests;
+
+use chrono::{DateTime, Duration, Utc};
+use serde_json::Value;
+
+use crate::case::{Alert, Case, CaseId};
+
+pub use memory::MemoryStore;
+pub use sled_store::SledStore;
+
+/// What happened to an incoming alert.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Admission {
+    /// A new case was opened.
+    Opened(Case),
+    /// The same alert id was seen before; nothing changed.
+    Duplicate(CaseId),
+    /// It joined an open case with the same grouping key inside the window.
+    Grouped(Case),
+}
+
+/// Storage failures, with the path and what to do where that helps.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database could not be opened.
+    #[error(
+        "cannot open the store at {path}: {reason}. Check store.path is writable and that no other vigil process uses it; never delete it to start over, or every open case is re-ticketed and re-paged"
+    )]
+    Open {
+        /// The folder.
+        path: String,
+        /// The underlying error.
+        reason: String,
+    },
+    /// A stored record did not decode.
+    #[error(
+        "the store holds a record that does not decode ({what}): {reason}. Vigil will not guess; restore the store from a backup (sled export) or fix the record"
+    )]
+    Corrupt {
+        /// Which record.
+        what: String,
+        /// The decoder's message.
+        reason: String,
+    },
+    /// A read or write failed.
+    #[error("store I/O failed: {0}")]
+    Io(String),
+}
+
+/// Builds the case for a new alert (given its fresh id) inside the admission transaction.
+pub type OpenFn<'a> = &'a (dyn Fn(CaseId) -> Case + Sync);
+/// Changes an open case to take in a grouped alert, inside the admission transaction.
+pub type GroupFn<'a> = &'a (dyn Fn(&mut Case) + Sync);
+
+/// The case store.
+pub trait Store: Send + Sync + 'static {
+    /// Opens a case for `alert` or attaches it to an open case, atomically with the alert-id
+    /// and grouping indexes: the same alert id never opens a second case, and an alert whose
+    /// `group_key` matches an open case last seen within `window` joins that case. The closures
+    /// may run more than once (transactions retry) and must be pure.
+    fn admit(
+        &self,
+        alert: &Alert,
+        group_key: &str,
+        window: Duration,
+        now: DateTime<Utc>,
+        open: OpenFn<'_>,
+        group: GroupFn<'_>,
+    ) -> Result<Admission, StoreError>;
+
+    /// One case.
+    fn get(&self, id: &CaseId) -> Result<Option<Case>, StoreError>;
+
+    /// Writes a case; durable on return.
+    fn save(&self, case: &Case) -> Result<(), StoreError>;
+
+    /// Every case, oldest first.
+    fn cases(&self) -> Result<Vec<Case>, StoreError>;
+
+    /// A named cursor (the CrowdStrike poll position).
+    fn cursor(&self, name: &str) -> Result<Option<String>, StoreError>;
+
+    /// Sets a named cursor; durable on return.
+    fn set_cursor(&self, name: &str, value: &str) -> Result<(), StoreError>;
+
+    /// Persists an inbound item unless `dedupe_key` was seen before; `false` for a duplicate.
+    /// Durable on return: this is what lets the Socket Mode ack happen right after.
+    fn enqueue(&self, dedupe_key: &str, item: &Value) -> Result<bool, StoreError>;
+
+    /// Inbound items not yet done, oldest first.
+    fn inbound(&self) -> Result<Vec<(u64, Value)>, StoreError>;
+
+    /// Marks an inbound item done.
+    fn finish(&self, seq: u64) -> Result<(), StoreError>;
+}
+
+/// Whether an open case last seen at `last_seen` still takes alerts at `now`.
+pub fn within_window(last_seen: DateTime<Utc>, now: DateTime<Utc>, window: Duration) -> bool {
+    now.signed_duration_since(last_seen) <= window
+}

@@ -1,0 +1,251 @@
+//! The sled [`Store`]: cases and their indexes in one database, changed together in
+//! transactions and flushed before a write returns.
+//!
+//! Trees: `cases` (case number, big-endian → case JSON), `alerts` (alert id → case id),
+//! `groups` (grouping key → case id), `meta` (`case_seq`, `inbox_seq`, `cursor:<name>`),
+//! `seen` (inbound dedupe key → first-seen time), `inbox` (inbound number → item JSON).
+
+use std::path::Path;
+
+use chrono::{DateTime, Duration, Utc};
+use serde_json::Value;
+use sled::Transactional;
+use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
+
+use super::{Admission, GroupFn, OpenFn, Store, StoreError, within_window};
+use crate::case::{Alert, Case, CaseId};
+
+/// The sled-backed store.
+pub struct SledStore {
+    db: sled::Db,
+    cases: sled::Tree,
+    alerts: sled::Tree,
+    groups: sled::Tree,
+    meta: sled::Tree,
+    seen: sled::Tree,
+    inbox: sled::Tree,
+}
+
+type TxResult<T> = Result<T, ConflictableTransactionError<StoreError>>;
+
+fn io(e: impl std::fmt::Display) -> StoreError {
+    StoreError::Io(e.to_string())
+}
+
+fn abort(e: StoreError) -> ConflictableTransactionError<StoreError> {
+    ConflictableTransactionError::Abort(e)
+}
+
+fn case_key(id: &CaseId) -> Result<[u8; 8], StoreError> {
+    let n: u64 = id
+        .as_str()
+        .strip_prefix("VIG-")
+        .and_then(|d| d.parse().ok())
+        .ok_or_else(|| StoreError::Corrupt {
+            what: format!("case id {id}"),
+            reason: "not of the form VIG-<number>".into(),
+        })?;
+    Ok(n.to_be_bytes())
+}
+
+fn decode_case(bytes: &[u8], what: &str) -> Result<Case, StoreError> {
+    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
+        what: what.to_string(),
+        reason: e.to_string(),
+    })
+}
+
+fn encode<T: serde::Serialize>(v: &T) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(v).map_err(io)
+}
+
+fn read_u64(bytes: Option<sled::IVec>) -> u64 {
+    bytes
+        .and_then(|b| <[u8; 8]>::try_from(b.as_ref()).ok())
+        .map(u64::from_be_bytes)
+        .unwrap_or(0)
+}
+
+fn tx_error(e: TransactionError<StoreError>) -> StoreError {
+    match e {
+        TransactionError::Abort(e) => e,
+        TransactionError::Storage(e) => io(e),
+    }
+}
+
+impl SledStore {
+    /// Opens (or creates) the store in `path`. Fails with the path and what to do; it never
+    /// starts empty over a store it could not read.
+    pub fn open(path: &Path) -> Result<SledStore, StoreError> {
+        let open_err = |e: &dyn std::fmt::Display| StoreError::Open {
+            path: path.display().to_string(),
+            reason: e.to_string(),
+        };
+        std::fs::create_dir_all(path).map_err(|e| open_err(&e))?;
+        let db = sled::Config::new()
+            .path(path)
+            .flush_every_ms(Some(200))
+            .open()
+            .map_err(|e| open_err(&e))?;
+        let tree = |name: &str| db.open_tree(name).map_err(|e| open_err(&e));
+        let store = SledStore {
+            cases: tree("cases")?,
+            alerts: tree("alerts")?,
+            groups: tree("groups")?,
+            meta: tree("meta")?,
+            seen: tree("seen")?,
+            inbox: tree("inbox")?,
+            db,
+        };
+        store.check_readable()?;
+        Ok(store)
+    }
+
+    /// Decodes every case once at open, so a damaged store stops `vigil run` at start.
+    fn check_readable(&self) -> Result<(), StoreError> {
+        self.cases().map(|_| ())
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush().map(|_| ()).map_err(io)
+    }
+
+    fn group_tx(
+        cases: &TransactionalTree,
+        id: &CaseId,
+        now: DateTime<Utc>,
+        window: Duration,
+        group: GroupFn<'_>,
+    ) -> TxResult<Option<Case>> {
+        let key = case_key(id).map_err(abort)?;
+        let Some(bytes) = cases.get(key)? else {
+            return Ok(None);
+        };
+        let mut case = decode_case(&bytes, &format!("case {id}")).map_err(abort)?;
+        if !case.state.is_open() || !within_window(case.last_seen(), now, window) {
+            return Ok(None);
+        }
+        group(&mut case);
+        cases.insert(&key, encode(&case).map_err(abort)?)?;
+        Ok(Some(case))
+    }
+}
+
+impl Store for SledStore {
+    fn admit(
+        &self,
+        alert: &Alert,
+        group_key: &str,
+        window: Duration,
+        now: DateTime<Utc>,
+        open: OpenFn<'_>,
+        group: GroupFn<'_>,
+    ) -> Result<Admission, StoreError> {
+        let result = (&self.cases, &self.alerts, &self.groups, &self.meta).transaction(
+            |(cases, alerts, groups, meta)| {
+                if let Some(existing) = alerts.get(alert.id.as_bytes())? {
+                    let id = CaseId(String::from_utf8_lossy(&existing).into_owned());
+                    return Ok(Admission::Duplicate(id));
+                }
+                if let Some(gid) = groups.get(group_key.as_bytes())? {
+                    let id = CaseId(String::from_utf8_lossy(&gid).into_owned());
+                    if let Some(case) = Self::group_tx(cases, &id, now, window, group)? {
+                        alerts.insert(alert.id.as_bytes(), id.as_str().as_bytes())?;
+                        return Ok(Admission::Grouped(case));
+                    }
+                }
+                let n = read_u64(meta.get("case_seq")?) + 1;
+                meta.insert("case_seq", &n.to_be_bytes())?;
+                let id = CaseId::from_seq(n);
+                let case = open(id.clone());
+                cases.insert(&n.to_be_bytes(), encode(&case).map_err(abort)?)?;
+                alerts.insert(alert.id.as_bytes(), id.as_str().as_bytes())?;
+                groups.insert(group_key.as_bytes(), id.as_str().as_bytes())?;
+                Ok(Admission::Opened(case))
+            },
+        );
+        let admission = result.map_err(tx_error)?;
+        self.flush()?;
+        Ok(admission)
+    }
+
+    fn get(&self, id: &CaseId) -> Result<Option<Case>, StoreError> {
+        let key = case_key(id)?;
+        match self.cases.get(key).map_err(io)? {
+            Some(bytes) => decode_case(&bytes, &format!("case {id}")).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn save(&self, case: &Case) -> Result<(), StoreError> {
+        let key = case_key(&case.id)?;
+        self.cases.insert(key, encode(case)?).map_err(io)?;
+        self.flush()
+    }
+
+    fn cases(&self) -> Result<Vec<Case>, StoreError> {
+        self.cases
+            .iter()
+            .map(|item| {
+                let (k, v) = item.map_err(io)?;
+                decode_case(&v, &format!("case #{}", read_u64(Some(k))))
+            })
+            .collect()
+    }
+
+    fn cursor(&self, name: &str) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .meta
+            .get(format!("cursor:{name}"))
+            .map_err(io)?
+            .map(|v| String::from_utf8_lossy(&v).into_owned()))
+    }
+
+    fn set_cursor(&self, name: &str, value: &str) -> Result<(), StoreError> {
+        self.meta
+            .insert(format!("cursor:{name}"), value.as_bytes())
+            .map_err(io)?;
+        self.flush()
+    }
+
+    fn enqueue(&self, dedupe_key: &str, item: &Value) -> Result<bool, StoreError> {
+        let bytes = encode(item)?;
+        let stamp = Utc::now().timestamp().to_be_bytes();
+        let added = (&self.seen, &self.inbox, &self.meta)
+            .transaction(|(seen, inbox, meta)| {
+                if seen.get(dedupe_key.as_bytes())?.is_some() {
+                    return Ok(false);
+                }
+                seen.insert(dedupe_key.as_bytes(), &stamp)?;
+                let n = read_u64(meta.get("inbox_seq")?) + 1;
+                meta.insert("inbox_seq", &n.to_be_bytes())?;
+                inbox.insert(&n.to_be_bytes(), bytes.as_slice())?;
+                Ok(true)
+            })
+            .map_err(tx_error)?;
+        if added {
+            self.flush()?;
+        }
+        Ok(added)
+    }
+
+    fn inbound(&self) -> Result<Vec<(u64, Value)>, StoreError> {
+        self.inbox
+            .iter()
+            .map(|item| {
+                let (k, v) = item.map_err(io)?;
+                let n = read_u64(Some(k));
+                let value = serde_json::from_slice(&v).map_err(|e| StoreError::Corrupt {
+                    what: format!("inbound item #{n}"),
+                    reason: e.to_string(),
+                })?;
+                Ok((n, value))
+            })
+            .collect()
+    }
+
+    fn finish(&self, seq: u64) -> Result<(), StoreError> {
+        self.inbox.remove(seq.to_be_bytes()).map_err(io)?;
+        self.flush()
+    }
+}

@@ -1,0 +1,149 @@
+//! One suite run against both stores (teloxide's shared storage tests pattern).
+
+use chrono::{Duration, Utc};
+use serde_json::json;
+
+use super::*;
+use crate::case::{Alert, Case, CaseState, GroupedAlert};
+
+fn alert(id: &str) -> Alert {
+    Alert {
+        id: id.into(),
+        name: format!("alert {id}"),
+        ..Default::default()
+    }
+}
+
+fn admit(store: &dyn Store, a: &Alert, key: &str, now: chrono::DateTime<Utc>) -> Admission {
+    let opened = |id| Case::new(id, a.clone(), key.to_string(), now);
+    let grouped = |c: &mut Case| {
+        c.grouped.push(GroupedAlert {
+            id: a.id.clone(),
+            name: a.name.clone(),
+            at: now,
+        })
+    };
+    store
+        .admit(a, key, Duration::hours(1), now, &opened, &grouped)
+        .expect("admit")
+}
+
+fn suite(store: &dyn Store) {
+    let now = Utc::now();
+    let Admission::Opened(first) = admit(store, &alert("a1"), "dev1|T1", now) else {
+        panic!("first alert opens a case")
+    };
+    assert_eq!(first.id.as_str(), "VIG-1");
+    assert_eq!(
+        admit(store, &alert("a1"), "dev1|T1", now),
+        Admission::Duplicate(first.id.clone()),
+        "same alert id never opens a second case"
+    );
+    let Admission::Grouped(g) = admit(store, &alert("a2"), "dev1|T1", now + Duration::minutes(10))
+    else {
+        panic!("same key within the window groups")
+    };
+    assert_eq!(g.alert_count(), 2);
+    assert_eq!(
+        admit(store, &alert("a2"), "dev1|T1", now),
+        Admission::Duplicate(first.id.clone()),
+        "a grouped alert is also deduplicated"
+    );
+    let Admission::Opened(other) = admit(store, &alert("a3"), "dev2|T1", now) else {
+        panic!("another key opens another case")
+    };
+    assert_eq!(other.id.as_str(), "VIG-2");
+    let Admission::Opened(late) = admit(store, &alert("a4"), "dev1|T1", now + Duration::hours(3))
+    else {
+        panic!("outside the window opens a new case")
+    };
+    assert_eq!(late.id.as_str(), "VIG-3");
+
+    let mut resolved = store.get(&late.id).expect("get").expect("exists");
+    resolved.state = CaseState::Resolved;
+    store.save(&resolved).expect("save");
+    let Admission::Opened(_) = admit(store, &alert("a5"), "dev1|T1", now + Duration::hours(3))
+    else {
+        panic!("a resolved case takes no more alerts")
+    };
+    assert_eq!(store.cases().expect("cases").len(), 4);
+    assert_eq!(
+        store.get(&CaseId::from_seq(99)).expect("get"),
+        None,
+        "unknown id is None"
+    );
+
+    assert_eq!(store.cursor("cs").expect("cursor"), None);
+    store.set_cursor("cs", "2024-01-01T00:00:00Z").expect("set");
+    assert_eq!(
+        store.cursor("cs").expect("cursor").as_deref(),
+        Some("2024-01-01T00:00:00Z")
+    );
+
+    assert!(store.enqueue("ev1", &json!({"n": 1})).expect("enqueue"));
+    assert!(
+        !store.enqueue("ev1", &json!({"n": 1})).expect("enqueue"),
+        "dedupe"
+    );
+    assert!(store.enqueue("ev2", &json!({"n": 2})).expect("enqueue"));
+    let items = store.inbound().expect("inbound");
+    assert_eq!(items.len(), 2);
+    assert_eq!(items[0].1, json!({"n": 1}));
+    store.finish(items[0].0).expect("finish");
+    assert_eq!(store.inbound().expect("inbound").len(), 1);
+    assert!(
+        !store.enqueue("ev1", &json!({})).expect("enqueue"),
+        "still deduped after finish"
+    );
+}
+
+#[test]
+fn memory_store_semantics() {
+    suite(&MemoryStore::new());
+}
+
+#[test]
+fn sled_store_semantics_and_reopen() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let store = SledStore::open(dir.path()).expect("open");
+        suite(&store);
+    }
+    let store = SledStore::open(dir.path()).expect("reopen");
+    assert_eq!(store.cases().expect("cases").len(), 4, "survives reopen");
+    assert_eq!(store.inbound().expect("inbound").len(), 1);
+    assert_eq!(
+        store.cursor("cs").expect("cursor").as_deref(),
+        Some("2024-01-01T00:00:00Z")
+    );
+}
+
+#[test]
+fn sled_refuses_a_case_that_does_not_decode() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let db = sled::open(dir.path()).expect("raw open");
+        let cases = db.open_tree("cases").expect("tree");
+        cases
+            .insert(1u64.to_be_bytes(), b"{not json".as_slice())
+            .expect("insert");
+        db.flush().expect("flush");
+    }
+    let err = match SledStore::open(dir.path()) {
+        Ok(_) => panic!("a corrupt store must not open"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("does not decode"), "{err}");
+}
+
+#[test]
+fn sled_open_failure_names_the_path() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("not-a-dir");
+    std::fs::write(&file, b"x").expect("write");
+    let err = match SledStore::open(&file) {
+        Ok(_) => panic!("cannot open a file as a store"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains(&file.display().to_string()), "{err}");
+}
