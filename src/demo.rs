@@ -102,15 +102,13 @@ async fn wait_for_socket(sb: &sandbox::Sandbox) -> Step {
 }
 
 fn analyst(sb: &sandbox::Sandbox) -> (String, String) {
-    let user = sb
-        .seed
+    sb.seed
         .slack
         .users
         .iter()
         .find(|u| u.is_analyst)
         .map(|u| (u.id.clone(), u.real_name.clone()))
-        .unwrap_or_default();
-    user
+        .unwrap_or_default()
 }
 
 fn alerts_channel(sb: &sandbox::Sandbox) -> String {

@@ -186,14 +186,6 @@ async fn alerts_channel_check(
     channel: &str,
 ) -> Check {
     const NAME: &str = "slack alerts channel";
-    if !channel.starts_with(['C', 'G']) {
-        return Check::new(
-            NAME,
-            Outcome::Skipped(format!(
-                "slack.alerts_channel is the name {channel:?}; set it to the channel id (C…) so membership can be checked"
-            )),
-        );
-    }
     let req = SlackApiConversationsInfoRequest::new(channel.into());
     let outcome = match session.conversations_info(&req).await {
         Ok(info) if info.channel.flags.is_member == Some(true) => Outcome::Ok(format!(

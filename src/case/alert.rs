@@ -66,10 +66,8 @@ pub struct AlertDevice {
 impl Alert {
     /// What the alert is about, for titles: the host, else the account, else the source id.
     pub fn subject(&self) -> &str {
-        if let Some(d) = &self.device {
-            if !d.hostname.is_empty() {
-                return &d.hostname;
-            }
+        if let Some(d) = self.device.as_ref().filter(|d| !d.hostname.is_empty()) {
+            return &d.hostname;
         }
         if !self.account_upn.is_empty() {
             return &self.account_upn;

@@ -110,7 +110,7 @@ fn secrets_come_from_files_relative_to_the_config() {
     std::fs::create_dir_all(dir.path().join("secrets")).unwrap();
     std::fs::write(dir.path().join("secrets/bot"), "xoxb-from-file\n").unwrap();
     std::fs::write(dir.path().join("secrets/app"), "xapp-from-file").unwrap();
-    let text = "[slack]\nbot_token_file = \"secrets/bot\"\napp_token_file = \"secrets/app\"\n";
+    let text = "[slack]\nbot_token_file = \"secrets/bot\"\napp_token_file = \"secrets/app\"\nalerts_channel = \"C0ALERTS01\"\n";
     let path = dir.path().join("vigil.toml");
     std::fs::write(&path, text).unwrap();
     let c = Config::load_with_env(&path, &|_| None).unwrap();
@@ -136,4 +136,15 @@ fn a_bad_url_names_the_key() {
 fn toml_syntax_errors_are_reported() {
     let err = load("[slack\n", ALL_SECRETS).unwrap_err().to_string();
     assert!(err.contains("vigil.toml"), "{err}");
+}
+
+#[test]
+fn a_channel_name_is_refused_with_where_to_find_the_id() {
+    let text = EXAMPLE.replace(
+        "alerts_channel = \"C0123456789\"",
+        "alerts_channel = \"#alerts\"",
+    );
+    let err = load(&text, ALL_SECRETS).unwrap_err().to_string();
+    assert!(err.contains("slack.alerts_channel"), "{err}");
+    assert!(err.contains("channel id"), "{err}");
 }

@@ -19,8 +19,8 @@ pub struct SlackConfig {
     /// File holding the `xapp-` app-level token with `connections:write` (or
     /// `VIGIL_SLACK_APP_TOKEN`).
     pub app_token_file: Option<PathBuf>,
-    /// Channel for case cards: an id (`C…`) or a name (`#alerts`).
-    #[serde(default = "default_alerts_channel")]
+    /// Channel id (`C…`) for case cards; the bot must be a member. An id, not a name:
+    /// names change, and finding Vigil's own messages after a crash needs the id.
     pub alerts_channel: String,
     /// User group whose members are analysts (`S…` id).
     pub analyst_usergroup: Option<String>,
@@ -42,10 +42,6 @@ fn default_base_url() -> String {
     "https://slack.com/api".into()
 }
 
-fn default_alerts_channel() -> String {
-    "#alerts".into()
-}
-
 fn default_connections() -> u32 {
     2
 }
@@ -61,10 +57,17 @@ impl SlackConfig {
                 got: self.socket_connections.to_string(),
             });
         }
-        if self.alerts_channel.trim().is_empty() {
+        let id_like = |c: &str| {
+            c.len() >= 9
+                && c.starts_with(['C', 'G'])
+                && c.chars().all(|ch| ch.is_ascii_alphanumeric())
+        };
+        if !id_like(&self.alerts_channel) {
             return Err(ConfigError::Invalid {
                 key: "slack.alerts_channel".into(),
-                expected: "a channel id (C…) or name (#alerts)".into(),
+                expected:
+                    "a channel id like C0123456789 (in Slack: channel details, at the bottom)"
+                        .into(),
                 got: self.alerts_channel.clone(),
             });
         }

@@ -3,6 +3,7 @@
 //! `socket` is a thin transport (decode, dedupe, hand off, ack) in the teloxide style; it never
 //! calls a vendor. `commands` holds `/triage` as an enum whose doc comments are its help.
 
+pub mod api;
 pub mod client;
 pub mod commands;
 pub mod config;

@@ -53,13 +53,15 @@ impl Store for MemoryStore {
         }
         if let Some(id) = s.groups.get(group_key).cloned() {
             let n = seq_of(&id);
-            if let Some(case) = s.cases.get_mut(&n) {
-                if case.state.is_open() && within_window(case.last_seen(), now, window) {
-                    group(case);
-                    let case = case.clone();
-                    s.alerts.insert(alert.id.clone(), id);
-                    return Ok(Admission::Grouped(case));
-                }
+            let open_case = s
+                .cases
+                .get_mut(&n)
+                .filter(|c| c.state.is_open() && within_window(c.last_seen(), now, window));
+            if let Some(case) = open_case {
+                group(case);
+                let case = case.clone();
+                s.alerts.insert(alert.id.clone(), id);
+                return Ok(Admission::Grouped(case));
             }
         }
         s.seq += 1;

@@ -69,6 +69,12 @@ pub fn routes() -> Router<Sandbox> {
         .route("/ephemeral", get(ephemeral))
         .route("/users", post(upsert_user))
         .route("/channels", post(upsert_channel))
+        .route("/sockets", get(sockets))
+}
+
+/// `GET /_sandbox/slack/sockets`: open Socket Mode connections and recent acks.
+async fn sockets(State(sb): State<Sandbox>) -> Json<Value> {
+    Json(sb.slack.socket.status())
 }
 
 fn not_found(msg: impl Into<String>) -> Refused {

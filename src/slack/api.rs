@@ -1,0 +1,313 @@
+//! The Slack Web API calls Vigil makes, with errors mapped to [`VendorError`] and a per-channel
+//! limiter that keeps `chat.postMessage` under Slack's ~1 message/second/channel (slack-morphism's
+//! rate control then retries any 429 that still happens, honouring `Retry-After`).
+//!
+//! Messages Vigil posts carry metadata `{"event_type":"vigil_case","event_payload":{"case_id","kind"}}`
+//! so that after a crash the pipeline can find what it already posted (SPEC §5).
+
+use std::collections::HashMap;
+use std::num::NonZeroU32;
+
+use chrono::{DateTime, Utc};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use slack_morphism::errors::SlackClientError;
+use slack_morphism::prelude::*;
+
+use super::client::Slack;
+use crate::vendors::VendorError;
+
+/// Metadata event type on every message Vigil posts.
+pub const METADATA_EVENT: &str = "vigil_case";
+
+/// A posted message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Posted {
+    /// Channel id.
+    pub channel: String,
+    /// Message ts.
+    pub ts: String,
+}
+
+/// What a message is, for finding it again.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tag {
+    /// The case id.
+    pub case_id: String,
+    /// `card`, `dm`, or `step-<seq>` for thread replies.
+    pub kind: String,
+}
+
+/// Slack calls bound to the bot token.
+pub struct SlackApi {
+    client: Slack,
+    token: SlackApiToken,
+    per_channel: DefaultKeyedRateLimiter<String>,
+}
+
+/// Maps a slack-morphism error to a [`VendorError`] naming the call.
+pub fn vendor_error(call: &'static str, e: SlackClientError) -> VendorError {
+    match e {
+        SlackClientError::ApiError(api) => VendorError::Status {
+            vendor: "slack",
+            call,
+            status: 200,
+            message: api.code,
+            retry_after: None,
+        },
+        SlackClientError::RateLimitError(rl) => VendorError::Status {
+            vendor: "slack",
+            call,
+            status: 429,
+            message: "ratelimited".into(),
+            retry_after: rl.retry_after,
+        },
+        SlackClientError::HttpError(h) => VendorError::Status {
+            vendor: "slack",
+            call,
+            status: h.status_code.as_u16(),
+            message: h
+                .http_response_body
+                .unwrap_or_default()
+                .chars()
+                .take(200)
+                .collect(),
+            retry_after: None,
+        },
+        other => VendorError::Transport {
+            vendor: "slack",
+            call,
+            message: other.to_string(),
+        },
+    }
+}
+
+fn metadata(tag: &Tag) -> SlackMessageMetadata {
+    let payload: HashMap<String, String> = [
+        ("case_id".to_string(), tag.case_id.clone()),
+        ("kind".to_string(), tag.kind.clone()),
+    ]
+    .into_iter()
+    .collect();
+    SlackMessageMetadata {
+        event_type: METADATA_EVENT.into(),
+        event_payload: Some(payload),
+    }
+}
+
+fn has_tag(message: &SlackHistoryMessage, tag: &Tag) -> bool {
+    let Some(meta) = &message.content.metadata else {
+        return false;
+    };
+    let Some(payload) = &meta.event_payload else {
+        return false;
+    };
+    meta.event_type == METADATA_EVENT
+        && payload.get("case_id") == Some(&tag.case_id)
+        && payload.get("kind") == Some(&tag.kind)
+}
+
+/// A Slack `ts` for a moment (`secs.micros`).
+pub fn ts_of(at: DateTime<Utc>) -> String {
+    format!("{}.{:06}", at.timestamp(), at.timestamp_subsec_micros())
+}
+
+impl SlackApi {
+    /// Calls with `token` through `client`.
+    pub fn new(client: Slack, token: SlackApiToken) -> Self {
+        let quota = Quota::per_second(NonZeroU32::MIN)
+            .allow_burst(NonZeroU32::new(3).unwrap_or(NonZeroU32::MIN));
+        SlackApi {
+            client,
+            token,
+            per_channel: RateLimiter::keyed(quota),
+        }
+    }
+
+    fn session(&self) -> SlackClientSession<'_, SlackClientHyperHttpsConnector> {
+        self.client.open_session(&self.token)
+    }
+
+    /// Posts a message (top level, or in `thread_ts`'s thread) tagged for recovery.
+    pub async fn post(
+        &self,
+        channel: &str,
+        content: SlackMessageContent,
+        thread_ts: Option<&str>,
+        tag: &Tag,
+    ) -> Result<Posted, VendorError> {
+        self.per_channel.until_key_ready(&channel.to_string()).await;
+        let mut req = SlackApiChatPostMessageRequest::new(
+            channel.into(),
+            content.with_metadata(metadata(tag)),
+        )
+        .with_unfurl_links(false)
+        .with_unfurl_media(false);
+        if let Some(t) = thread_ts {
+            req = req.with_thread_ts(t.into());
+        }
+        let resp = self
+            .session()
+            .chat_post_message(&req)
+            .await
+            .map_err(|e| vendor_error("chat.postMessage", e))?;
+        Ok(Posted {
+            channel: resp.channel.to_string(),
+            ts: resp.ts.to_string(),
+        })
+    }
+
+    /// Replaces a message's text and blocks.
+    pub async fn update(
+        &self,
+        channel: &str,
+        ts: &str,
+        content: SlackMessageContent,
+    ) -> Result<(), VendorError> {
+        let req = SlackApiChatUpdateRequest::new(channel.into(), content, ts.into());
+        self.session()
+            .chat_update(&req)
+            .await
+            .map(|_| ())
+            .map_err(|e| vendor_error("chat.update", e))
+    }
+
+    /// The IM channel with `user` (`conversations.open`).
+    pub async fn open_dm(&self, user: &str) -> Result<String, VendorError> {
+        let req = SlackApiConversationsOpenRequest::new().with_users(vec![user.into()]);
+        self.session()
+            .conversations_open(&req)
+            .await
+            .map(|r| r.channel.id.to_string())
+            .map_err(|e| vendor_error("conversations.open", e))
+    }
+
+    /// Finds a top-level message carrying `tag`, posted since `since` (minus a margin).
+    pub async fn find_top_level(
+        &self,
+        channel: &str,
+        since: DateTime<Utc>,
+        tag: &Tag,
+    ) -> Result<Option<String>, VendorError> {
+        let oldest = ts_of(since - chrono::Duration::seconds(60));
+        let mut cursor: Option<SlackCursorId> = None;
+        for _ in 0..50 {
+            let mut req = SlackApiConversationsHistoryRequest::new()
+                .with_channel(channel.into())
+                .with_oldest(oldest.clone().into())
+                .with_limit(200)
+                .with_include_all_metadata(true);
+            if let Some(c) = cursor.take() {
+                req = req.with_cursor(c);
+            }
+            let resp = self
+                .session()
+                .conversations_history(&req)
+                .await
+                .map_err(|e| vendor_error("conversations.history", e))?;
+            if let Some(m) = resp.messages.iter().find(|m| has_tag(m, tag)) {
+                return Ok(Some(m.origin.ts.to_string()));
+            }
+            cursor = resp
+                .response_metadata
+                .and_then(|m| m.next_cursor)
+                .filter(|c| !c.to_string().is_empty());
+            if cursor.is_none() {
+                break;
+            }
+        }
+        Ok(None)
+    }
+
+    /// Finds a reply carrying `tag` in `thread_ts`'s thread.
+    pub async fn find_reply(
+        &self,
+        channel: &str,
+        thread_ts: &str,
+        tag: &Tag,
+    ) -> Result<Option<String>, VendorError> {
+        let mut cursor: Option<SlackCursorId> = None;
+        for _ in 0..50 {
+            let mut req =
+                SlackApiConversationsRepliesRequest::new(channel.into(), thread_ts.into())
+                    .with_limit(200);
+            if let Some(c) = cursor.take() {
+                req = req.with_cursor(c);
+            }
+            let resp = self
+                .session()
+                .conversations_replies(&req)
+                .await
+                .map_err(|e| vendor_error("conversations.replies", e))?;
+            if let Some(m) = resp.messages.iter().find(|m| has_tag(m, tag)) {
+                return Ok(Some(m.origin.ts.to_string()));
+            }
+            cursor = resp
+                .response_metadata
+                .and_then(|m| m.next_cursor)
+                .filter(|c| !c.to_string().is_empty());
+            if cursor.is_none() {
+                break;
+            }
+        }
+        Ok(None)
+    }
+
+    /// The Slack user with this email, if any (`users_not_found` is `None`).
+    pub async fn user_by_email(&self, email: &str) -> Result<Option<String>, VendorError> {
+        let req = SlackApiUsersLookupByEmailRequest::new(email.into());
+        match self.session().users_lookup_by_email(&req).await {
+            Ok(r) => Ok(Some(r.user.id.to_string())),
+            Err(SlackClientError::ApiError(e)) if e.code == "users_not_found" => Ok(None),
+            Err(e) => Err(vendor_error("users.lookupByEmail", e)),
+        }
+    }
+
+    /// Members of a user group.
+    pub async fn usergroup_members(&self, group: &str) -> Result<Vec<String>, VendorError> {
+        let req = SlackApiUserGroupsUsersListRequest::new(group.into());
+        self.session()
+            .usergroups_users_list(&req)
+            .await
+            .map(|r| r.users.into_iter().map(|u| u.to_string()).collect())
+            .map_err(|e| vendor_error("usergroups.users.list", e))
+    }
+
+    /// Opens a modal for a `trigger_id` (valid for 3 s: call it right after the ack).
+    pub async fn open_view(&self, trigger_id: &str, view: SlackView) -> Result<(), VendorError> {
+        let req = SlackApiViewsOpenRequest::new(trigger_id.into(), view);
+        self.session()
+            .views_open(&req)
+            .await
+            .map(|_| ())
+            .map_err(|e| vendor_error("views.open", e))
+    }
+
+    /// Publishes a user's App Home.
+    pub async fn publish_home(&self, user: &str, view: SlackView) -> Result<(), VendorError> {
+        let req = SlackApiViewsPublishRequest::new(user.into(), view);
+        self.session()
+            .views_publish(&req)
+            .await
+            .map(|_| ())
+            .map_err(|e| vendor_error("views.publish", e))
+    }
+
+    /// Shows a message only `user` sees in `channel`.
+    pub async fn ephemeral(
+        &self,
+        channel: &str,
+        user: &str,
+        text: &str,
+    ) -> Result<(), VendorError> {
+        let req = SlackApiChatPostEphemeralRequest::new(
+            channel.into(),
+            user.into(),
+            SlackMessageContent::new().with_text(text.into()),
+        );
+        self.session()
+            .chat_post_ephemeral(&req)
+            .await
+            .map(|_| ())
+            .map_err(|e| vendor_error("chat.postEphemeral", e))
+    }
+}
