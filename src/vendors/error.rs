@@ -20,6 +20,23 @@ pub enum VendorError {
         /// How long the vendor asked us to wait, if it said.
         retry_after: Option<Duration>,
     },
+    /// The vendor refused the call for now because of a rate limit, with a status that alone
+    /// would read as permanent (GitHub's 403 with `x-ratelimit-remaining: 0` or a secondary
+    /// limit message). Kept apart from [`VendorError::Status`] so the real status is reported
+    /// while the call is still retried.
+    #[error("{vendor} {call}: HTTP {status} (rate limited): {message}")]
+    RateLimited {
+        /// Vendor name.
+        vendor: &'static str,
+        /// The call.
+        call: &'static str,
+        /// HTTP status the vendor answered (403 or 429).
+        status: u16,
+        /// The vendor's own error text.
+        message: String,
+        /// How long the vendor asked us to wait, if it said.
+        retry_after: Option<Duration>,
+    },
     /// The vendor could not be reached or the connection broke.
     #[error("{vendor} {call}: could not reach the API: {message}")]
     Transport {
@@ -47,7 +64,7 @@ impl VendorError {
     pub fn is_transient(&self) -> bool {
         match self {
             VendorError::Status { status, .. } => *status == 429 || *status >= 500,
-            VendorError::Transport { .. } => true,
+            VendorError::RateLimited { .. } | VendorError::Transport { .. } => true,
             VendorError::Decode { .. } => false,
         }
     }
@@ -55,7 +72,8 @@ impl VendorError {
     /// The wait the vendor asked for, if any.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
-            VendorError::Status { retry_after, .. } => *retry_after,
+            VendorError::Status { retry_after, .. }
+            | VendorError::RateLimited { retry_after, .. } => *retry_after,
             _ => None,
         }
     }
@@ -63,8 +81,22 @@ impl VendorError {
     /// The HTTP status, if the vendor answered.
     pub fn status(&self) -> Option<u16> {
         match self {
-            VendorError::Status { status, .. } => Some(*status),
+            VendorError::Status { status, .. } | VendorError::RateLimited { status, .. } => {
+                Some(*status)
+            }
             _ => None,
+        }
+    }
+
+    /// A few words on what kind of failure this was (`HTTP 502`, `unreachable`), for lines such
+    /// as "GitHub create issue: HTTP 502, retried (2/5)" on a case timeline.
+    pub fn kind(&self) -> String {
+        match self {
+            VendorError::Status { status, .. } | VendorError::RateLimited { status, .. } => {
+                format!("HTTP {status}")
+            }
+            VendorError::Transport { .. } => "unreachable".to_string(),
+            VendorError::Decode { .. } => "unexpected answer".to_string(),
         }
     }
 }

@@ -115,3 +115,38 @@ fn fallback_message(status: StatusCode, text: &str) -> String {
         snippet
     }
 }
+
+/// Text from a JSON scalar a vendor may send as a string, a number or a bool; `None` for null,
+/// arrays and objects. Vendors differ by tenant and version in how they type the same field.
+pub fn text_of(v: &serde_json::Value) -> Option<String> {
+    match v {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        serde_json::Value::Bool(b) => Some(b.to_string()),
+        _ => None,
+    }
+}
+
+/// Serde `deserialize_with` for optional text fields that must never fail the whole record:
+/// a string, number or bool becomes text; anything else (null, array, object) becomes `None`.
+pub fn lenient_text<'de, D>(d: D) -> Result<Option<String>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let v = <Option<serde_json::Value> as serde::Deserialize>::deserialize(d)?;
+    Ok(v.as_ref().and_then(text_of))
+}
+
+/// Serde `deserialize_with` for list-of-text fields (`tags`, `ou`): an array keeps its scalar
+/// items as text, a lone scalar becomes a one-item list, null or an object an empty list.
+pub fn lenient_list<'de, D>(d: D) -> Result<Vec<String>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    let v = <Option<serde_json::Value> as serde::Deserialize>::deserialize(d)?;
+    Ok(match v {
+        Some(serde_json::Value::Array(items)) => items.iter().filter_map(text_of).collect(),
+        Some(other) => text_of(&other).into_iter().collect(),
+        None => Vec::new(),
+    })
+}

@@ -6,6 +6,7 @@ pub mod error;
 pub mod github;
 pub mod http;
 pub mod oomnitza;
+pub mod outbound;
 pub mod pagerduty;
 
 pub use error::VendorError;
