@@ -16,6 +16,7 @@ pub fn init_logs(config: &LogConfig) {
         .unwrap_or_else(|| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     let _ = match config.format {
         LogFormat::Text => builder.try_init(),

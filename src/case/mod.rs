@@ -264,6 +264,10 @@ pub struct Case {
     pub steps: Vec<StepRecord>,
     /// Next step sequence number (unique per case; used in idempotency markers).
     pub next_step: u64,
+    /// Inbound items already applied (newest last, bounded), so replaying one after a crash
+    /// between applying it and marking it done changes nothing.
+    #[serde(default)]
+    pub applied: Vec<u64>,
 }
 
 impl Case {
@@ -292,6 +296,7 @@ impl Case {
             timeline: vec![],
             steps: vec![],
             next_step: 1,
+            applied: vec![],
         };
         case.note(
             now,
@@ -331,6 +336,18 @@ impl Case {
     /// The owner, if enrichment found one.
     pub fn owner(&self) -> Option<&Owner> {
         self.enrichment.as_ref()?.owner.as_ref()
+    }
+
+    /// Records that inbound item `seq` was applied; `false` if it already was.
+    pub fn mark_applied(&mut self, seq: u64) -> bool {
+        if self.applied.contains(&seq) {
+            return false;
+        }
+        self.applied.push(seq);
+        if self.applied.len() > 256 {
+            self.applied.remove(0);
+        }
+        true
     }
 
     /// The priority, once decided.

@@ -80,6 +80,8 @@ pub enum Step {
         /// Why.
         reason: CloseReason,
     },
+    /// Network-contain the alert's host (an analyst confirmed it).
+    Contain,
     /// Set the source alert's status, with a comment.
     AlertStatus {
         /// `new`, `in_progress`, `closed`, …
@@ -111,6 +113,7 @@ impl Step {
             Step::IssueComment { .. } => "issue_comment",
             Step::IssueLabels { .. } => "issue_labels",
             Step::CloseIssue { .. } => "close_issue",
+            Step::Contain => "contain",
             Step::AlertStatus { .. } => "alert_status",
         }
     }

@@ -53,15 +53,16 @@ impl Store for MemoryStore {
         }
         if let Some(id) = s.groups.get(group_key).cloned() {
             let n = seq_of(&id);
-            let open_case = s
+            let joins = s
                 .cases
-                .get_mut(&n)
-                .filter(|c| c.state.is_open() && within_window(c.last_seen(), now, window));
-            if let Some(case) = open_case {
-                group(case);
-                let case = case.clone();
-                s.alerts.insert(alert.id.clone(), id);
-                return Ok(Admission::Grouped(case));
+                .get(&n)
+                .is_some_and(|c| c.state.is_open() && within_window(c.last_seen(), now, window));
+            if joins {
+                s.alerts.insert(alert.id.clone(), id.clone());
+                s.inbox_seq += 1;
+                let k = s.inbox_seq;
+                s.inbox.insert(k, group(&id));
+                return Ok(Admission::Grouped(id));
             }
         }
         s.seq += 1;
@@ -110,6 +111,10 @@ impl Store for MemoryStore {
         let n = s.inbox_seq;
         s.inbox.insert(n, item.clone());
         Ok(true)
+    }
+
+    fn remember(&self, key: &str) -> Result<bool, StoreError> {
+        Ok(self.0.lock().seen.insert(key.to_string()))
     }
 
     fn inbound(&self) -> Result<Vec<(u64, Value)>, StoreError> {

@@ -26,8 +26,9 @@ pub enum Admission {
     Opened(Case),
     /// The same alert id was seen before; nothing changed.
     Duplicate(CaseId),
-    /// It joined an open case with the same grouping key inside the window.
-    Grouped(Case),
+    /// It joins this open case (same grouping key, inside the window); an inbound item telling
+    /// the case about it was queued in the same transaction.
+    Grouped(CaseId),
 }
 
 /// Storage failures, with the path and what to do where that helps.
@@ -60,15 +61,16 @@ pub enum StoreError {
 
 /// Builds the case for a new alert (given its fresh id) inside the admission transaction.
 pub type OpenFn<'a> = &'a (dyn Fn(CaseId) -> Case + Sync);
-/// Changes an open case to take in a grouped alert, inside the admission transaction.
-pub type GroupFn<'a> = &'a (dyn Fn(&mut Case) + Sync);
+/// The inbound item queued for an open case when an alert joins it.
+pub type GroupFn<'a> = &'a (dyn Fn(&CaseId) -> Value + Sync);
 
 /// The case store.
 pub trait Store: Send + Sync + 'static {
     /// Opens a case for `alert` or attaches it to an open case, atomically with the alert-id
     /// and grouping indexes: the same alert id never opens a second case, and an alert whose
-    /// `group_key` matches an open case last seen within `window` joins that case. The closures
-    /// may run more than once (transactions retry) and must be pure.
+    /// `group_key` matches an open case last seen within `window` joins that case: the item
+    /// `group` builds is queued as inbound work for it (only the case's own runner changes a
+    /// case). The closures may run more than once (transactions retry) and must be pure.
     fn admit(
         &self,
         alert: &Alert,
@@ -97,6 +99,9 @@ pub trait Store: Send + Sync + 'static {
     /// Persists an inbound item unless `dedupe_key` was seen before; `false` for a duplicate.
     /// Durable on return: this is what lets the Socket Mode ack happen right after.
     fn enqueue(&self, dedupe_key: &str, item: &Value) -> Result<bool, StoreError>;
+
+    /// Remembers `key` (a webhook signature, say); `false` if it was remembered before.
+    fn remember(&self, key: &str) -> Result<bool, StoreError>;
 
     /// Inbound items not yet done, oldest first.
     fn inbound(&self) -> Result<Vec<(u64, Value)>, StoreError>;

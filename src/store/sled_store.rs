@@ -110,24 +110,18 @@ impl SledStore {
         self.db.flush().map(|_| ()).map_err(io)
     }
 
-    fn group_tx(
+    fn joins_tx(
         cases: &TransactionalTree,
         id: &CaseId,
         now: DateTime<Utc>,
         window: Duration,
-        group: GroupFn<'_>,
-    ) -> TxResult<Option<Case>> {
+    ) -> TxResult<bool> {
         let key = case_key(id).map_err(abort)?;
         let Some(bytes) = cases.get(key)? else {
-            return Ok(None);
+            return Ok(false);
         };
-        let mut case = decode_case(&bytes, &format!("case {id}")).map_err(abort)?;
-        if !case.state.is_open() || !within_window(case.last_seen(), now, window) {
-            return Ok(None);
-        }
-        group(&mut case);
-        cases.insert(&key, encode(&case).map_err(abort)?)?;
-        Ok(Some(case))
+        let case = decode_case(&bytes, &format!("case {id}")).map_err(abort)?;
+        Ok(case.state.is_open() && within_window(case.last_seen(), now, window))
     }
 }
 
@@ -141,17 +135,26 @@ impl Store for SledStore {
         open: OpenFn<'_>,
         group: GroupFn<'_>,
     ) -> Result<Admission, StoreError> {
-        let result = (&self.cases, &self.alerts, &self.groups, &self.meta).transaction(
-            |(cases, alerts, groups, meta)| {
+        let result = (
+            &self.cases,
+            &self.alerts,
+            &self.groups,
+            &self.meta,
+            &self.inbox,
+        )
+            .transaction(|(cases, alerts, groups, meta, inbox)| {
                 if let Some(existing) = alerts.get(alert.id.as_bytes())? {
                     let id = CaseId(String::from_utf8_lossy(&existing).into_owned());
                     return Ok(Admission::Duplicate(id));
                 }
                 if let Some(gid) = groups.get(group_key.as_bytes())? {
                     let id = CaseId(String::from_utf8_lossy(&gid).into_owned());
-                    if let Some(case) = Self::group_tx(cases, &id, now, window, group)? {
+                    if Self::joins_tx(cases, &id, now, window)? {
                         alerts.insert(alert.id.as_bytes(), id.as_str().as_bytes())?;
-                        return Ok(Admission::Grouped(case));
+                        let n = read_u64(meta.get("inbox_seq")?) + 1;
+                        meta.insert("inbox_seq", &n.to_be_bytes())?;
+                        inbox.insert(&n.to_be_bytes(), encode(&group(&id)).map_err(abort)?)?;
+                        return Ok(Admission::Grouped(id));
                     }
                 }
                 let n = read_u64(meta.get("case_seq")?) + 1;
@@ -162,8 +165,7 @@ impl Store for SledStore {
                 alerts.insert(alert.id.as_bytes(), id.as_str().as_bytes())?;
                 groups.insert(group_key.as_bytes(), id.as_str().as_bytes())?;
                 Ok(Admission::Opened(case))
-            },
-        );
+            });
         let admission = result.map_err(tx_error)?;
         self.flush()?;
         Ok(admission)
@@ -227,6 +229,22 @@ impl Store for SledStore {
             self.flush()?;
         }
         Ok(added)
+    }
+
+    fn remember(&self, key: &str) -> Result<bool, StoreError> {
+        let stamp = Utc::now().timestamp().to_be_bytes();
+        let previous = self
+            .seen
+            .compare_and_swap(
+                key.as_bytes(),
+                None as Option<&[u8]>,
+                Some(stamp.as_slice()),
+            )
+            .map_err(io)?;
+        if previous.is_ok() {
+            self.flush()?;
+        }
+        Ok(previous.is_ok())
     }
 
     fn inbound(&self) -> Result<Vec<(u64, Value)>, StoreError> {

@@ -4,7 +4,7 @@ use chrono::{Duration, Utc};
 use serde_json::json;
 
 use super::*;
-use crate::case::{Alert, Case, CaseState, GroupedAlert};
+use crate::case::{Alert, Case, CaseId, CaseState};
 
 fn alert(id: &str) -> Alert {
     Alert {
@@ -16,13 +16,7 @@ fn alert(id: &str) -> Alert {
 
 fn admit(store: &dyn Store, a: &Alert, key: &str, now: chrono::DateTime<Utc>) -> Admission {
     let opened = |id| Case::new(id, a.clone(), key.to_string(), now);
-    let grouped = |c: &mut Case| {
-        c.grouped.push(GroupedAlert {
-            id: a.id.clone(),
-            name: a.name.clone(),
-            at: now,
-        })
-    };
+    let grouped = |id: &CaseId| json!({"case": id.as_str(), "grouped": a.id});
     store
         .admit(a, key, Duration::hours(1), now, &opened, &grouped)
         .expect("admit")
@@ -39,11 +33,19 @@ fn suite(store: &dyn Store) {
         Admission::Duplicate(first.id.clone()),
         "same alert id never opens a second case"
     );
-    let Admission::Grouped(g) = admit(store, &alert("a2"), "dev1|T1", now + Duration::minutes(10))
-    else {
-        panic!("same key within the window groups")
-    };
-    assert_eq!(g.alert_count(), 2);
+    assert_eq!(
+        admit(store, &alert("a2"), "dev1|T1", now + Duration::minutes(10)),
+        Admission::Grouped(first.id.clone()),
+        "same key within the window groups"
+    );
+    let queued = store.inbound().expect("inbound");
+    assert_eq!(
+        queued.len(),
+        1,
+        "the grouped alert is queued for the case's runner"
+    );
+    assert_eq!(queued[0].1, json!({"case": "VIG-1", "grouped": "a2"}));
+    store.finish(queued[0].0).expect("finish");
     assert_eq!(
         admit(store, &alert("a2"), "dev1|T1", now),
         Admission::Duplicate(first.id.clone()),
