@@ -1,10 +1,14 @@
-//! Oomnitza client: assets and their owners.
+//! Oomnitza client: assets and their owners. Every call goes through the vendor's
+//! [`Outbound`] scheduler (a modest default rate; Oomnitza documents none).
 
+use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::config::OomnitzaConfig;
+use super::models::{Asset, User};
 use crate::vendors::VendorError;
 use crate::vendors::http::{self, RetrySignal};
+use crate::vendors::outbound::{self, Outbound, RetryPolicy};
 
 const VENDOR: &str = "oomnitza";
 
@@ -12,6 +16,7 @@ const VENDOR: &str = "oomnitza";
 pub struct OomnitzaClient {
     http: reqwest::Client,
     config: OomnitzaConfig,
+    outbound: Outbound,
 }
 
 /// Oomnitza's error text, whatever shape the tenant answers with.
@@ -31,13 +36,29 @@ pub fn quote(value: &str) -> String {
     format!("'{}'", value.replace('\\', "\\\\").replace('\'', "\\'"))
 }
 
+/// The filter `field eq '<value>'`, with the value quoted by [`quote`].
+pub fn eq_filter(field: &str, value: &str) -> String {
+    format!("{field} eq {}", quote(value))
+}
+
 impl OomnitzaClient {
     /// A client for the configured tenant.
     pub fn new(config: OomnitzaConfig) -> Result<Self, VendorError> {
         Ok(OomnitzaClient {
             http: http::client()?,
             config,
+            outbound: Outbound::new(
+                "Oomnitza",
+                outbound::oomnitza_quota(),
+                RetryPolicy::default(),
+            ),
         })
+    }
+
+    /// The same client with another retry policy (tests, or a pipeline with its own budget).
+    pub fn with_retry_policy(mut self, policy: RetryPolicy) -> Self {
+        self.outbound = Outbound::new("Oomnitza", outbound::oomnitza_quota(), policy);
+        self
     }
 
     /// `GET /api/v3/users?filter=…&limit=…`: users matching a filter (bare JSON array).
@@ -56,6 +77,82 @@ impl OomnitzaClient {
             .await
     }
 
+    /// The asset with this hardware serial number (`serial_number eq '…'`), if any.
+    pub async fn asset_by_serial(&self, serial: &str) -> Result<Option<Asset>, VendorError> {
+        self.first(
+            "/api/v3/assets",
+            "find asset by serial",
+            "serial_number",
+            serial,
+        )
+        .await
+    }
+
+    /// The asset with this host name (`device_name eq '…'`), if any.
+    pub async fn asset_by_hostname(&self, hostname: &str) -> Result<Option<Asset>, VendorError> {
+        self.first(
+            "/api/v3/assets",
+            "find asset by hostname",
+            "device_name",
+            hostname,
+        )
+        .await
+    }
+
+    /// The user with this username (what an asset's `assigned_to` holds), if any.
+    pub async fn user_by_username(&self, username: &str) -> Result<Option<User>, VendorError> {
+        self.first(
+            "/api/v3/users",
+            "find user by username",
+            "username",
+            username,
+        )
+        .await
+    }
+
+    /// The user with this email (identity alerts name the account by UPN), if any.
+    pub async fn user_by_email(&self, email: &str) -> Result<Option<User>, VendorError> {
+        self.first("/api/v3/users", "find user by email", "email", email)
+            .await
+    }
+
+    /// The first record where `field` equals `value`. An empty value, an empty list and a 404
+    /// all mean "none"; other errors (401 bad token, 400 bad filter, 5xx) are errors.
+    async fn first<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        call: &'static str,
+        field: &str,
+        value: &str,
+    ) -> Result<Option<T>, VendorError> {
+        if value.trim().is_empty() {
+            return Ok(None);
+        }
+        let filter = eq_filter(field, value);
+        let found = match self.list(path, call, Some(&filter), 2).await {
+            Ok(found) => found,
+            Err(e) if e.status() == Some(404) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        if found.len() > 1 {
+            tracing::warn!(
+                field,
+                call,
+                "oomnitza has several records for one value; using the first"
+            );
+        }
+        let Some(record) = found.into_iter().next() else {
+            return Ok(None);
+        };
+        serde_json::from_value(record)
+            .map(Some)
+            .map_err(|e| VendorError::Decode {
+                vendor: VENDOR,
+                call,
+                message: format!("record is not an object: {e}"),
+            })
+    }
+
     async fn list(
         &self,
         path: &str,
@@ -67,32 +164,27 @@ impl OomnitzaClient {
         if let Some(f) = filter {
             query.push(("filter", f.to_string()));
         }
-        let resp = self
-            .http
-            .get(format!("{}{}", self.config.base_url, path))
-            .header("Authorization2", self.config.token.expose())
-            .query(&query)
-            .send()
+        let url = format!("{}{}", self.config.base_url, path);
+        self.outbound
+            .call("tenant", call, || async {
+                let resp = self
+                    .http
+                    .get(&url)
+                    .header("Authorization2", self.config.token.expose())
+                    .header("accept", "application/json")
+                    .query(&query)
+                    .send()
+                    .await
+                    .map_err(|e| http::transport(VENDOR, call, e))?;
+                http::decode(
+                    VENDOR,
+                    call,
+                    resp,
+                    RetrySignal::RetryAfterSeconds,
+                    error_message,
+                )
+                .await
+            })
             .await
-            .map_err(|e| http::transport(VENDOR, call, e))?;
-        http::decode(
-            VENDOR,
-            call,
-            resp,
-            RetrySignal::RetryAfterSeconds,
-            error_message,
-        )
-        .await
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::quote;
-
-    #[test]
-    fn quotes_cannot_break_out_of_the_filter() {
-        assert_eq!(quote("WS-1"), "'WS-1'");
-        assert_eq!(quote("a' or 'x' eq 'x"), "'a\\' or \\'x\\' eq \\'x'");
     }
 }

@@ -1,4 +1,7 @@
-//! oomnitza: config and client.
+//! oomnitza: config, client and the inventory's records.
 
 pub mod client;
 pub mod config;
+pub mod models;
+#[cfg(test)]
+mod tests;
