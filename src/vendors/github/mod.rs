@@ -1,4 +1,7 @@
-//! github: config and client.
+//! github: config, client and the issue/comment models.
 
 pub mod client;
 pub mod config;
+pub mod models;
+#[cfg(test)]
+mod tests;
