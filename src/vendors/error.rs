@@ -47,6 +47,17 @@ pub enum VendorError {
         /// What went wrong.
         message: String,
     },
+    /// Vigil refused to send the call: its input breaks a documented vendor limit (a
+    /// `dedup_key` over 255 characters, an event over 512 KB). Retrying cannot help.
+    #[error("{vendor} {call}: not sent: {message}")]
+    Invalid {
+        /// Vendor name.
+        vendor: &'static str,
+        /// The call.
+        call: &'static str,
+        /// Which limit the input broke.
+        message: String,
+    },
     /// The vendor answered 2xx with something we could not read.
     #[error("{vendor} {call}: unexpected answer: {message}")]
     Decode {
@@ -65,7 +76,7 @@ impl VendorError {
         match self {
             VendorError::Status { status, .. } => *status == 429 || *status >= 500,
             VendorError::RateLimited { .. } | VendorError::Transport { .. } => true,
-            VendorError::Decode { .. } => false,
+            VendorError::Decode { .. } | VendorError::Invalid { .. } => false,
         }
     }
 
@@ -97,6 +108,7 @@ impl VendorError {
             }
             VendorError::Transport { .. } => "unreachable".to_string(),
             VendorError::Decode { .. } => "unexpected answer".to_string(),
+            VendorError::Invalid { .. } => "not sent".to_string(),
         }
     }
 }
