@@ -9,3 +9,4 @@ mod sandbox_oomnitza;
 mod sandbox_pagerduty;
 mod sandbox_slack_socket;
 mod sandbox_slack_web;
+mod vendor_clients;
