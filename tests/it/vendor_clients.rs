@@ -454,7 +454,21 @@ async fn pagerduty_throttle_is_retried_and_bad_events_are_not() {
         client: None,
         client_url: None,
     };
-    let err = pd.trigger(&bad).await.err().expect("a 400");
+    let err = pd.trigger(&bad).await.expect_err("a 400");
     assert_eq!(err.status(), Some(400));
     assert!(err.to_string().contains("summary"), "{err}");
+}
+
+#[tokio::test]
+async fn client_futures_can_be_spawned() {
+    fn assert_send<T: Send>(_: &T) {}
+    let ts = sandbox().await;
+    let (cs, oom, gh, pd) = (crowdstrike(&ts), oomnitza(&ts), github(&ts), pagerduty(&ts));
+    assert_send(&cs.alerts_page("", "", 1, None));
+    assert_send(&cs.devices(&[]));
+    assert_send(&cs.contain("d"));
+    assert_send(&oom.asset_by_serial("s"));
+    assert_send(&gh.create_issue("t", "b", &[]));
+    assert_send(&pd.resolve("k"));
+    assert_send(&capture_retries(pd.resolve("k")));
 }
