@@ -1,0 +1,53 @@
+//! App Home: the analyst's inbox.
+
+use slack_morphism::prelude::*;
+
+use super::card::summary_line;
+use super::kit;
+use crate::case::Case;
+
+/// What the inbox lists.
+#[derive(Debug, Clone, Default)]
+pub struct HomeSections {
+    /// Every open case.
+    pub open: Vec<Case>,
+    /// Cases assigned to or acknowledged by the viewer.
+    pub mine: Vec<Case>,
+    /// Cases waiting on an owner's answer.
+    pub waiting_on_owner: Vec<Case>,
+    /// Cases with actions waiting for approval.
+    pub waiting_for_approval: Vec<Case>,
+}
+
+/// Each section shows this many cases, then "and N more" (a view holds 100 blocks).
+const PER_SECTION: usize = 15;
+
+fn section(blocks: &mut Vec<SlackBlock>, title: &str, cases: &[Case]) {
+    blocks.push(kit::header(&format!("{title} ({})", cases.len())));
+    if cases.is_empty() {
+        blocks.push(kit::context("Nothing here."));
+        return;
+    }
+    for c in cases.iter().take(PER_SECTION) {
+        blocks.push(kit::section(&summary_line(c)));
+    }
+    if cases.len() > PER_SECTION {
+        blocks.push(kit::context(&format!(
+            "and {} more: `/triage list`",
+            cases.len() - PER_SECTION
+        )));
+    }
+}
+
+/// The Home tab view.
+pub fn home(_user: &str, s: &HomeSections) -> SlackView {
+    let mut blocks = vec![kit::section(
+        "*Vigil* · security cases. `/triage help` for commands.",
+    )];
+    section(&mut blocks, "Mine", &s.mine);
+    section(&mut blocks, "Waiting on owners", &s.waiting_on_owner);
+    section(&mut blocks, "Waiting for approval", &s.waiting_for_approval);
+    section(&mut blocks, "All open", &s.open);
+    blocks.truncate(100);
+    SlackView::Home(SlackHomeView::new(blocks))
+}

@@ -1,0 +1,88 @@
+//! Small Block Kit constructors that apply Slack's limits, so no builder can emit a block
+//! Slack would refuse. Text passed here is already escaped; these only truncate.
+
+use slack_morphism::prelude::*;
+
+use super::escape::{self, BUTTON_TEXT, BUTTON_VALUE, FIELD_TEXT, HEADER_TEXT, SECTION_TEXT};
+
+/// A mrkdwn text object.
+pub fn md(text: &str, max: usize) -> SlackBlockText {
+    SlackBlockMarkDownText::new(escape::truncate_mrkdwn(text, max)).into()
+}
+
+/// A section with mrkdwn text.
+pub fn section(text: &str) -> SlackBlock {
+    SlackSectionBlock::new()
+        .with_text(md(text, SECTION_TEXT))
+        .into()
+}
+
+/// A section of up to 10 two-column fields.
+pub fn fields(items: &[String]) -> SlackBlock {
+    let fields = items.iter().take(10).map(|f| md(f, FIELD_TEXT)).collect();
+    SlackSectionBlock::new().with_fields(fields).into()
+}
+
+/// A header (plain text).
+pub fn header(text: &str) -> SlackBlock {
+    SlackHeaderBlock::new(escape::plain(text, HEADER_TEXT).into()).into()
+}
+
+/// A context line of mrkdwn.
+pub fn context(text: &str) -> SlackBlock {
+    let el = SlackContextBlockElement::MarkDown(SlackBlockMarkDownText::new(
+        escape::truncate_mrkdwn(text, FIELD_TEXT),
+    ));
+    SlackContextBlock::new(vec![el]).into()
+}
+
+/// A divider.
+pub fn divider() -> SlackBlock {
+    SlackDividerBlock::new().into()
+}
+
+/// Button looks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    /// Default.
+    Plain,
+    /// Green.
+    Primary,
+    /// Red.
+    Danger,
+}
+
+/// A button whose value names its case.
+pub fn button(label: &str, action_id: &str, value: &str, style: Style) -> SlackBlockButtonElement {
+    let mut b = SlackBlockButtonElement::new(escape::plain(label, BUTTON_TEXT).into())
+        .with_action_id(action_id.into())
+        .with_value(escape::truncate(value, BUTTON_VALUE));
+    match style {
+        Style::Plain => {}
+        Style::Primary => b = b.with_style(SlackBlockButtonStyle::Primary),
+        Style::Danger => b = b.with_style(SlackBlockButtonStyle::Danger),
+    }
+    b
+}
+
+/// A confirm dialog for a button.
+pub fn confirm(title: &str, text: &str, yes: &str) -> SlackBlockConfirmItem {
+    SlackBlockConfirmItem::new(
+        escape::plain(title, 100).into(),
+        SlackBlockPlainText::new(escape::plain(text, 300)).into(),
+        escape::plain(yes, 30).into(),
+        "Cancel".into(),
+    )
+}
+
+/// A row of buttons (at most 25).
+pub fn actions(block_id: &str, buttons: Vec<SlackBlockButtonElement>) -> SlackBlock {
+    let elements = buttons
+        .into_iter()
+        .take(25)
+        .map(SlackActionBlockElement::Button)
+        .collect();
+    SlackActionsBlock::new(elements)
+        .with_block_id(block_id.into())
+        .into()
+}

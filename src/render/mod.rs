@@ -1,0 +1,15 @@
+//! Everything Vigil shows people: Slack cards, DMs, thread lines, modals and App Home, GitHub
+//! issue text and the PagerDuty event. Pure functions of a case; every alert value goes through
+//! `escape` on its way out.
+
+pub mod card;
+pub mod dm;
+pub mod escape;
+pub mod github;
+pub mod home;
+pub mod kit;
+pub mod modals;
+pub mod pagerduty;
+#[cfg(test)]
+mod tests;
+pub mod thread;
