@@ -4,7 +4,7 @@ use super::escape::mrkdwn;
 use crate::case::Case;
 
 fn who(user: &str) -> String {
-    format!("<@{user}>")
+    super::escape::mention(user)
 }
 
 /// A grouped alert arrived.
