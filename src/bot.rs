@@ -1,21 +1,231 @@
 //! The bot's inbox: what happens to each Slack event once the socket has decoded it.
 //!
-//! Everything here runs inside the Socket Mode callback, before the ack, so it only parses and
-//! answers from memory. The slash command's reply rides on the ack itself.
+//! Everything here runs inside the Socket Mode callback, before the ack: it parses, checks who
+//! is asking, persists work for the case's runner (deduplicated: `event_id` for events,
+//! `action_ts` + user for buttons, view id for submissions, `trigger_id` for commands) and
+//! returns. Reads (`/triage list`, `show`, `stats`) answer from the local store in the ack.
+//! The one call made right away is `views.open` for the resolve modal, because its
+//! `trigger_id` dies after 3 s; it runs on a spawned task, never in front of the ack.
+
+use std::sync::Arc;
 
 use slack_morphism::prelude::*;
 
-use crate::slack::commands::{self, TriageCommand};
+use crate::case::{CaseId, CaseState, Priority};
+use crate::pipeline::Engine;
+use crate::pipeline::inbound::{self, CaseCommand, Inbound};
+use crate::render;
+use crate::slack::commands::{self, ListFilter, TriageCommand};
 use crate::slack::socket::{Inbox, interaction_kind};
 
+/// Callback id of the resolve modal.
+pub const RESOLVE_VIEW: &str = "resolve_case";
+
 /// The Slack-facing half of Vigil.
-#[derive(Debug, Default)]
-pub struct Bot;
+pub struct Bot {
+    engine: Arc<Engine>,
+    bot_user: String,
+}
 
 impl Bot {
-    /// A bot with nothing configured beyond Slack.
-    pub fn new() -> Self {
-        Bot
+    /// A bot feeding `engine`; `bot_user` is the bot's own user id (its messages are ignored).
+    pub fn new(engine: Arc<Engine>, bot_user: String) -> Self {
+        Bot { engine, bot_user }
+    }
+
+    fn queue(&self, dedupe: &str, case: Option<&CaseId>, event: Inbound) -> bool {
+        match self
+            .engine
+            .enqueue_item(dedupe, &inbound::item(case, &event))
+        {
+            Ok(added) => added,
+            Err(e) => {
+                tracing::error!(error = %e, "could not persist a Slack event; Slack will show the user an error");
+                false
+            }
+        }
+    }
+
+    fn case_command(&self, event: &SlackCommandEvent, id: &str, command: CaseCommand) -> String {
+        let user = event.user_id.to_string();
+        if !self.engine.analysts.contains(&user) {
+            tracing::info!(%user, "refused /triage from a non-analyst");
+            return "Sorry, only security analysts can act on cases.".into();
+        }
+        let Some(case_id) = CaseId::parse(id) else {
+            return format!(
+                "`{}` is not a case id (like VIG-12).",
+                render::escape::mrkdwn(id)
+            );
+        };
+        match self.engine.store.get(&case_id) {
+            Ok(Some(_)) => {}
+            Ok(None) => return format!("There is no case {case_id}."),
+            Err(e) => return format!("Cannot read cases right now: {e}"),
+        }
+        let item = Inbound::Command {
+            command,
+            user,
+            channel: event.channel_id.to_string(),
+        };
+        self.queue(&format!("cmd:{}", event.trigger_id), Some(&case_id), item);
+        format!("{case_id}: on it. Changes show on the card and its thread.")
+    }
+
+    fn list(&self, filter: ListFilter, user: &str) -> String {
+        let cases = match self.engine.store.cases() {
+            Ok(c) => c,
+            Err(e) => return format!("Cannot read cases right now: {e}"),
+        };
+        let open: Vec<_> = cases
+            .iter()
+            .filter(|c| c.state.is_open())
+            .filter(|c| match filter {
+                ListFilter::Open => true,
+                ListFilter::Mine => {
+                    c.assignee.as_deref() == Some(user)
+                        || c.acknowledged_by.as_deref() == Some(user)
+                }
+                ListFilter::High => c.priority() == Some(Priority::High),
+            })
+            .collect();
+        if open.is_empty() {
+            return "No open cases match.".into();
+        }
+        let mut out = format!("{} open case(s):\n", open.len());
+        for c in open.iter().rev().take(20) {
+            out.push_str(&render::card::summary_line(c));
+            out.push('\n');
+        }
+        out
+    }
+
+    fn stats(&self) -> String {
+        let cases = match self.engine.store.cases() {
+            Ok(c) => c,
+            Err(e) => return format!("Cannot read cases right now: {e}"),
+        };
+        let count = |f: &dyn Fn(&crate::case::Case) -> bool| cases.iter().filter(|c| f(c)).count();
+        format!(
+            "Cases: {} total, {} open ({} high), {} waiting on owners, {} escalated, {} resolved.",
+            cases.len(),
+            count(&|c| c.state.is_open()),
+            count(&|c| c.state.is_open() && c.priority() == Some(Priority::High)),
+            count(&|c| c.state == CaseState::AwaitingOwner),
+            count(&|c| c.state == CaseState::Escalated),
+            count(&|c| c.state == CaseState::Resolved),
+        )
+    }
+
+    fn show(&self, id: &str) -> String {
+        let Some(case_id) = CaseId::parse(id) else {
+            return format!(
+                "`{}` is not a case id (like VIG-12).",
+                render::escape::mrkdwn(id)
+            );
+        };
+        match self.engine.store.get(&case_id) {
+            Ok(Some(c)) => render::card::details(&c),
+            Ok(None) => format!("There is no case {case_id}."),
+            Err(e) => format!("Cannot read cases right now: {e}"),
+        }
+    }
+
+    fn block_actions(&self, ev: SlackInteractionBlockActionsEvent) {
+        let Some(user) = ev.user.as_ref().map(|u| u.id.to_string()) else {
+            return;
+        };
+        let (channel, message_ts) = match &ev.container {
+            SlackInteractionActionContainer::Message(m) => (
+                m.channel_id
+                    .as_ref()
+                    .map(|c| c.to_string())
+                    .unwrap_or_default(),
+                m.message_ts.to_string(),
+            ),
+            _ => return,
+        };
+        for action in ev.actions.unwrap_or_default() {
+            let action_id = action.action_id.to_string();
+            let Some(case_id) = action.value.as_deref().and_then(CaseId::parse) else {
+                tracing::warn!(%action_id, "rejected a button without a case id value");
+                continue;
+            };
+            if action_id == "case_resolve" {
+                self.open_resolve_modal(&user, &case_id, ev.trigger_id.to_string());
+                continue;
+            }
+            let ts = action
+                .action_ts
+                .map(|t| t.to_string())
+                .unwrap_or_else(|| ev.trigger_id.to_string());
+            let item = Inbound::Button {
+                action_id,
+                user: user.clone(),
+                channel: channel.clone(),
+                message_ts: message_ts.clone(),
+            };
+            self.queue(&format!("action:{ts}:{user}"), Some(&case_id), item);
+        }
+    }
+
+    fn open_resolve_modal(&self, user: &str, case_id: &CaseId, trigger_id: String) {
+        if !self.engine.analysts.contains(user) {
+            tracing::info!(%user, "refused resolve from a non-analyst");
+            return;
+        }
+        let Ok(Some(case)) = self.engine.store.get(case_id) else {
+            return;
+        };
+        let view = render::modals::resolve(&case);
+        let engine = self.engine.clone();
+        tokio::spawn(async move {
+            if let Err(e) = engine.slack.open_view(&trigger_id, view).await {
+                tracing::warn!(error = %e, "could not open the resolve modal");
+            }
+        });
+    }
+
+    fn view_submission(&self, ev: SlackInteractionViewSubmissionEvent) {
+        let SlackView::Modal(modal) = &ev.view.view else {
+            return;
+        };
+        if modal.callback_id.as_ref().map(|c| c.to_string()).as_deref() != Some(RESOLVE_VIEW) {
+            return;
+        }
+        let Some(case_id) = modal.private_metadata.as_deref().and_then(CaseId::parse) else {
+            return;
+        };
+        let reason = ev
+            .view
+            .state_params
+            .state
+            .as_ref()
+            .and_then(|s| {
+                s.values
+                    .values()
+                    .flat_map(|m| m.values())
+                    .find_map(|v| v.value.clone())
+            })
+            .unwrap_or_default();
+        let reason = if reason.trim().is_empty() {
+            "no reason given".to_string()
+        } else {
+            reason
+        };
+        let item = Inbound::Command {
+            command: CaseCommand::Resolve { reason },
+            user: ev.user.id.to_string(),
+            channel: String::new(),
+        };
+        self.queue(
+            &format!(
+                "view:{}:{}",
+                ev.view.state_params.id, ev.view.state_params.hash
+            ),
+            Some(&case_id),
+            item,
+        );
     }
 }
 
@@ -26,29 +236,74 @@ fn ephemeral(text: String) -> SlackCommandEventResponse {
 
 impl Inbox for Bot {
     fn command(&self, event: SlackCommandEvent) -> SlackCommandEventResponse {
-        let text = event.text.as_deref().unwrap_or("");
-        match TriageCommand::parse(text) {
-            Ok(TriageCommand::Help) => ephemeral(commands::help_text()),
-            Err(unknown) => {
-                tracing::info!(user = %event.user_id, error = %unknown, "answered unknown /triage input with usage");
-                ephemeral(commands::usage_text(&unknown))
+        let text = event.text.clone().unwrap_or_default();
+        let user = event.user_id.to_string();
+        let answer = match TriageCommand::parse(&text) {
+            Ok(TriageCommand::Help) => commands::help_text(),
+            Ok(TriageCommand::List(f)) => self.list(f, &user),
+            Ok(TriageCommand::Show(id)) => self.show(&id),
+            Ok(TriageCommand::Stats) => self.stats(),
+            Ok(TriageCommand::Ack(id)) => self.case_command(&event, &id, CaseCommand::Ack),
+            Ok(TriageCommand::Assign(id, to)) => {
+                self.case_command(&event, &id, CaseCommand::Assign { to })
             }
-        }
+            Ok(TriageCommand::Escalate(id)) => {
+                self.case_command(&event, &id, CaseCommand::Escalate)
+            }
+            Ok(TriageCommand::Resolve(id, reason)) => {
+                self.case_command(&event, &id, CaseCommand::Resolve { reason })
+            }
+            Ok(TriageCommand::Snooze(id, d)) => {
+                self.case_command(&event, &id, CaseCommand::Snooze { secs: d.as_secs() })
+            }
+            Err(unknown) => {
+                tracing::info!(%user, error = %unknown, "answered /triage input with usage");
+                commands::usage_text(&unknown)
+            }
+        };
+        ephemeral(answer)
     }
 
     fn interaction(&self, event: SlackInteractionEvent) {
-        tracing::info!(
-            kind = interaction_kind(&event),
-            "interaction logged; no handler for it yet"
-        );
+        match event {
+            SlackInteractionEvent::BlockActions(ev) => self.block_actions(ev),
+            SlackInteractionEvent::ViewSubmission(ev) => self.view_submission(ev),
+            other => tracing::debug!(kind = interaction_kind(&other), "interaction ignored"),
+        }
     }
 
     fn push(&self, event: SlackPushEventCallback) {
-        let kind = match &event.event {
-            SlackEventCallbackBody::Message(_) => "message",
-            SlackEventCallbackBody::AppHomeOpened(_) => "app_home_opened",
-            _ => "other",
-        };
-        tracing::info!(event_id = %event.event_id, kind, "event logged; no handler for it yet");
+        let event_id = event.event_id.to_string();
+        match event.event {
+            SlackEventCallbackBody::Message(m) => {
+                let is_im = m
+                    .origin
+                    .channel_type
+                    .as_ref()
+                    .map(|t| t.to_string())
+                    .as_deref()
+                    == Some("im");
+                let from_person = m.sender.bot_id.is_none() && m.subtype.is_none();
+                let Some(user) = m.sender.user.as_ref().map(|u| u.to_string()) else {
+                    return;
+                };
+                if !is_im || !from_person || user == self.bot_user {
+                    return;
+                }
+                let item = Inbound::OwnerText {
+                    user,
+                    channel: m.origin.channel.map(|c| c.to_string()).unwrap_or_default(),
+                    text: m.content.and_then(|c| c.text).unwrap_or_default(),
+                    thread_ts: m.origin.thread_ts.map(|t| t.to_string()),
+                };
+                self.queue(&format!("event:{event_id}"), None, item);
+            }
+            SlackEventCallbackBody::AppHomeOpened(h) => {
+                let engine = self.engine.clone();
+                let user = h.user.to_string();
+                tokio::spawn(async move { crate::pipeline::home::publish(&engine, &user).await });
+            }
+            _ => tracing::debug!(%event_id, "event ignored"),
+        }
     }
 }

@@ -8,6 +8,8 @@ pub mod case;
 pub mod config;
 pub mod demo;
 pub mod doctor;
+pub mod pipeline;
+pub mod render;
 pub mod run;
 pub mod sandbox;
 pub mod server;

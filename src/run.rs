@@ -1,20 +1,41 @@
 //! `vigil run`: start every part of the bot from a loaded config, and stop it cleanly.
+//!
+//! Order matters: the store opens first (a store that cannot be read stops start-up, SPEC §5),
+//! then the engine recovers every unfinished case before Slack events, polls or webhooks add
+//! new work.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::sync::watch;
 
 use crate::bot::Bot;
 use crate::config::Config;
+use crate::pipeline::Engine;
+use crate::pipeline::engine::Vendors;
+use crate::pipeline::webhook::WebhookState;
 use crate::server::{self, ServerState};
+use crate::slack::api::SlackApi;
 use crate::slack::client;
 use crate::slack::socket::{SocketHealth, SocketMode};
+use crate::store::{SledStore, Store};
+use crate::vendors::crowdstrike::client::CrowdStrikeClient;
+use crate::vendors::github::client::GitHubClient;
+use crate::vendors::oomnitza::client::OomnitzaClient;
+use crate::vendors::pagerduty::client::PagerDutyClient;
+
+/// How often timers and retries are checked.
+const TICK: Duration = Duration::from_millis(500);
+/// How often the analyst group is re-read.
+const ANALYSTS_REFRESH: Duration = Duration::from_secs(300);
 
 /// A running bot.
 pub struct Running {
     socket: SocketMode,
-    server: tokio::task::JoinHandle<()>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
     stop: watch::Sender<bool>,
+    /// The engine, for the demo and tests.
+    pub engine: Arc<Engine>,
 }
 
 impl Running {
@@ -23,43 +44,157 @@ impl Running {
         self.socket.health.clone()
     }
 
-    /// Closes the Slack connections and the HTTP server.
+    /// Closes the Slack connections, the poller, the timers and the HTTP server.
     pub async fn shutdown(self) {
         self.socket.shutdown().await;
         let _ = self.stop.send(true);
-        let _ = self.server.await;
+        for t in self.tasks {
+            let _ = t.await;
+        }
     }
 }
 
-/// Starts Socket Mode and the HTTP server.
+fn vendors(config: &Config) -> anyhow::Result<Vendors> {
+    Ok(Vendors {
+        crowdstrike: config
+            .crowdstrike
+            .clone()
+            .map(CrowdStrikeClient::new)
+            .transpose()?,
+        oomnitza: config
+            .oomnitza
+            .clone()
+            .map(OomnitzaClient::new)
+            .transpose()?,
+        github: config.github.clone().map(GitHubClient::new).transpose()?,
+        pagerduty: config
+            .pagerduty
+            .clone()
+            .map(PagerDutyClient::new)
+            .transpose()?,
+    })
+}
+
+/// Opens the store, recovers unfinished cases, and starts Socket Mode, the poller, the timers
+/// and the HTTP server.
 pub async fn start(config: &Config) -> anyhow::Result<Running> {
+    let store: Arc<dyn Store> = Arc::new(SledStore::open(&config.store.path)?);
     let slack = client::build(&config.slack)?;
-    let bot: Arc<Bot> = Arc::new(Bot::new());
+    let bot_session_token = client::bot_token(&config.slack);
+    let me = slack
+        .open_session(&bot_session_token)
+        .auth_test()
+        .await
+        .map_err(|e| anyhow::anyhow!("slack auth.test failed: {e}. Check VIGIL_SLACK_BOT_TOKEN / slack.bot_token_file and slack.base_url"))?;
+    let labels = config
+        .github
+        .as_ref()
+        .map(|g| g.labels.clone())
+        .unwrap_or_default();
+    let engine = Engine::new(
+        store,
+        SlackApi::new(slack.clone(), bot_session_token),
+        vendors(config)?,
+        config.triage.clone(),
+        config.slack.alerts_channel.clone(),
+        labels,
+    );
+    refresh_analysts(&engine, config).await;
+    engine.kick_due();
+
+    let (stop, stopped) = watch::channel(false);
+    let mut tasks = vec![];
+    tasks.push(tokio::spawn(tick(engine.clone(), stopped.clone())));
+    tasks.push(tokio::spawn(analysts_loop(
+        engine.clone(),
+        config.clone(),
+        stopped.clone(),
+    )));
+    if let Some(cs) = &config.crowdstrike {
+        let interval = Duration::from_secs(cs.poll_interval_secs);
+        tasks.push(tokio::spawn(crate::pipeline::poller::run(
+            engine.clone(),
+            interval,
+            stopped.clone(),
+        )));
+    }
+    let bot = Arc::new(Bot::new(engine.clone(), me.user_id.to_string()));
     let socket = SocketMode::start(slack, &config.slack, bot).await?;
-    let (stop, mut stopped) = watch::channel(false);
+    let webhook = config
+        .server
+        .webhook_secret
+        .clone()
+        .map(|secret| WebhookState {
+            engine: engine.clone(),
+            secret,
+        });
+    let mut server_stop = stopped.clone();
     let server = server::serve(
         config.server.listen,
         ServerState {
             socket: socket.health.clone(),
         },
+        webhook,
         async move {
-            let _ = stopped.wait_for(|s| *s).await;
+            let _ = server_stop.wait_for(|s| *s).await;
         },
     )
     .await;
-    let server = match server {
-        Ok(s) => s,
+    match server {
+        Ok(s) => tasks.push(s),
         Err(e) => {
             socket.shutdown().await;
+            let _ = stop.send(true);
             return Err(e);
         }
-    };
+    }
     tracing::info!(listen = %config.server.listen, "vigil is running");
     Ok(Running {
         socket,
-        server,
+        tasks,
         stop,
+        engine,
     })
+}
+
+async fn tick(engine: Arc<Engine>, mut stop: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(TICK) => engine.kick_due(),
+            _ = stop.wait_for(|s| *s) => return,
+        }
+    }
+}
+
+/// Analysts = `slack.analyst_users` plus the members of `slack.analyst_usergroup`. When the
+/// group cannot be read, the last known list stays.
+async fn refresh_analysts(engine: &Engine, config: &Config) {
+    let mut users = config.slack.analyst_users.clone();
+    if let Some(group) = &config.slack.analyst_usergroup {
+        match engine.slack.usergroup_members(group).await {
+            Ok(members) => users.extend(members),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the analyst group; keeping the last list");
+                return;
+            }
+        }
+    }
+    users.sort();
+    users.dedup();
+    engine.analysts.set(users);
+}
+
+async fn analysts_loop(engine: Arc<Engine>, config: Config, mut stop: watch::Receiver<bool>) {
+    loop {
+        let stopping = tokio::select! {
+            _ = tokio::time::sleep(ANALYSTS_REFRESH) => false,
+            _ = stop.wait_for(|s| *s) => true,
+        };
+        if stopping {
+            return;
+        }
+        refresh_analysts(&engine, &config).await;
+    }
 }
 
 /// Runs until SIGINT or SIGTERM.

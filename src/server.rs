@@ -1,4 +1,5 @@
-//! The bot's own HTTP server on `[server] listen`: `/healthz` and `/metrics`.
+//! The bot's own HTTP server on `[server] listen`: `/healthz`, `/metrics`, and the signed alert
+//! webhook `POST /v1/alerts` when a webhook secret is configured.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -7,10 +8,11 @@ use axum::Router;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use axum::routing::get;
+use axum::routing::{get, post};
 use serde_json::json;
 use tokio::net::TcpListener;
 
+use crate::pipeline::webhook::{self, WebhookState};
 use crate::slack::socket::SocketHealth;
 
 /// What the handlers read.
@@ -20,12 +22,20 @@ pub struct ServerState {
     pub socket: Arc<SocketHealth>,
 }
 
-/// The router.
-pub fn router(state: ServerState) -> Router {
-    Router::new()
+/// The router; the webhook route exists only with a secret.
+pub fn router(state: ServerState, webhook: Option<WebhookState>) -> Router {
+    let base = Router::new()
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
-        .with_state(state)
+        .with_state(state);
+    match webhook {
+        Some(w) => base.merge(
+            Router::new()
+                .route("/v1/alerts", post(webhook::receive))
+                .with_state(w),
+        ),
+        None => base,
+    }
 }
 
 async fn healthz(State(state): State<ServerState>) -> impl IntoResponse {
@@ -57,12 +67,13 @@ async fn metrics() -> impl IntoResponse {
 pub async fn serve(
     listen: SocketAddr,
     state: ServerState,
+    webhook: Option<WebhookState>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
     let listener = TcpListener::bind(listen)
         .await
         .map_err(|e| anyhow::anyhow!("server.listen: cannot bind {listen}: {e}"))?;
-    let app = router(state);
+    let app = router(state, webhook);
     Ok(tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, app)
             .with_graceful_shutdown(shutdown)

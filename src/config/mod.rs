@@ -47,6 +47,9 @@ pub struct Config {
     pub github: Option<GitHubConfig>,
     /// PagerDuty (pages for high-priority cases).
     pub pagerduty: Option<PagerDutyConfig>,
+    /// Grouping, owner timers, the no-owner policy and the priority rules.
+    #[serde(default)]
+    pub triage: crate::pipeline::config::TriageConfig,
     /// The folder of the config file; relative paths are taken from here.
     #[serde(skip)]
     pub base_dir: PathBuf,

@@ -176,7 +176,13 @@ fn breaks_after(chars: &[char], i: usize) -> bool {
     let before = |n: usize| i.checked_sub(n).and_then(at);
     match chars.get(i) {
         Some('@' | '#') => true,
-        Some('-') => before(2) == Some('g') && before(1) == Some('h'),
+        Some('-') => {
+            let word_start = before(3).is_none_or(|c| !c.is_alphanumeric());
+            word_start
+                && before(2) == Some('g')
+                && before(1) == Some('h')
+                && at(i + 1).is_some_and(|c| c.is_ascii_digit())
+        }
         Some(':') => at(i + 1) == Some('/') && at(i + 2) == Some('/'),
         Some('w' | 'W') => {
             before(2) == Some('w') && before(1) == Some('w') && at(i + 1) == Some('.')
@@ -249,6 +255,7 @@ mod tests {
         assert!(!out.contains("gh-1") && !out.contains("GH-3"), "{out}");
         assert!(!out.contains("a@b"), "{out}");
         assert!(out.contains("evil.example"), "text stays readable: {out}");
+        assert!(github_text("high-severity").contains("high-severity"));
     }
 
     #[test]

@@ -2,6 +2,8 @@
 
 mod bot_socket_mode;
 mod common;
+mod crash;
+mod flow;
 mod sandbox_control;
 mod sandbox_crowdstrike;
 mod sandbox_github;

@@ -1,0 +1,313 @@
+//! Inbound work for a case: Slack events (already acked and persisted by the socket adapter)
+//! and alerts that joined the case. Each is stored as `{"case": id|null, "event": …}`; the
+//! case's runner applies it, checking who may do what.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use super::engine::Engine;
+use super::flow;
+use crate::case::{Alert, Case, CaseId, GroupedAlert, OwnerReply, Step};
+use crate::store::Store;
+
+/// One piece of inbound work.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Inbound {
+    /// Another alert joined the case.
+    Grouped {
+        /// Its source id.
+        alert_id: String,
+        /// Its name.
+        name: String,
+        /// When it arrived.
+        at: DateTime<Utc>,
+    },
+    /// A button on a card or DM.
+    Button {
+        /// `case_ack`, `owner_me`, …
+        action_id: String,
+        /// Who pressed it.
+        user: String,
+        /// Where the message is.
+        channel: String,
+        /// Which message it was on.
+        message_ts: String,
+    },
+    /// An analyst command from `/triage` or a modal.
+    Command {
+        /// What to do.
+        command: CaseCommand,
+        /// Who asked.
+        user: String,
+        /// Where they asked (for refusals).
+        channel: String,
+    },
+    /// A message the owner wrote in their DM.
+    OwnerText {
+        /// Who wrote it.
+        user: String,
+        /// The IM channel.
+        channel: String,
+        /// What they wrote.
+        text: String,
+        /// The thread it is in, if any.
+        thread_ts: Option<String>,
+    },
+}
+
+/// Analyst actions on a case.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "action", rename_all = "snake_case")]
+pub enum CaseCommand {
+    /// Take note: someone is on it.
+    Ack,
+    /// Assign to a user.
+    Assign {
+        /// User id.
+        to: String,
+    },
+    /// Page on-call now.
+    Escalate,
+    /// Close with a reason.
+    Resolve {
+        /// Why.
+        reason: String,
+    },
+    /// Postpone owner timers.
+    Snooze {
+        /// Seconds.
+        secs: u64,
+    },
+    /// Contain the host (the confirm dialog was the approval).
+    Contain,
+}
+
+/// The stored form of an item.
+pub fn item(case: Option<&CaseId>, event: &Inbound) -> Value {
+    json!({"case": case.map(|c| c.as_str()), "event": event})
+}
+
+/// The item queued when an alert joins a case.
+pub fn grouped_item(case: &CaseId, alert: &Alert, at: DateTime<Utc>) -> Value {
+    item(
+        Some(case),
+        &Inbound::Grouped {
+            alert_id: alert.id.clone(),
+            name: alert.name.clone(),
+            at,
+        },
+    )
+}
+
+/// Which case an item is for: the one it names, or for an owner's DM text, the case whose DM
+/// thread it is in, else that owner's most recent open case with a DM in that channel.
+pub fn target(store: &std::sync::Arc<dyn Store>, item: &Value) -> Option<CaseId> {
+    if let Some(id) = item.get("case").and_then(Value::as_str) {
+        return Some(CaseId(id.to_string()));
+    }
+    let event: Inbound = serde_json::from_value(item.get("event")?.clone()).ok()?;
+    let Inbound::OwnerText {
+        channel, thread_ts, ..
+    } = event
+    else {
+        return None;
+    };
+    let cases = store.cases().ok()?;
+    let in_channel = cases
+        .iter()
+        .filter(|c| c.dm.as_ref().is_some_and(|d| d.channel == channel));
+    if let Some(ts) = &thread_ts {
+        if let Some(c) = in_channel
+            .clone()
+            .find(|c| c.dm.as_ref().is_some_and(|d| &d.ts == ts))
+        {
+            return Some(c.id.clone());
+        }
+    }
+    in_channel
+        .filter(|c| c.state.is_open())
+        .max_by_key(|c| c.created_at)
+        .map(|c| c.id.clone())
+}
+
+/// Applies an item to its case.
+pub async fn apply(engine: &Engine, case: &mut Case, item: &Value) {
+    let Some(event) = item
+        .get("event")
+        .and_then(|e| serde_json::from_value::<Inbound>(e.clone()).ok())
+    else {
+        tracing::warn!(case = %case.id, "dropped an inbound item that does not decode");
+        return;
+    };
+    let now = Utc::now();
+    match event {
+        Inbound::Grouped { alert_id, name, at } => grouped(case, alert_id, name, at),
+        Inbound::Button {
+            action_id,
+            user,
+            channel,
+            message_ts,
+        } => button(engine, case, &action_id, &user, &channel, &message_ts, now).await,
+        Inbound::Command {
+            command,
+            user,
+            channel,
+        } => {
+            if !engine.analysts.contains(&user) {
+                refuse(
+                    engine,
+                    case,
+                    &user,
+                    &channel,
+                    "only analysts can act on cases",
+                )
+                .await;
+                return;
+            }
+            analyst_command(case, command, &user, now);
+        }
+        Inbound::OwnerText { user, text, .. } => {
+            let is_owner =
+                case.owner().and_then(|o| o.slack_user.as_deref()) == Some(user.as_str());
+            if is_owner && !text.trim().is_empty() {
+                flow::owner_wrote(case, &user, &text, now);
+            }
+        }
+    }
+}
+
+fn grouped(case: &mut Case, alert_id: String, name: String, at: DateTime<Utc>) {
+    if case.grouped.iter().any(|g| g.id == alert_id) {
+        return;
+    }
+    case.grouped.push(GroupedAlert {
+        id: alert_id,
+        name: name.clone(),
+        at,
+    });
+    case.note(at, None, format!("Another alert joined the case: {name}"));
+    case.push_step(Step::UpdateCard);
+    case.push_step(Step::CardThread {
+        text: crate::render::thread::grouped(case, &name),
+    });
+    case.push_step(Step::IssueComment {
+        body: crate::render::github::grouped_comment(case, &name),
+    });
+}
+
+fn analyst_command(case: &mut Case, command: CaseCommand, user: &str, now: DateTime<Utc>) {
+    match command {
+        CaseCommand::Ack => flow::acknowledge(case, user, now),
+        CaseCommand::Assign { to } => flow::assign(case, &to, user, now),
+        CaseCommand::Escalate => {
+            let why = format!("escalated by <@{user}>");
+            flow::escalate(case, now, &why)
+        }
+        CaseCommand::Resolve { reason } => flow::resolve(case, user, &reason, now),
+        CaseCommand::Snooze { secs } => {
+            flow::snooze(case, user, std::time::Duration::from_secs(secs), now)
+        }
+        CaseCommand::Contain => {
+            if case.state.is_open() && case.alert.device.is_some() {
+                case.note(now, Some(user), "Host containment requested");
+                case.push_step(Step::Contain);
+            }
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn button(
+    engine: &Engine,
+    case: &mut Case,
+    action_id: &str,
+    user: &str,
+    channel: &str,
+    message_ts: &str,
+    now: DateTime<Utc>,
+) {
+    if let Some(reply) = owner_reply(action_id) {
+        let on_dm = case
+            .dm
+            .as_ref()
+            .is_some_and(|d| d.ts == message_ts && d.channel == channel);
+        let is_owner = case.owner().and_then(|o| o.slack_user.as_deref()) == Some(user);
+        if !on_dm || !is_owner {
+            tracing::warn!(case = %case.id, user, action_id, "refused an owner button from someone else or another message");
+            case.note(
+                now,
+                Some(user),
+                format!("Refused `{action_id}`: not the owner's own DM"),
+            );
+            refuse(
+                engine,
+                case,
+                user,
+                channel,
+                "only the device owner can answer this, from their own message",
+            )
+            .await;
+            return;
+        }
+        if case.owner_answer.is_some() || !case.state.is_open() {
+            return;
+        }
+        flow::owner_answered(case, reply, user, now);
+        return;
+    }
+    let on_card = case
+        .card
+        .as_ref()
+        .is_some_and(|c| c.ts == message_ts && c.channel == channel);
+    if !on_card {
+        tracing::warn!(case = %case.id, user, action_id, "refused a card button whose value does not match its message");
+        case.note(
+            now,
+            Some(user),
+            format!("Refused `{action_id}`: the button does not belong to this case's card"),
+        );
+        return;
+    }
+    if !engine.analysts.contains(user) {
+        refuse(
+            engine,
+            case,
+            user,
+            channel,
+            "only analysts can act on cases",
+        )
+        .await;
+        return;
+    }
+    let command = match action_id {
+        "case_ack" => CaseCommand::Ack,
+        "case_assign" => CaseCommand::Assign {
+            to: user.to_string(),
+        },
+        "case_escalate" => CaseCommand::Escalate,
+        "case_snooze" => CaseCommand::Snooze { secs: 2 * 3600 },
+        "case_contain" => CaseCommand::Contain,
+        // `case_resolve` opens a modal on the fast lane; `case_ticket` is a link.
+        _ => return,
+    };
+    analyst_command(case, command, user, now);
+}
+
+fn owner_reply(action_id: &str) -> Option<OwnerReply> {
+    match action_id {
+        "owner_me" => Some(OwnerReply::Me),
+        "owner_not_me" => Some(OwnerReply::NotMe),
+        "owner_not_mine" => Some(OwnerReply::NotMine),
+        _ => None,
+    }
+}
+
+async fn refuse(engine: &Engine, case: &Case, user: &str, channel: &str, why: &str) {
+    tracing::info!(case = %case.id, user, why, "refused an action");
+    let text = format!("Sorry, {why}. ({})", case.id);
+    if let Err(e) = engine.slack.ephemeral(channel, user, &text).await {
+        tracing::warn!(error = %e, "could not tell the user their action was refused");
+    }
+}

@@ -1,0 +1,18 @@
+//! Flow 1: ingest → dedupe/group → enrich → prioritise → ticket → card → owner or page, and
+//! everything people answer afterwards. Cases are persisted state machines driven by the
+//! [`engine::Engine`]; see `case/` for the model and `store/` for persistence.
+
+pub mod admit;
+pub mod config;
+pub mod engine;
+pub mod failpoint;
+pub mod flow;
+pub mod home;
+pub mod inbound;
+pub mod poller;
+pub mod runner;
+pub mod steps;
+pub mod timers;
+pub mod webhook;
+
+pub use engine::Engine;

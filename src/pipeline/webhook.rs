@@ -1,0 +1,226 @@
+//! `POST /v1/alerts`: alerts pushed by other systems, authenticated with HMAC-SHA256.
+//!
+//! Headers: `X-Vigil-Timestamp: <unix seconds>` and
+//! `X-Vigil-Signature: sha256=<hex of HMAC-SHA256(secret, "<timestamp>.<body>")>`. Requests
+//! older or newer than 5 minutes, with a bad signature, or replayed (the same signature twice)
+//! get 401 and a log line. The body is a CrowdStrike alert object, or a generic
+//! `{"id","name","severity","hostname","user","description"}`.
+
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use hmac::{Hmac, KeyInit, Mac};
+use serde_json::{Value, json};
+use sha2::Sha256;
+
+use super::engine::Engine;
+use crate::case::{Alert, AlertDevice};
+use crate::config::Secret;
+use crate::store::Admission;
+
+/// Allowed clock difference.
+pub const MAX_SKEW_SECS: i64 = 300;
+
+/// What the webhook handler needs.
+#[derive(Clone)]
+pub struct WebhookState {
+    /// The engine alerts go to.
+    pub engine: Arc<Engine>,
+    /// The shared secret.
+    pub secret: Secret,
+}
+
+/// Why a request was refused.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// Headers missing or malformed.
+    Malformed(&'static str),
+    /// Timestamp outside the allowed window.
+    Stale,
+    /// Signature does not match.
+    BadSignature,
+}
+
+/// Checks timestamp and signature.
+pub fn verify(secret: &str, headers: &HeaderMap, body: &[u8], now: i64) -> Result<String, Refusal> {
+    let ts = headers
+        .get("x-vigil-timestamp")
+        .and_then(|v| v.to_str().ok())
+        .ok_or(Refusal::Malformed("missing X-Vigil-Timestamp"))?;
+    let ts_num: i64 = ts
+        .trim()
+        .parse()
+        .map_err(|_| Refusal::Malformed("X-Vigil-Timestamp is not a number"))?;
+    if (now - ts_num).abs() > MAX_SKEW_SECS {
+        return Err(Refusal::Stale);
+    }
+    let sig = headers
+        .get("x-vigil-signature")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().strip_prefix("sha256="))
+        .ok_or(Refusal::Malformed("missing X-Vigil-Signature: sha256=…"))?;
+    let given = hex::decode(sig).map_err(|_| Refusal::Malformed("signature is not hex"))?;
+    let mut mac =
+        Hmac::<Sha256>::new_from_slice(secret.as_bytes()).map_err(|_| Refusal::BadSignature)?;
+    mac.update(ts.trim().as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    mac.verify_slice(&given)
+        .map_err(|_| Refusal::BadSignature)?;
+    Ok(sig.to_ascii_lowercase())
+}
+
+/// Signs a body the way `verify` expects (for senders and tests).
+pub fn sign(secret: &str, timestamp: i64, body: &[u8]) -> String {
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(secret.as_bytes()) else {
+        return String::new();
+    };
+    mac.update(timestamp.to_string().as_bytes());
+    mac.update(b".");
+    mac.update(body);
+    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+}
+
+fn reject(status: StatusCode, message: &str) -> Response {
+    (status, axum::Json(json!({"error": message}))).into_response()
+}
+
+/// The handler.
+pub async fn receive(
+    State(state): State<WebhookState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let now = chrono::Utc::now().timestamp();
+    let signature = match verify(state.secret.expose(), &headers, &body, now) {
+        Ok(s) => s,
+        Err(r) => {
+            tracing::warn!(reason = ?r, "webhook request rejected");
+            return reject(StatusCode::UNAUTHORIZED, "invalid signature or timestamp");
+        }
+    };
+    match state.engine.store.remember(&format!("webhook:{signature}")) {
+        Ok(true) => {}
+        Ok(false) => {
+            tracing::warn!("webhook replay rejected");
+            return reject(StatusCode::UNAUTHORIZED, "replayed request");
+        }
+        Err(e) => return reject(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
+    }
+    let value: Value = match serde_json::from_slice(&body) {
+        Ok(v) => v,
+        Err(e) => return reject(StatusCode::BAD_REQUEST, &format!("body is not JSON: {e}")),
+    };
+    let alert = match to_alert(&value) {
+        Ok(a) => a,
+        Err(e) => return reject(StatusCode::BAD_REQUEST, &e),
+    };
+    match state.engine.admit(alert) {
+        Ok(Admission::Opened(c)) => (
+            StatusCode::ACCEPTED,
+            axum::Json(json!({"case": c.id.as_str(), "status": "opened"})),
+        )
+            .into_response(),
+        Ok(Admission::Grouped(id)) => (
+            StatusCode::ACCEPTED,
+            axum::Json(json!({"case": id.as_str(), "status": "grouped"})),
+        )
+            .into_response(),
+        Ok(Admission::Duplicate(id)) => (
+            StatusCode::OK,
+            axum::Json(json!({"case": id.as_str(), "status": "duplicate"})),
+        )
+            .into_response(),
+        Err(e) => reject(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
+    }
+}
+
+/// A CrowdStrike alert object, or the generic shape.
+pub fn to_alert(v: &Value) -> Result<Alert, String> {
+    if v.get("composite_id").is_some() {
+        return crate::vendors::crowdstrike::models::alert_from_falcon(v)
+            .map_err(|e| e.to_string());
+    }
+    let text = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_string();
+    let id = text("id");
+    if id.is_empty() {
+        return Err("`id` is required (a unique alert id)".into());
+    }
+    let severity = v
+        .get("severity")
+        .and_then(Value::as_u64)
+        .unwrap_or(50)
+        .clamp(1, 100) as u8;
+    let hostname = text("hostname");
+    Ok(Alert {
+        id: format!("webhook:{id}"),
+        source: "webhook".into(),
+        name: text("name"),
+        description: text("description"),
+        severity,
+        severity_name: Alert::severity_label(severity).into(),
+        tactic: text("tactic"),
+        technique_id: text("technique_id"),
+        user_name: text("user"),
+        account_upn: text("user_email"),
+        device: (!hostname.is_empty()).then(|| AlertDevice {
+            device_id: text("device_id"),
+            hostname,
+            ..Default::default()
+        }),
+        raw: v.clone(),
+        created_at: Some(chrono::Utc::now()),
+        ..Default::default()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn headers(ts: i64, sig: &str) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.insert("x-vigil-timestamp", ts.to_string().parse().unwrap());
+        h.insert("x-vigil-signature", sig.parse().unwrap());
+        h
+    }
+
+    #[test]
+    fn good_signature_passes_and_tampering_fails() {
+        let body = br#"{"id":"1"}"#;
+        let sig = sign("s3cret-s3cret-s3cret", 1000, body);
+        assert!(verify("s3cret-s3cret-s3cret", &headers(1000, &sig), body, 1010).is_ok());
+        assert_eq!(
+            verify(
+                "s3cret-s3cret-s3cret",
+                &headers(1000, &sig),
+                br#"{"id":"2"}"#,
+                1010
+            ),
+            Err(Refusal::BadSignature)
+        );
+        assert_eq!(
+            verify("other-secret-xxxxxx", &headers(1000, &sig), body, 1010),
+            Err(Refusal::BadSignature)
+        );
+        assert_eq!(
+            verify("s3cret-s3cret-s3cret", &headers(1000, &sig), body, 2000),
+            Err(Refusal::Stale)
+        );
+        assert!(matches!(
+            verify("s", &HeaderMap::new(), body, 0),
+            Err(Refusal::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn generic_alerts_need_an_id() {
+        assert!(to_alert(&json!({"name": "x"})).is_err());
+        let a = to_alert(&json!({"id": "7", "hostname": "WS-1", "severity": 900})).unwrap();
+        assert_eq!(a.severity, 100);
+        assert_eq!(a.id, "webhook:7");
+    }
+}

@@ -1,0 +1,316 @@
+//! Flow 1 through the sandbox with the bot in-process: redelivered envelopes act once, vendor
+//! faults are retried or recorded and every case still completes, forged buttons are refused.
+//! Results are read back through the vendors' read APIs.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use vigil::config::Config;
+use vigil::sandbox::write_config;
+
+use crate::common::{TestSandbox, sandbox};
+
+const CAROL: &str = "U0CAROL003";
+const DAN: &str = "U0DAN00004";
+const CAROL_MBP: &str = "a1b2c3d4e5f60718293a4b5c6d7e8f01";
+
+struct Bot {
+    running: vigil::run::Running,
+    _dir: tempfile::TempDir,
+}
+
+async fn start_bot(ts: &TestSandbox) -> Bot {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("vigil.toml");
+    write_config::write(
+        &path,
+        &write_config::Target {
+            base: &ts.base,
+            credentials: &ts.running.sandbox.credentials,
+            seed: &ts.running.sandbox.seed,
+        },
+    )
+    .expect("config");
+    let config = Config::load(&path).expect("loads");
+    let running = vigil::run::start(&config).await.expect("bot starts");
+    let started = Instant::now();
+    while ts.running.sandbox.slack.socket.connections() < 2
+        && started.elapsed() < Duration::from_secs(10)
+    {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Bot { running, _dir: dir }
+}
+
+async fn slack(ts: &TestSandbox, method: &str, args: &[(&str, &str)]) -> Value {
+    let token = ts.creds["slack"]["bot_token"].as_str().unwrap_or_default();
+    ts.http
+        .post(ts.url(&format!("/slack/api/{method}")))
+        .bearer_auth(token)
+        .form(args)
+        .send()
+        .await
+        .expect("slack")
+        .json()
+        .await
+        .expect("json")
+}
+
+async fn until<F, Fut, T>(what: &str, f: F) -> T
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let started = Instant::now();
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+async fn card(ts: &TestSandbox) -> Option<Value> {
+    let v = slack(
+        ts,
+        "conversations.history",
+        &[("channel", "C0ALERTS01"), ("include_all_metadata", "true")],
+    )
+    .await;
+    v["messages"]
+        .as_array()?
+        .iter()
+        .find(|m| m["metadata"]["event_payload"]["kind"] == json!("card"))
+        .cloned()
+}
+
+async fn dm(ts: &TestSandbox, channel: &str) -> Option<Value> {
+    let v = slack(
+        ts,
+        "conversations.history",
+        &[("channel", channel), ("include_all_metadata", "true")],
+    )
+    .await;
+    v["messages"]
+        .as_array()?
+        .iter()
+        .find(|m| m["metadata"]["event_payload"]["kind"] == json!("dm"))
+        .cloned()
+}
+
+async fn issue(ts: &TestSandbox) -> Option<Value> {
+    let token = ts.creds["github"]["token"].as_str().unwrap_or_default();
+    let v: Value = ts
+        .http
+        .get(ts.url("/github/repos/acme/security/issues?state=all"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .ok()?
+        .json()
+        .await
+        .ok()?;
+    v.as_array()?.first().cloned()
+}
+
+async fn github_issue_count(ts: &TestSandbox) -> usize {
+    let token = ts.creds["github"]["token"].as_str().unwrap_or_default();
+    let v: Value = ts
+        .http
+        .get(ts.url("/github/repos/acme/security/issues?state=all"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("gh")
+        .json()
+        .await
+        .expect("json");
+    v.as_array().map(Vec::len).unwrap_or(0)
+}
+
+async fn low_alert_on_carols_laptop(ts: &TestSandbox) {
+    ts.control(
+        "/crowdstrike/alerts",
+        json!({"device": {"device_id": CAROL_MBP}, "severity": 30, "technique_id": "T1059"}),
+    )
+    .await;
+}
+
+fn ts_of(m: &Value) -> String {
+    m["ts"].as_str().unwrap_or_default().to_string()
+}
+
+#[tokio::test]
+async fn the_same_button_delivered_twice_on_two_connections_acts_once() {
+    let ts = sandbox().await;
+    let bot = start_bot(&ts).await;
+    low_alert_on_carols_laptop(&ts).await;
+    let dm_msg = until("the owner DM", || dm(&ts, "D0CAROL003")).await;
+    let case = dm_msg["metadata"]["event_payload"]["case_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let payload = json!({
+        "type": "block_actions",
+        "user": {"id": CAROL, "username": "carol.diaz", "name": "carol.diaz", "team_id": "T0SANDBOX1"},
+        "api_app_id": "A0VIGIL001", "token": "x", "trigger_id": "1.2.dup",
+        "team": {"id": "T0SANDBOX1", "domain": "acme"},
+        "container": {"type": "message", "message_ts": ts_of(&dm_msg), "channel_id": "D0CAROL003", "is_ephemeral": false},
+        "channel": {"id": "D0CAROL003", "name": "directmessage"},
+        "message": dm_msg.clone(), "state": {"values": {}},
+        "actions": [{"type": "button", "action_id": "owner_me", "block_id": "b", "value": case, "action_ts": "1700000000.000001",
+                     "text": {"type": "plain_text", "text": "Yes"}}]
+    });
+    for _ in 0..2 {
+        let v = ts
+            .control(
+                "/slack/envelope",
+                json!({"type": "interactive", "payload": payload.clone()}),
+            )
+            .await;
+        assert_eq!(v["acked"], json!(true), "{v}");
+    }
+    let i = until("the owner's answer on the issue", || async {
+        issue(&ts)
+            .await
+            .filter(|i| i["comments"].as_u64().unwrap_or(0) >= 1)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let i = issue(&ts).await.unwrap_or(i);
+    assert_eq!(i["comments"], json!(1), "one comment, not two: {i}");
+    bot.running.shutdown().await;
+}
+
+#[tokio::test]
+async fn an_event_redelivered_after_a_lost_ack_acts_once() {
+    let ts = sandbox().await;
+    let bot = start_bot(&ts).await;
+    low_alert_on_carols_laptop(&ts).await;
+    until("the owner DM", || dm(&ts, "D0CAROL003")).await;
+    until("the issue", || issue(&ts)).await;
+    // Every ack now arrives "too late", so Slack redelivers the message event (same event_id).
+    ts.control(
+        "/settings",
+        json!({"slack_ack_timeout_ms": 0, "slack_retry_delays_ms": [50, 50, 50]}),
+    )
+    .await;
+    ts.control(
+        "/slack/message",
+        json!({"user": CAROL, "channel": "D0CAROL003", "text": "I was testing a script"}),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    ts.control("/settings", json!({"slack_ack_timeout_ms": 3000}))
+        .await;
+    until("the reply on the issue", || async {
+        issue(&ts)
+            .await
+            .filter(|i| i["comments"].as_u64().unwrap_or(0) >= 1)
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let i = issue(&ts).await.expect("issue");
+    assert_eq!(
+        i["comments"],
+        json!(1),
+        "the redelivered event was applied once: {i}"
+    );
+    bot.running.shutdown().await;
+}
+
+#[tokio::test]
+async fn faults_are_retried_or_recorded_and_the_case_completes() {
+    let ts = sandbox().await;
+    ts.control("/faults", json!({"service": "github", "method": "POST", "path": "/repos/*/*/issues", "status": 502, "times": 2})).await;
+    ts.control("/faults", json!({"service": "slack", "path": "/api/chat.postMessage", "status": 429, "retry_after": 1, "times": 1})).await;
+    ts.control(
+        "/faults",
+        json!({"service": "oomnitza", "path": "/api/v3/assets", "status": 503, "times": 0}),
+    )
+    .await;
+    let bot = start_bot(&ts).await;
+    low_alert_on_carols_laptop(&ts).await;
+    let c = until("the card", || card(&ts)).await;
+    until("the issue after two 502s", || issue(&ts)).await;
+    assert_eq!(
+        github_issue_count(&ts).await,
+        1,
+        "502s did not double the issue"
+    );
+    // Oomnitza is down: no owner, so (default policy) on-call is paged, and the thread says why.
+    let thread = until("the timeline in the thread", || async {
+        let v = slack(
+            &ts,
+            "conversations.replies",
+            &[("channel", "C0ALERTS01"), ("ts", &ts_of(&c))],
+        )
+        .await;
+        let text = v.to_string();
+        text.contains("paged").then_some(v)
+    })
+    .await;
+    let _ = thread;
+    let recs = ts.requests("github").await;
+    let creates = recs
+        .iter()
+        .filter(|r| {
+            r["method"] == json!("POST")
+                && r["path"].as_str().is_some_and(|p| p.ends_with("/issues"))
+        })
+        .count();
+    assert_eq!(creates, 3, "two 502s then the 201");
+    bot.running.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_forged_button_from_another_user_is_refused() {
+    let ts = sandbox().await;
+    let bot = start_bot(&ts).await;
+    low_alert_on_carols_laptop(&ts).await;
+    let dm_msg = until("the owner DM", || dm(&ts, "D0CAROL003")).await;
+    // Dan presses Carol's button (as if he had her message): refused, nothing changes.
+    let case = dm_msg["metadata"]["event_payload"]["case_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let forged = json!({
+        "type": "block_actions",
+        "user": {"id": DAN, "username": "dan.kim", "name": "dan.kim", "team_id": "T0SANDBOX1"},
+        "api_app_id": "A0VIGIL001", "token": "x", "trigger_id": "1.2.forged",
+        "team": {"id": "T0SANDBOX1", "domain": "acme"},
+        "container": {"type": "message", "message_ts": ts_of(&dm_msg), "channel_id": "D0CAROL003", "is_ephemeral": false},
+        "channel": {"id": "D0CAROL003", "name": "directmessage"},
+        "state": {"values": {}},
+        "actions": [{"type": "button", "action_id": "owner_not_me", "block_id": "b", "value": case, "action_ts": "1700000000.000009"}]
+    });
+    ts.control(
+        "/slack/envelope",
+        json!({"type": "interactive", "payload": forged}),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let token = ts.creds["pagerduty"]["api_token"]
+        .as_str()
+        .unwrap_or_default();
+    let incidents: Value = ts
+        .http
+        .get(ts.url("/pagerduty/api/incidents"))
+        .header("authorization", format!("Token token={token}"))
+        .send()
+        .await
+        .expect("pd")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        incidents["incidents"].as_array().map(Vec::len),
+        Some(0),
+        "a forged 'not me' must not page"
+    );
+    bot.running.shutdown().await;
+}
