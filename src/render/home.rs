@@ -40,14 +40,15 @@ fn section(blocks: &mut Vec<SlackBlock>, title: &str, cases: &[Case]) {
 }
 
 /// The Home tab view.
-pub fn home(_user: &str, s: &HomeSections) -> SlackView {
-    let mut blocks = vec![kit::section(
-        "*Vigil* · security cases. `/triage help` for commands.",
-    )];
+pub fn home(user: &str, s: &HomeSections) -> SlackView {
+    let mut blocks = vec![kit::section(&format!(
+        "Hi {}! *Vigil* · security cases. `/triage help` for commands.",
+        super::escape::mention(user)
+    ))];
     section(&mut blocks, "Mine", &s.mine);
     section(&mut blocks, "Waiting on owners", &s.waiting_on_owner);
     section(&mut blocks, "Waiting for approval", &s.waiting_for_approval);
     section(&mut blocks, "All open", &s.open);
-    blocks.truncate(100);
+    blocks.truncate(super::escape::VIEW_BLOCKS);
     SlackView::Home(SlackHomeView::new(blocks))
 }

@@ -1,26 +1,33 @@
 //! Every builder's output passes the sandbox's Block Kit validator (Slack's limits), with
-//! ordinary, hostile and huge inputs.
+//! ordinary, hostile and huge inputs, and no alert text can ping anyone.
 
 use chrono::Utc;
 use proptest::prelude::*;
+use serde_json::Value;
+use slack_morphism::prelude::{SlackBlock, SlackView};
 
 use crate::case::{
-    Alert, AlertDevice, Case, CaseId, CaseState, Decision, Enrichment, IssueRef, Owner, Priority,
-    Resolution,
+    Alert, AlertDevice, Case, CaseId, CaseState, Decision, Enrichment, GroupedAlert, IssueRef,
+    Owner, Priority, Resolution,
 };
 use crate::sandbox::slack::blocks;
 
-fn case_with(name: &str, host: &str, cmd: &str) -> Case {
+/// A case whose every alert-derived field (and the owner's inventory name) is `text`.
+fn case_with(text: &str, host: &str, cmd: &str) -> Case {
     let alert = Alert {
         id: "cid:ind:1".into(),
         source: "crowdstrike".into(),
-        name: name.into(),
+        name: text.into(),
+        description: text.into(),
         severity: 85,
-        severity_name: "Critical".into(),
-        tactic: "Execution".into(),
+        severity_name: text.into(),
+        tactic: text.into(),
+        technique: text.into(),
         technique_id: "T1059".into(),
         cmdline: cmd.into(),
-        user_name: name.into(),
+        filename: text.into(),
+        user_name: text.into(),
+        account_upn: text.into(),
         link: "https://falcon.crowdstrike.com/x".into(),
         device: Some(AlertDevice {
             device_id: "d1".into(),
@@ -32,7 +39,7 @@ fn case_with(name: &str, host: &str, cmd: &str) -> Case {
     let mut c = Case::new(CaseId::from_seq(7), alert, "k".into(), Utc::now());
     c.enrichment = Some(Enrichment {
         owner: Some(Owner {
-            name: name.into(),
+            name: text.into(),
             email: "o@x".into(),
             slack_user: Some("U1".into()),
             ..Default::default()
@@ -41,57 +48,247 @@ fn case_with(name: &str, host: &str, cmd: &str) -> Case {
     });
     c.decision = Some(Decision {
         priority: Priority::High,
-        rule: name.into(),
-        reason: name.into(),
+        rule: text.into(),
+        reason: text.into(),
     });
     c.issue = Some(IssueRef {
         number: 3,
         url: "http://127.0.0.1:1/github/acme/security/issues/3".into(),
     });
+    c.grouped.push(GroupedAlert {
+        id: "cid:ind:2".into(),
+        name: text.into(),
+        at: Utc::now(),
+    });
+    c.acknowledged_by = Some("U2".into());
+    c.assignee = Some("U2".into());
+    c.note(Utc::now(), None, text);
     c
 }
 
-fn valid_message(blocks_: &[slack_morphism::prelude::SlackBlock]) -> Result<(), String> {
-    let v = serde_json::to_value(blocks_).map_err(|e| e.to_string())?;
+fn valid_message(b: &[SlackBlock]) -> Result<(), String> {
+    let v = serde_json::to_value(b).map_err(|e| e.to_string())?;
     blocks::validate(&v, blocks::Surface::Message, "/blocks").map_err(|e| format!("{e:?}"))
 }
 
-#[test]
-fn card_dm_and_views_are_valid_block_kit() {
-    let mut c = case_with("Suspicious PowerShell", "WS-1", "powershell -enc AAAA");
-    for state in [
+fn valid_view(view: &SlackView, kind: &str) -> Result<(), String> {
+    let v = serde_json::to_value(view).map_err(|e| e.to_string())?;
+    blocks::validate_view(&v, Some(kind)).map_err(|e| e.join("; "))
+}
+
+/// Angle-bracket tokens in `text` other than the mentions and links Vigil put there itself
+/// (`<!channel>`, `<@U999>`, `<#C1>`, `<https://evil|…>` would all be found).
+fn pings(text: &str) -> Vec<String> {
+    let ours = ["<@U1>", "<@U2>", "<http://127.0.0.1:1/", "<https://falcon."];
+    text.match_indices('<')
+        .map(|(i, _)| {
+            text[i..]
+                .chars()
+                .take_while(|c| *c != '>')
+                .collect::<String>()
+        })
+        .filter(|token| {
+            !ours
+                .iter()
+                .any(|o| token.starts_with(o.trim_end_matches('>')))
+        })
+        .collect()
+}
+
+/// The texts Slack parses as mrkdwn (where `<…>` means a mention or link); `plain_text`
+/// objects (header, button labels, confirm dialogs) show `<` literally.
+fn mrkdwn_texts(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(m) => {
+            if m.get("type").and_then(Value::as_str) == Some("mrkdwn") {
+                out.extend(m.get("text").and_then(Value::as_str).map(str::to_string));
+            }
+            m.values().for_each(|x| mrkdwn_texts(x, out));
+        }
+        Value::Array(a) => a.iter().for_each(|x| mrkdwn_texts(x, out)),
+        _ => {}
+    }
+}
+
+fn pings_in_blocks(b: &[SlackBlock]) -> Vec<String> {
+    let mut texts = vec![];
+    mrkdwn_texts(&serde_json::to_value(b).unwrap_or_default(), &mut texts);
+    assert!(!texts.is_empty(), "every builder has mrkdwn text");
+    texts.iter().flat_map(|t| pings(t)).collect()
+}
+
+fn all_states() -> [CaseState; 8] {
+    [
+        CaseState::New,
+        CaseState::Enriched,
+        CaseState::Ticketed,
+        CaseState::Announced,
         CaseState::AwaitingOwner,
         CaseState::Escalated,
+        CaseState::Acknowledged,
         CaseState::Resolved,
-    ] {
+    ]
+}
+
+#[test]
+fn card_in_every_state_dm_and_views_are_valid_block_kit() {
+    let mut c = case_with("Suspicious PowerShell", "WS-1", "powershell -enc AAAA");
+    c.resolution = Some(Resolution {
+        by: "U2".into(),
+        reason: "fp".into(),
+        at: Utc::now(),
+    });
+    for state in all_states() {
         c.state = state;
-        c.resolution = Some(Resolution {
-            by: "U2".into(),
-            reason: "fp".into(),
-            at: Utc::now(),
-        });
-        valid_message(&super::card::card(&c).1).expect("card");
+        let (text, card) = super::card::card(&c);
+        assert!(!text.is_empty());
+        valid_message(&card).unwrap_or_else(|e| panic!("card in {state:?}: {e}"));
     }
     valid_message(&super::dm::ask(&c).1).expect("ask");
     valid_message(&super::dm::inform(&c).1).expect("inform");
-    let modal = serde_json::to_value(super::modals::resolve(&c)).expect("json");
-    blocks::validate_view(&modal, Some("modal")).expect("modal");
-    let mut sections = super::home::HomeSections::default();
-    sections.open = vec![c.clone(); 40];
-    let home = serde_json::to_value(super::home::home("U1", &sections)).expect("json");
-    blocks::validate_view(&home, Some("home")).expect("home");
+    valid_view(&super::modals::resolve(&c), "modal").expect("resolve modal");
+    valid_view(&super::modals::new_alert(), "modal").expect("new alert modal");
+}
+
+#[test]
+fn resolve_modal_carries_the_case() {
+    let c = case_with("x", "WS-1", "");
+    let v = serde_json::to_value(super::modals::resolve(&c)).unwrap_or_default();
+    assert_eq!(v["callback_id"], super::modals::RESOLVE);
+    assert_eq!(v["private_metadata"], "VIG-7");
+    assert_eq!(v["title"]["text"], "Resolve VIG-7");
+    assert_eq!(v["submit"]["text"], "Resolve");
+    let input = &v["blocks"][1];
+    assert_eq!(input["block_id"], "reason");
+    assert_eq!(input["element"]["action_id"], "reason");
+    assert_eq!(input["element"]["multiline"], true);
+}
+
+#[test]
+fn new_alert_modal_has_the_four_inputs() {
+    let v = serde_json::to_value(super::modals::new_alert()).unwrap_or_default();
+    assert_eq!(v["callback_id"], super::modals::NEW_ALERT);
+    let ids: Vec<&str> = v["blocks"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|b| b["block_id"].as_str())
+        .collect();
+    assert_eq!(ids, ["hostname", "title", "severity", "description"]);
+    let severity = &v["blocks"][3]["element"];
+    assert_eq!(severity["type"], "number_input");
+    assert_eq!(severity["min_value"], "1");
+    assert_eq!(severity["max_value"], "100");
+}
+
+#[test]
+fn home_caps_every_section_within_a_view() {
+    let c = case_with("Suspicious PowerShell", "WS-1", "");
+    let many = vec![c.clone(); 60];
+    let sections = super::home::HomeSections {
+        open: many.clone(),
+        mine: many.clone(),
+        waiting_on_owner: many.clone(),
+        waiting_for_approval: many,
+    };
+    let view = super::home::home("U1", &sections);
+    valid_view(&view, "home").expect("home");
+    let json = serde_json::to_string(&view).unwrap_or_default();
+    assert_eq!(json.matches("and 45 more").count(), 4, "{json}");
+    let empty = super::home::home("U1", &super::home::HomeSections::default());
+    valid_view(&empty, "home").expect("empty home");
+    assert!(
+        serde_json::to_string(&empty)
+            .unwrap_or_default()
+            .contains("Nothing here.")
+    );
+}
+
+fn check_everything(text: &str, host: &str, cmd: &str) -> Result<(), TestCaseError> {
+    let mut c = case_with(text, host, cmd);
+    c.resolution = Some(Resolution {
+        by: "U2".into(),
+        reason: text.into(),
+        at: Utc::now(),
+    });
+    for state in [CaseState::AwaitingOwner, CaseState::Resolved] {
+        c.state = state;
+        let (fallback, card) = super::card::card(&c);
+        prop_assert!(valid_message(&card).is_ok(), "{:?}", valid_message(&card));
+        prop_assert!(
+            pings_in_blocks(&card).is_empty(),
+            "{:?}",
+            pings_in_blocks(&card)
+        );
+        prop_assert!(pings(&fallback).is_empty());
+    }
+    for (t, b) in [super::dm::ask(&c), super::dm::inform(&c)] {
+        prop_assert!(valid_message(&b).is_ok(), "{:?}", valid_message(&b));
+        prop_assert!(pings_in_blocks(&b).is_empty(), "{:?}", pings_in_blocks(&b));
+        prop_assert!(pings(&t).is_empty());
+    }
+    let modal = super::modals::resolve(&c);
+    prop_assert!(valid_view(&modal, "modal").is_ok());
+    let sections = super::home::HomeSections {
+        open: vec![c.clone(); 20],
+        ..Default::default()
+    };
+    prop_assert!(valid_view(&super::home::home("U1", &sections), "home").is_ok());
+    let lines = [
+        super::card::summary_line(&c),
+        super::card::details(&c),
+        super::thread::grouped(&c, text),
+        super::thread::owner_wrote(&c, text),
+        super::thread::resolved(&c),
+        super::thread::contained(&c),
+        super::thread::snoozed(&c, "U2", text),
+    ];
+    for line in lines {
+        prop_assert!(pings(&line).is_empty(), "{line}");
+    }
+    Ok(())
+}
+
+#[test]
+fn the_ping_check_can_fail() {
+    assert_eq!(pings("a <!channel> <@U1> <@U999>"), ["<!channel", "<@U999"]);
+    let blocks = vec![super::kit::section("<!here>")];
+    assert_eq!(pings_in_blocks(&blocks), ["<!here"]);
+}
+
+#[test]
+fn known_hostile_inputs() {
+    let hostile = "<!channel> <!here> <!everyone> <@U999> <#C1> <!subteam^S1> \
+                   <https://evil.example|click> &lt; ` ``` *bold* \u{0}\u{1b}[31m";
+    check_everything(hostile, hostile, hostile).expect("hostile");
+    let huge = "Ω<".repeat(20_000);
+    check_everything(&huge, &huge, &huge).expect("huge");
+    check_everything("", "", "").expect("empty");
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(64))]
+    #![proptest_config(ProptestConfig::with_cases(48))]
     #[test]
-    fn hostile_and_huge_fields_stay_valid_and_cannot_ping(name in ".{0,5000}", host in ".{0,400}", cmd in ".{0,9000}") {
-        let c = case_with(&name, &host, &cmd);
-        let (text, card) = super::card::card(&c);
-        prop_assert!(valid_message(&card).is_ok(), "{:?}", valid_message(&card));
-        let (_, ask) = super::dm::ask(&c);
-        prop_assert!(valid_message(&ask).is_ok(), "{:?}", valid_message(&ask));
-        let json = serde_json::to_string(&card).unwrap_or_default() + &text;
-        prop_assert!(!json.contains("<!channel>") && !json.contains("<!here>") && !json.contains("<!everyone>"));
+    fn arbitrary_fields_stay_valid_and_cannot_ping(
+        text in ".{0,5000}",
+        host in ".{0,400}",
+        cmd in ".{0,9000}",
+    ) {
+        check_everything(&text, &host, &cmd)?;
     }
+
+    #[test]
+    fn angle_heavy_fields_cannot_ping(text in "[<>!@#&|a-zU0-9 ]{0,300}") {
+        check_everything(&text, &text, &text)?;
+    }
+}
+
+#[test]
+fn the_card_stays_far_below_the_block_limit() {
+    let c = case_with(&"y".repeat(10_000), &"h".repeat(1000), &"c".repeat(10_000));
+    let (_, card) = super::card::card(&c);
+    assert!(card.len() <= 10, "{} blocks", card.len());
+    let v: Value = serde_json::to_value(&card).unwrap_or_default();
+    let header = v[0]["text"]["text"].as_str().unwrap_or_default();
+    assert!(header.starts_with("VIG-7 · High priority"));
 }

@@ -107,3 +107,76 @@ pub fn contained(case: &Case) -> String {
         super::escape::inline_code(host)
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+
+    use super::*;
+    use crate::case::{
+        Alert, AlertDevice, CaseId, Enrichment, Owner, OwnerAnswer, OwnerReply, Resolution,
+    };
+
+    fn case() -> Case {
+        let alert = Alert {
+            name: "x".into(),
+            device: Some(AlertDevice {
+                hostname: "WS-`1`<!here>".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let mut c = Case::new(CaseId::from_seq(12), alert, "k".into(), Utc::now());
+        c.enrichment = Some(Enrichment {
+            owner: Some(Owner {
+                slack_user: Some("U0CAROL".into()),
+                ..Default::default()
+            }),
+            ..Default::default()
+        });
+        c
+    }
+
+    #[test]
+    fn people_are_mentioned_and_their_words_escaped() {
+        let mut c = case();
+        c.owner_answer = Some(OwnerAnswer {
+            reply: OwnerReply::Me,
+            by: "U0CAROL".into(),
+            at: Utc::now(),
+        });
+        assert!(owner_answered(&c).contains("<@U0CAROL> answered *Yes, this was me*"));
+        let wrote = owner_wrote(&c, "it was me <!channel>\nreally");
+        assert!(wrote.starts_with(":speech_balloon: <@U0CAROL> wrote:"));
+        assert!(wrote.contains("&lt;!channel&gt;\n>really"), "{wrote}");
+        assert_eq!(
+            acknowledged(&c, "U0ANA"),
+            ":eyes: Acknowledged by <@U0ANA>."
+        );
+        assert!(assigned(&c, "U0ANA", "U0ANA").contains("<@U0ANA> took this case"));
+        assert!(assigned(&c, "U0BOB", "U0ANA").contains("Assigned to <@U0BOB> by <@U0ANA>"));
+        assert!(snoozed(&c, "U0ANA", "2h <!here>").contains("2h &lt;!here&gt;"));
+    }
+
+    #[test]
+    fn alert_text_never_pings_from_the_thread() {
+        let mut c = case();
+        c.resolution = Some(Resolution {
+            by: "<!channel>".into(),
+            reason: "<@U1> fp".into(),
+            at: Utc::now(),
+        });
+        let texts = [
+            resolved(&c),
+            grouped(&c, "<!everyone> again"),
+            contained(&c),
+            no_owner(&c),
+        ];
+        for t in texts {
+            assert!(!t.contains("<!") && !t.contains("<@U1>"), "{t}");
+        }
+        assert!(contained(&c).contains("`WS-ˋ1ˋ&lt;!here&gt;`"));
+        let count = format!("({} alerts so far)", c.alert_count());
+        assert!(grouped(&c, "again").contains(&count));
+    }
+}
