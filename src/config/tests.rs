@@ -39,6 +39,32 @@ fn the_example_loads_with_secrets_from_the_environment() {
         Some("acme/security")
     );
     assert!(c.server.webhook_secret.is_none());
+    assert_eq!(
+        c.triage.reminder_after,
+        std::time::Duration::from_secs(1800)
+    );
+    assert_eq!(c.triage.rules.len(), 4);
+    assert_eq!(
+        c.triage.rules[3].hostname_patterns,
+        vec!["SRV-BUILD-*".to_string()]
+    );
+}
+
+#[test]
+fn a_bad_duration_or_rule_names_the_key() {
+    let text = EXAMPLE.replace("reminder_after = \"30m\"", "reminder_after = \"soonish\"");
+    let err = load(&text, ALL_SECRETS).unwrap_err().to_string();
+    assert!(err.contains("triage.reminder_after"), "{err}");
+    let text = EXAMPLE.replace(
+        "priority = \"high\"\nmin_severity",
+        "priority = \"urgent\"\nmin_severity",
+    );
+    let err = load(&text, ALL_SECRETS).unwrap_err().to_string();
+    assert!(err.contains("triage.rules"), "{err}");
+    assert!(
+        err.contains("low") && err.contains("high"),
+        "says what is accepted: {err}"
+    );
 }
 
 #[test]
