@@ -132,10 +132,10 @@ pub fn truncate_mrkdwn(text: &str, max: usize) -> String {
 
 /// Drops a trailing `open…` that was not closed by `close` before the end of `text`.
 fn cut_back_unclosed(text: &mut String, open: char, close: char) {
-    if let Some(at) = text.rfind(open) {
-        if !text[at..].contains(close) {
-            text.truncate(at);
-        }
+    if let Some(at) = text.rfind(open)
+        && text.get(at..).is_some_and(|tail| !tail.contains(close))
+    {
+        text.truncate(at);
     }
 }
 

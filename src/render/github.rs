@@ -71,9 +71,7 @@ pub fn issue_body(case: &Case) -> String {
     row(
         &mut out,
         "Tactic / technique",
-        &format!("{} {} {}", a.tactic, a.technique_id, a.technique)
-            .trim()
-            .to_string(),
+        format!("{} {} {}", a.tactic, a.technique_id, a.technique).trim(),
     );
     if let Some(d) = &a.device {
         row(&mut out, "Host", &d.hostname);
@@ -85,11 +83,7 @@ pub fn issue_body(case: &Case) -> String {
     row(&mut out, "File", &a.filepath);
     row(&mut out, "SHA-256", &a.sha256);
     if let Some(o) = case.owner() {
-        row(
-            &mut out,
-            "Owner",
-            &format!("{} {}", o.name, o.email).trim().to_string(),
-        );
+        row(&mut out, "Owner", format!("{} {}", o.name, o.email).trim());
     }
     if let Some(d) = &case.decision {
         row(

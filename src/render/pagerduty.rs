@@ -33,10 +33,10 @@ fn detail(text: &str) -> String {
 
 fn links(case: &Case) -> Vec<(String, String)> {
     let mut links = vec![];
-    if let Some(i) = &case.issue {
-        if let Some(u) = http_url(&i.url) {
-            links.push((u.to_string(), format!("GitHub issue #{}", i.number)));
-        }
+    if let Some(i) = &case.issue
+        && let Some(u) = http_url(&i.url)
+    {
+        links.push((u.to_string(), format!("GitHub issue #{}", i.number)));
     }
     if let Some(u) = http_url(&case.alert.link) {
         links.push((u.to_string(), "Alert in the console".to_string()));
