@@ -186,11 +186,79 @@ impl Bot {
         });
     }
 
+    /// `/triage new`: opens the form on the fast lane (the trigger id lives 3 s).
+    fn new_alert_form(&self, user: &str, trigger_id: String) -> String {
+        if !self.engine.analysts.contains(user) {
+            tracing::info!(%user, "refused /triage new from a non-analyst");
+            return "Sorry, only security analysts can open cases.".into();
+        }
+        let engine = self.engine.clone();
+        tokio::spawn(async move {
+            if let Err(e) = engine
+                .slack
+                .open_view(&trigger_id, render::modals::new_alert())
+                .await
+            {
+                tracing::warn!(error = %e, "could not open the new-case form");
+            }
+        });
+        "Opening the form…".into()
+    }
+
+    /// The new-case form was submitted: the case is admitted like any alert (its id is the
+    /// view's, so a resubmitted form cannot open a second case).
+    fn new_alert_submitted(&self, ev: &SlackInteractionViewSubmissionEvent) {
+        let user = ev.user.id.to_string();
+        if !self.engine.analysts.contains(&user) {
+            tracing::info!(%user, "refused a new-case form from a non-analyst");
+            return;
+        }
+        let value = |id: &str| {
+            ev.view
+                .state_params
+                .state
+                .as_ref()
+                .and_then(|s| s.values.values().find_map(|m| m.get(&id.into())))
+                .and_then(|v| v.value.clone())
+                .unwrap_or_default()
+        };
+        let severity = value(render::modals::SEVERITY)
+            .trim()
+            .parse::<u8>()
+            .unwrap_or(50)
+            .clamp(1, 100);
+        let hostname = value(render::modals::HOSTNAME).trim().to_string();
+        let alert = crate::case::Alert {
+            id: format!("slack:{}", ev.view.state_params.id),
+            source: "slack".into(),
+            name: value(render::modals::TITLE),
+            description: value(render::modals::DESCRIPTION),
+            severity,
+            severity_name: crate::case::Alert::severity_label(severity).into(),
+            user_name: String::new(),
+            device: (!hostname.is_empty()).then(|| crate::case::AlertDevice {
+                hostname,
+                ..Default::default()
+            }),
+            created_at: Some(chrono::Utc::now()),
+            raw: serde_json::json!({"opened_by": user}),
+            ..Default::default()
+        };
+        if let Err(e) = self.engine.admit(alert) {
+            tracing::error!(error = %e, "could not admit a case opened by hand");
+        }
+    }
+
     fn view_submission(&self, ev: SlackInteractionViewSubmissionEvent) {
         let SlackView::Modal(modal) = &ev.view.view else {
             return;
         };
-        if modal.callback_id.as_ref().map(|c| c.to_string()).as_deref() != Some(RESOLVE_VIEW) {
+        let callback = modal.callback_id.as_ref().map(|c| c.to_string());
+        if callback.as_deref() == Some(render::modals::NEW_ALERT) {
+            self.new_alert_submitted(&ev);
+            return;
+        }
+        if callback.as_deref() != Some(RESOLVE_VIEW) {
             return;
         }
         let Some(case_id) = modal.private_metadata.as_deref().and_then(CaseId::parse) else {
@@ -243,6 +311,7 @@ impl Inbox for Bot {
             Ok(TriageCommand::List(f)) => self.list(f, &user),
             Ok(TriageCommand::Show(id)) => self.show(&id),
             Ok(TriageCommand::Stats) => self.stats(),
+            Ok(TriageCommand::New) => self.new_alert_form(&user, event.trigger_id.to_string()),
             Ok(TriageCommand::Ack(id)) => self.case_command(&event, &id, CaseCommand::Ack),
             Ok(TriageCommand::Assign(id, to)) => {
                 self.case_command(&event, &id, CaseCommand::Assign { to })

@@ -36,6 +36,8 @@ pub enum TriageCommand {
     Snooze(String, Duration),
     /// Counts of cases.
     Stats,
+    /// Open a case by hand (a form).
+    New,
 }
 
 /// One help line: usage and what it does.
@@ -161,6 +163,7 @@ impl TriageCommand {
                 Ok(TriageCommand::Snooze(id(), d))
             }
             "stats" => Ok(TriageCommand::Stats),
+            "new" => Ok(TriageCommand::New),
             other => Err(UnknownCommand::Subcommand(other.chars().take(40).collect())),
         }
     }
@@ -179,7 +182,7 @@ pub fn help_text() -> String {
 pub fn usage_text(err: &UnknownCommand) -> String {
     format!(
         "{}.\n{}",
-        crate::slack::escape_mrkdwn(&err.to_string()),
+        crate::render::escape::mrkdwn(&err.to_string()),
         help_text()
     )
 }

@@ -8,11 +8,3 @@ pub mod client;
 pub mod commands;
 pub mod config;
 pub mod socket;
-
-/// Escapes text for Slack mrkdwn: only `&`, `<`, `>` (in that order), which is also what keeps
-/// attacker-controlled text from forming `<!channel>` or `<@U…>` mentions.
-pub fn escape_mrkdwn(text: &str) -> String {
-    text.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-}

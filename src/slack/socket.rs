@@ -102,10 +102,15 @@ impl SocketMode {
             .with_command_events(on_command)
             .with_interaction_events(on_interaction)
             .with_push_events(on_push);
+        // The watchdog is slack-morphism's own: a ping every 5 s, and a socket that misses 3
+        // pongs is closed and reopened, so a silently dead connection is replaced within ~15 s
+        // (the defaults take 75 s). Failed reconnects retry every 5 s instead of 30 s.
         let socket_config = SlackClientSocketModeConfig::new()
             .with_max_connections_count(config.socket_connections)
             .with_initial_backoff_in_seconds(1)
-            .with_reconnect_timeout_in_seconds(5);
+            .with_reconnect_timeout_in_seconds(5)
+            .with_ping_interval_in_seconds(5)
+            .with_ping_failure_threshold_times(3);
         let listener = SlackClientSocketModeListener::new(&socket_config, env, callbacks);
         listener
             .listen_for(&app_token(config))

@@ -314,3 +314,77 @@ async fn a_forged_button_from_another_user_is_refused() {
     );
     bot.running.shutdown().await;
 }
+
+#[tokio::test]
+async fn triage_new_opens_a_form_and_its_submission_opens_a_case() {
+    let ts = sandbox().await;
+    let bot = start_bot(&ts).await;
+    let v = ts
+        .control("/slack/command", json!({"user": "U0ANA00001", "channel": "C0ALERTS01", "command": "/triage", "text": "new"}))
+        .await;
+    assert_eq!(v["acked"], json!(true), "{v}");
+    let view = until("the new-case form", || async {
+        let views: Value = ts
+            .http
+            .get(ts.url("/_sandbox/slack/views?user=U0ANA00001"))
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        views
+            .as_array()?
+            .iter()
+            .find(|v| v["callback_id"] == json!("new_alert"))
+            .cloned()
+    })
+    .await;
+    let values = json!({
+        "hostname": {"hostname": {"type": "plain_text_input", "value": "WS-CAROL-MBP"}},
+        "title": {"title": {"type": "plain_text_input", "value": "Phishing link clicked <!here>"}},
+        "severity": {"severity": {"type": "number_input", "value": "35"}},
+        "description": {"description": {"type": "plain_text_input", "value": "reported by the user"}}
+    });
+    ts.control(
+        "/slack/submit",
+        json!({"user": "U0ANA00001", "view_id": view["id"], "values": values}),
+    )
+    .await;
+    let c = until("the card of the hand-made case", || card(&ts)).await;
+    let text = c.to_string();
+    assert!(text.contains("Phishing link clicked"), "{text}");
+    // Slack reads mentions only from mrkdwn and the fallback text (never from plain_text).
+    let mrkdwn: Vec<String> = c["blocks"]
+        .as_array()
+        .map(|b| {
+            b.iter()
+                .filter(|b| b["text"]["type"] == json!("mrkdwn"))
+                .map(|b| b["text"]["text"].to_string())
+                .collect()
+        })
+        .unwrap_or_default();
+    assert!(
+        mrkdwn.iter().all(|t| !t.contains("<!here>")),
+        "escaped: {mrkdwn:?}"
+    );
+    assert!(
+        !c["text"].as_str().unwrap_or("").contains("<!here>"),
+        "fallback escaped: {text}"
+    );
+
+    // Someone who is not an analyst cannot open the form.
+    let v = ts
+        .control(
+            "/slack/command",
+            json!({"user": CAROL, "channel": "C0ALERTS01", "command": "/triage", "text": "new"}),
+        )
+        .await;
+    assert!(
+        v["response"]["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("only security analysts")),
+        "{v}"
+    );
+    bot.running.shutdown().await;
+}
