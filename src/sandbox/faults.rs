@@ -23,7 +23,9 @@ pub struct FaultSpec {
     /// HTTP method; omitted means any.
     #[serde(default)]
     pub method: Option<String>,
-    /// Path after the service prefix, without query; `*` matches one segment.
+    /// Path after the service prefix, without query; `*` matches exactly one segment, and a
+    /// final `/**` matches whatever follows, zero or more segments (`"/**"` is every path of the
+    /// service, `"/api/**"` every Slack Web API method). `**` anywhere else is literal.
     pub path: String,
     /// Status to answer; omitted means delay only.
     #[serde(default)]
@@ -103,11 +105,22 @@ impl Faults {
     }
 }
 
-/// `*` matches exactly one segment; everything else must be equal. A trailing slash is ignored.
+/// Whether a fault's `path` pattern covers a request path.
+///
+/// `*` matches exactly one segment; a final `**` segment matches the rest of the path, zero or
+/// more segments; everything else must be equal. A trailing slash is ignored on both sides.
 pub fn path_matches(pattern: &str, path: &str) -> bool {
     let p: Vec<&str> = pattern.trim_end_matches('/').split('/').collect();
     let a: Vec<&str> = path.trim_end_matches('/').split('/').collect();
-    p.len() == a.len() && p.iter().zip(&a).all(|(x, y)| *x == "*" || x == y)
+    match p.split_last() {
+        Some((&"**", prefix)) => a.len() >= prefix.len() && segments_match(prefix, &a),
+        _ => p.len() == a.len() && segments_match(&p, &a),
+    }
+}
+
+/// Pairwise segment match over the pattern's length (`*` = any one segment).
+fn segments_match(pattern: &[&str], path: &[&str]) -> bool {
+    pattern.iter().zip(path).all(|(x, y)| *x == "*" || x == y)
 }
 
 /// Middleware: applies the first matching fault, answering with the vendor's own error shape.
@@ -164,6 +177,56 @@ mod tests {
             "/api/chat.postMessage",
             "/api/chat.postMessage/"
         ));
+    }
+
+    #[test]
+    fn double_star_at_the_end_matches_any_remainder() {
+        assert!(path_matches("/**", "/api/chat.postMessage"));
+        assert!(path_matches(
+            "/**",
+            "/repos/acme/security/issues/1/comments"
+        ));
+        assert!(path_matches("/**", "/"));
+        assert!(path_matches("/**", ""));
+        assert!(path_matches("/api/**", "/api/chat.postMessage"));
+        assert!(path_matches("/api/**", "/api"));
+        assert!(path_matches(
+            "/repos/*/*/**",
+            "/repos/acme/security/issues/7"
+        ));
+        assert!(!path_matches("/api/**", "/socket"));
+        assert!(!path_matches("/repos/*/*/**", "/repos/acme"));
+        assert!(!path_matches("/repos/*/issues/**", "/repos/acme/pulls/1"));
+    }
+
+    #[test]
+    fn double_star_elsewhere_is_literal_and_star_stays_one_segment() {
+        assert!(!path_matches("/**/issues", "/repos/acme/issues"));
+        assert!(path_matches("/**/issues", "/**/issues"));
+        assert!(!path_matches("/*", "/api/chat.postMessage"));
+        assert!(path_matches("/*", "/api"));
+    }
+
+    #[test]
+    fn delay_only_fault_on_every_path_stays_until_removed() {
+        let f = Faults::default();
+        let id = f.add(FaultSpec {
+            service: "slack".into(),
+            method: None,
+            path: "/**".into(),
+            status: None,
+            times: 0,
+            retry_after: None,
+            delay_ms: Some(500),
+            body: None,
+        });
+        for path in ["/api/chat.postMessage", "/api/auth.test", "/response/abc"] {
+            let hit = f.take("slack", "POST", path);
+            assert_eq!(hit.and_then(|s| s.delay_ms), Some(500), "{path}");
+        }
+        assert!(f.take("github", "POST", "/repos/a/b/issues").is_none());
+        assert!(f.remove(&id));
+        assert!(f.take("slack", "POST", "/api/auth.test").is_none());
     }
 
     #[test]
