@@ -133,16 +133,30 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<bool> {
 impl Demo {
     async fn scenario(&self) {
         self.triage_help().await;
+        let seq = self.last_seq().await;
         let carol_case = self.owner_confirms().await;
+        self.print_vendor_log(seq).await;
+        let seq = self.last_seq().await;
         self.duplicate_and_grouped(carol_case.as_deref()).await;
+        self.print_vendor_log(seq).await;
+        let seq = self.last_seq().await;
         self.owner_denies().await;
+        self.print_vendor_log(seq).await;
+        let seq = self.last_seq().await;
         self.high_identity_alert().await;
+        self.print_vendor_log(seq).await;
+        let seq = self.last_seq().await;
         self.silent_owner().await;
+        self.print_vendor_log(seq).await;
         self.refusals().await;
         if let Some(case) = carol_case {
+            let seq = self.last_seq().await;
             self.resolve_by_command(&case).await;
+            self.print_vendor_log(seq).await;
         }
+        let seq = self.last_seq().await;
         self.resolve_by_modal().await;
+        self.print_vendor_log(seq).await;
     }
 
     // ----- the scenes -----
@@ -172,7 +186,6 @@ impl Demo {
             .await;
         let card = self.wait_card_for_alert(&alert).await?;
         let case = card_case(&card);
-        self.show_card("#alerts", &card);
         let issue = self.wait_issue(&case).await;
         let dm = self.wait_dm(cast::CAROL, &case).await;
         self.check(
@@ -212,6 +225,14 @@ impl Demo {
                 || self.thread_len(&alerts, &card_ts, 1),
             )
             .await;
+        if let Some(latest) = self
+            .cards()
+            .await
+            .into_iter()
+            .find(|c| card_case(c) == case)
+        {
+            self.show_card("#alerts", &latest);
+        }
         if labelled && threaded {
             self.print_thread("#alerts thread", &alerts, &card_ts).await;
         }
@@ -249,7 +270,12 @@ impl Demo {
             issues == 1,
             &format!("{issues} issue(s)"),
         );
-        if grouped {
+        let counted = self
+            .wait(&format!("{case}: the card counts 2 alerts"), || {
+                self.card_says(case, "2 alerts")
+            })
+            .await;
+        if grouped && counted {
             println!("The card of {case} now counts 2 alerts; the duplicate changed nothing.");
         }
     }
@@ -297,12 +323,23 @@ impl Demo {
             return;
         };
         let case = card_case(&card);
-        self.show_card("#alerts", &card);
         let paged = self
             .wait(&format!("{case}: high priority pages at once"), || {
                 self.incident(&case)
             })
             .await;
+        self.wait(&format!("{case}: the card shows the escalation"), || {
+            self.card_says(&case, "Escalated")
+        })
+        .await;
+        if let Some(latest) = self
+            .cards()
+            .await
+            .into_iter()
+            .find(|c| card_case(c) == case)
+        {
+            self.show_card("#alerts", &latest);
+        }
         let dm = self.wait_dm(cast::ERIN, &case).await;
         let informed = dm.as_ref().is_some_and(|d| !has_action(d, "owner_me"));
         self.check(
@@ -439,6 +476,39 @@ impl Demo {
     }
 
     // ----- reading back -----
+
+    /// The highest recorded request sequence number so far.
+    async fn last_seq(&self) -> u64 {
+        self.get("/_sandbox/requests")
+            .await
+            .ok()
+            .and_then(|v| {
+                v["requests"]
+                    .as_array()
+                    .and_then(|a| a.last())
+                    .and_then(|r| r["seq"].as_u64())
+            })
+            .unwrap_or(0)
+    }
+
+    /// Prints what each vendor received since `since`: the writes Vigil made (reads, polls and
+    /// the demo's own look-ups are left out).
+    async fn print_vendor_log(&self, since: u64) {
+        let Ok(v) = self.get(&format!("/_sandbox/requests?since={since}")).await else {
+            return;
+        };
+        let lines: Vec<String> = v["requests"]
+            .as_array()
+            .map(|a| a.iter().filter_map(vendor_line).collect())
+            .unwrap_or_default();
+        if lines.is_empty() {
+            return;
+        }
+        println!("Vendors received:");
+        for l in lines {
+            println!("    {l}");
+        }
+    }
 
     async fn wait<F, Fut>(&self, name: &str, f: F) -> bool
     where
@@ -793,6 +863,13 @@ impl Demo {
         Ok(status == "closed" && !a["comments"].as_array().map(Vec::is_empty).unwrap_or(true))
     }
 
+    async fn card_says(&self, case: &str, needle: &str) -> anyhow::Result<bool> {
+        let cards = self.cards().await;
+        Ok(cards
+            .iter()
+            .any(|c| card_case(c) == case && message_text(c).contains(needle)))
+    }
+
     async fn card_final(&self, case: &str) -> anyhow::Result<bool> {
         let cards = self.cards().await;
         let Some(card) = cards.iter().find(|c| card_case(c) == case) else {
@@ -833,6 +910,82 @@ impl Demo {
             }
         }
     }
+}
+
+/// One recorded request as a line, if it is a write Vigil made.
+fn vendor_line(r: &Value) -> Option<String> {
+    let service = r["service"].as_str()?;
+    let method = r["method"].as_str()?;
+    let path = r["path"].as_str()?;
+    let status = r["status"].as_u64().unwrap_or(0);
+    let body = &r["body"];
+    let what = match service {
+        "slack" => {
+            let m = path.trim_start_matches("/api/");
+            if !matches!(
+                m,
+                "chat.postMessage"
+                    | "chat.update"
+                    | "views.open"
+                    | "views.publish"
+                    | "chat.postEphemeral"
+            ) {
+                return None;
+            }
+            let place = body["channel"]
+                .as_str()
+                .or(body["user_id"].as_str())
+                .unwrap_or("");
+            let thread = if body["thread_ts"].is_string() {
+                " (thread)"
+            } else {
+                ""
+            };
+            format!("{m} {place}{thread}")
+        }
+        "github" if method != "GET" => {
+            let mut w = format!("{method} {}", path.split('?').next().unwrap_or(path));
+            if let Some(state) = body["state"].as_str() {
+                w.push_str(&format!(
+                    " state={state} state_reason={}",
+                    body["state_reason"].as_str().unwrap_or("")
+                ));
+            }
+            if let Some(labels) = body["labels"].as_array().or(body.as_array()) {
+                let l: Vec<&str> = labels.iter().filter_map(Value::as_str).collect();
+                w.push_str(&format!(" labels={}", l.join(",")));
+            }
+            w
+        }
+        "pagerduty" if method == "POST" => format!(
+            "{} dedup_key={}",
+            body["event_action"].as_str().unwrap_or("?"),
+            body["dedup_key"].as_str().unwrap_or("")
+        ),
+        "crowdstrike" if method == "PATCH" || path.contains("devices-actions") => {
+            let actions: Vec<String> = body["action_parameters"]
+                .as_array()
+                .map(|a| {
+                    a.iter()
+                        .map(|p| {
+                            format!(
+                                "{}={}",
+                                p["name"].as_str().unwrap_or(""),
+                                p["value"].as_str().unwrap_or("")
+                            )
+                        })
+                        .collect()
+                })
+                .unwrap_or_default();
+            format!(
+                "{method} {} {}",
+                path.split('?').next().unwrap_or(path),
+                actions.join(" ")
+            )
+        }
+        _ => return None,
+    };
+    Some(format!("{service:<11} {what} → {status}"))
 }
 
 fn card_case(card: &Value) -> String {
