@@ -96,7 +96,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<bool> {
     }
 
     println!("\n== verdict");
-    let checks = demo.checks.borrow();
+    let checks = demo.checks.take();
     for c in checks.iter() {
         println!(
             "{} {}{}",
@@ -762,15 +762,14 @@ impl Demo {
                     &[("channel", &channel), ("include_all_metadata", "true")],
                 )
                 .await
-            {
-                if let Some(m) = v["messages"].as_array().and_then(|a| {
+                && let Some(m) = v["messages"].as_array().and_then(|a| {
                     a.iter().find(|m| {
                         m["metadata"]["event_payload"]["case_id"] == json!(case)
                             && m["metadata"]["event_payload"]["kind"] == json!("dm")
                     })
-                }) {
-                    return Some(m.clone());
-                }
+                })
+            {
+                return Some(m.clone());
             }
             tokio::time::sleep(Duration::from_millis(100)).await;
         }

@@ -200,10 +200,8 @@ impl Engine {
         item: &Value,
     ) -> Result<bool, StoreError> {
         let added = self.store.enqueue(dedupe_key, item)?;
-        if added {
-            if let Some(id) = inbound::target(&self.store, item) {
-                self.kick(id);
-            }
+        if added && let Some(id) = inbound::target(&self.store, item) {
+            self.kick(id);
         }
         Ok(added)
     }

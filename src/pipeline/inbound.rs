@@ -118,13 +118,12 @@ pub fn target(store: &std::sync::Arc<dyn Store>, item: &Value) -> Option<CaseId>
     let in_channel = cases
         .iter()
         .filter(|c| c.dm.as_ref().is_some_and(|d| d.channel == channel));
-    if let Some(ts) = &thread_ts {
-        if let Some(c) = in_channel
+    if let Some(ts) = &thread_ts
+        && let Some(c) = in_channel
             .clone()
             .find(|c| c.dm.as_ref().is_some_and(|d| &d.ts == ts))
-        {
-            return Some(c.id.clone());
-        }
+    {
+        return Some(c.id.clone());
     }
     in_channel
         .filter(|c| c.state.is_open())

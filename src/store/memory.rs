@@ -73,7 +73,7 @@ impl Store for MemoryStore {
         s.by_id.insert(id.clone(), n);
         s.alerts.insert(alert.id.clone(), id.clone());
         s.groups.insert(group_key.to_string(), id);
-        Ok(Admission::Opened(case))
+        Ok(Admission::Opened(Box::new(case)))
     }
 
     fn get(&self, id: &CaseId) -> Result<Option<Case>, StoreError> {

@@ -23,7 +23,7 @@ pub use sled_store::SledStore;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Admission {
     /// A new case was opened.
-    Opened(Case),
+    Opened(Box<Case>),
     /// The same alert id was seen before; nothing changed.
     Duplicate(CaseId),
     /// It joins this open case (same grouping key, inside the window); an inbound item telling

@@ -164,7 +164,7 @@ impl Store for SledStore {
                 cases.insert(&n.to_be_bytes(), encode(&case).map_err(abort)?)?;
                 alerts.insert(alert.id.as_bytes(), id.as_str().as_bytes())?;
                 groups.insert(group_key.as_bytes(), id.as_str().as_bytes())?;
-                Ok(Admission::Opened(case))
+                Ok(Admission::Opened(Box::new(case)))
             });
         let admission = result.map_err(tx_error)?;
         self.flush()?;
