@@ -78,6 +78,7 @@ fn vendors(config: &Config) -> anyhow::Result<Vendors> {
 /// Opens the store, recovers unfinished cases, and starts Socket Mode, the poller, the timers
 /// and the HTTP server.
 pub async fn start(config: &Config) -> anyhow::Result<Running> {
+    let _ = crate::telemetry::prometheus();
     let store: Arc<dyn Store> = Arc::new(SledStore::open(&config.store.path)?);
     let slack = client::build(&config.slack)?;
     let bot_session_token = client::bot_token(&config.slack);

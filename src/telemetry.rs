@@ -33,3 +33,44 @@ pub fn prometheus() -> Option<PrometheusHandle> {
         .get_or_init(|| PrometheusBuilder::new().install_recorder().ok())
         .clone()
 }
+
+/// Every metric Vigil emits, as one function per event, so names and labels live in one place
+/// (vector's `internal_events` pattern). Counters are `vigil_*_total`.
+pub mod events {
+    use metrics::counter;
+
+    /// An alert opened a case.
+    pub fn case_opened(source: &str) {
+        counter!("vigil_cases_opened_total", "source" => source.to_string()).increment(1);
+    }
+
+    /// An alert joined an open case.
+    pub fn alert_grouped() {
+        counter!("vigil_alerts_grouped_total").increment(1);
+    }
+
+    /// An alert id was seen before.
+    pub fn alert_duplicate() {
+        counter!("vigil_alerts_duplicate_total").increment(1);
+    }
+
+    /// A step finished: `done`, `retry` or `failed`.
+    pub fn step(kind: &'static str, outcome: &'static str) {
+        counter!("vigil_steps_total", "step" => kind, "outcome" => outcome).increment(1);
+    }
+
+    /// A step's effect was found after a crash instead of being repeated.
+    pub fn step_recovered(kind: &'static str) {
+        counter!("vigil_steps_recovered_total", "step" => kind).increment(1);
+    }
+
+    /// A Slack event was persisted (`new`) or dropped as a redelivery (`duplicate`).
+    pub fn slack_inbound(outcome: &'static str) {
+        counter!("vigil_slack_inbound_total", "outcome" => outcome).increment(1);
+    }
+
+    /// Someone was refused an action.
+    pub fn refused(what: &'static str) {
+        counter!("vigil_refusals_total", "what" => what).increment(1);
+    }
+}

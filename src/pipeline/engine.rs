@@ -134,14 +134,17 @@ impl Engine {
         let admission = self.store.admit(&alert, &key, window, now, &open, &group)?;
         match &admission {
             Admission::Opened(case) => {
+                crate::telemetry::events::case_opened(&alert.source);
                 tracing::info!(case = %case.id, alert = %alert.id, "case opened");
                 self.kick(case.id.clone());
             }
             Admission::Grouped(id) => {
+                crate::telemetry::events::alert_grouped();
                 tracing::info!(case = %id, alert = %alert.id, "alert grouped into open case");
                 self.kick(id.clone());
             }
             Admission::Duplicate(id) => {
+                crate::telemetry::events::alert_duplicate();
                 tracing::debug!(case = %id, alert = %alert.id, "duplicate alert ignored");
             }
         }
@@ -200,6 +203,7 @@ impl Engine {
         item: &Value,
     ) -> Result<bool, StoreError> {
         let added = self.store.enqueue(dedupe_key, item)?;
+        crate::telemetry::events::slack_inbound(if added { "new" } else { "duplicate" });
         if added && let Some(id) = inbound::target(&self.store, item) {
             self.kick(id);
         }
@@ -274,6 +278,7 @@ impl Engine {
             if let Some(at) = rec.intent_at {
                 match steps::find_existing(self, &mut case, &rec, at).await {
                     Ok(true) => {
+                        crate::telemetry::events::step_recovered(kind);
                         tracing::info!(case = %case.id, step = kind, "found the effect of an interrupted step; not repeating it");
                         remove_step(&mut case, rec.seq);
                         return self.store.save(&case);
@@ -296,6 +301,7 @@ impl Engine {
                 }
                 remove_step(&mut case, rec.seq);
                 case.updated_at = Utc::now();
+                crate::telemetry::events::step(kind, "done");
                 self.store.save(&case)
             }
             Err(e) => self.failed(case, &rec, e),
@@ -327,6 +333,7 @@ impl Engine {
                     backoff.as_secs().max(1)
                 ),
             );
+            crate::telemetry::events::step(kind, "retry");
             tracing::warn!(case = %case.id, step = kind, error = %message, attempts, "step failed; will retry");
         } else {
             case.note(
@@ -334,6 +341,7 @@ impl Engine {
                 None,
                 format!("{message}; gave up on {kind} after {attempts} attempt(s); the case goes on without it"),
             );
+            crate::telemetry::events::step(kind, "failed");
             tracing::error!(case = %case.id, step = kind, error = %message, "step failed permanently");
             remove_step(&mut case, rec.seq);
             if case.card.is_some()

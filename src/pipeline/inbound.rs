@@ -304,6 +304,7 @@ fn owner_reply(action_id: &str) -> Option<OwnerReply> {
 }
 
 async fn refuse(engine: &Engine, case: &Case, user: &str, channel: &str, why: &str) {
+    crate::telemetry::events::refused("case action");
     tracing::info!(case = %case.id, user, why, "refused an action");
     let text = format!("Sorry, {why}. ({})", case.id);
     if let Err(e) = engine.slack.ephemeral(channel, user, &text).await {

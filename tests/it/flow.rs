@@ -16,6 +16,7 @@ const CAROL_MBP: &str = "a1b2c3d4e5f60718293a4b5c6d7e8f01";
 
 struct Bot {
     running: vigil::run::Running,
+    listen: std::net::SocketAddr,
     _dir: tempfile::TempDir,
 }
 
@@ -39,7 +40,11 @@ async fn start_bot(ts: &TestSandbox) -> Bot {
     {
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    Bot { running, _dir: dir }
+    Bot {
+        running,
+        listen: config.server.listen,
+        _dir: dir,
+    }
 }
 
 async fn slack(ts: &TestSandbox, method: &str, args: &[(&str, &str)]) -> Value {
@@ -386,5 +391,32 @@ async fn triage_new_opens_a_form_and_its_submission_opens_a_case() {
             .is_some_and(|t| t.contains("only security analysts")),
         "{v}"
     );
+    bot.running.shutdown().await;
+}
+
+#[tokio::test]
+async fn healthz_and_metrics_report_the_pipeline() {
+    let ts = sandbox().await;
+    let bot = start_bot(&ts).await;
+    low_alert_on_carols_laptop(&ts).await;
+    until("the card", || card(&ts)).await;
+    let health = ts
+        .http
+        .get(format!("http://{}/healthz", bot.listen))
+        .send()
+        .await
+        .expect("healthz");
+    assert_eq!(health.status(), 200);
+    let metrics = ts
+        .http
+        .get(format!("http://{}/metrics", bot.listen))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("text");
+    assert!(metrics.contains("vigil_cases_opened_total"), "{metrics}");
+    assert!(metrics.contains("vigil_steps_total"), "{metrics}");
     bot.running.shutdown().await;
 }
