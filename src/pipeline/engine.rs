@@ -204,10 +204,23 @@ impl Engine {
     ) -> Result<bool, StoreError> {
         let added = self.store.enqueue(dedupe_key, item)?;
         crate::telemetry::events::slack_inbound(if added { "new" } else { "duplicate" });
-        if added && let Some(id) = inbound::target(&self.store, item) {
-            self.kick(id);
+        if !added {
+            return Ok(false);
         }
-        Ok(added)
+        match item.get("case").and_then(Value::as_str) {
+            Some(id) => self.kick(CaseId(id.to_string())),
+            None => {
+                // Finding the case of an owner's free text reads every case: after the ack.
+                let engine = self.clone();
+                let item = item.clone();
+                tokio::spawn(async move {
+                    if let Some(id) = inbound::target(&engine.store, &item) {
+                        engine.kick(id);
+                    }
+                });
+            }
+        }
+        Ok(true)
     }
 
     /// Processes one case: inbound items, timers, then outbox steps in order.
