@@ -3,6 +3,7 @@
 //! The binary's commands live in `main.rs`; everything they run is here so tests drive the
 //! same code. See the README's architecture section for the module map.
 
+pub mod bench;
 pub mod bot;
 pub mod case;
 pub mod config;

@@ -26,6 +26,29 @@ enum Command {
         #[arg(long)]
         keep_running: bool,
     },
+    /// Benchmark the bot against the in-process sandbox with slow vendors: Socket Mode ack
+    /// latency, alert-to-card latency against the vendor calls on its path, cases per second,
+    /// Slack 429s and peak memory. Prints PASS/MISS per target and exits 0 whenever the run
+    /// itself worked.
+    Bench {
+        /// Socket Mode envelopes to push (slash commands, card clicks, owner DM replies).
+        #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=100_000))]
+        envelopes: u64,
+        /// Alerts to inject, each on its own device, for the card latency.
+        #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u64).range(1..=1_000))]
+        alerts: u64,
+        /// How long every vendor (Slack, CrowdStrike, Oomnitza, GitHub, PagerDuty) takes to
+        /// answer, in milliseconds.
+        #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u64).range(0..=10_000))]
+        latency_ms: u64,
+        /// Envelopes in flight at once.
+        #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..=1_000))]
+        concurrency: u64,
+        /// Gap between alerts in milliseconds. Slack allows about one message per second in the
+        /// alerts channel, so a shorter gap measures the channel's queue rather than Vigil.
+        #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(0..=60_000))]
+        alert_interval_ms: u64,
+    },
     /// Serve the vendor simulators (Slack, CrowdStrike, Oomnitza, GitHub, PagerDuty) on one
     /// loopback port.
     Sandbox {
@@ -102,6 +125,27 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             } else {
                 ExitCode::FAILURE
             })
+        }
+        Command::Bench {
+            envelopes,
+            alerts,
+            latency_ms,
+            concurrency,
+            alert_interval_ms,
+        } => {
+            vigil::telemetry::init_logs(&config::LogConfig {
+                level: "error".into(),
+                ..Default::default()
+            });
+            vigil::bench::run(vigil::bench::BenchOptions {
+                envelopes: usize::try_from(envelopes)?,
+                alerts: usize::try_from(alerts)?,
+                latency_ms,
+                concurrency: usize::try_from(concurrency)?,
+                alert_interval_ms,
+            })
+            .await?;
+            Ok(ExitCode::SUCCESS)
         }
         Command::Sandbox {
             listen,

@@ -1,0 +1,180 @@
+//! The ack phase: many Socket Mode envelopes pushed through the sandbox at once, each answered
+//! with the ack latency the sandbox measured between sending the frame and receiving the ack.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
+use serde_json::{Value, json};
+
+use super::control::Control;
+
+/// Who and what the envelopes are about.
+pub struct Targets {
+    /// An analyst's Slack user id (commands, card buttons).
+    pub analyst: String,
+    /// The device owner's Slack user id (DM replies).
+    pub owner: String,
+    /// The owner's IM channel with the bot.
+    pub owner_dm: String,
+    /// The alerts channel id.
+    pub alerts_channel: String,
+    /// Card message ts values to click on.
+    pub cards: Vec<String>,
+    /// A case id for `/triage show`.
+    pub show_case: String,
+}
+
+/// One envelope to push.
+struct Envelope {
+    /// What it is, for the per-kind counts.
+    label: &'static str,
+    /// The control API push call.
+    path: &'static str,
+    /// Its body.
+    body: Value,
+}
+
+/// The mix, by position in a cycle of ten: four slash commands (`list`, `help`, `show`,
+/// `list mine`), four card button clicks (three Acknowledge, one Resolve, which opens a modal
+/// on the fast lane) and two free-text DM replies from the owner.
+fn envelope(i: usize, t: &Targets) -> Envelope {
+    let command = |label, text: String| Envelope {
+        label,
+        path: "/_sandbox/slack/command",
+        body: json!({"user": t.analyst, "channel": t.alerts_channel, "command": "/triage", "text": text}),
+    };
+    let click = |label, action: &str| {
+        let ts = t
+            .cards
+            .get(i % t.cards.len().max(1))
+            .cloned()
+            .unwrap_or_default();
+        Envelope {
+            label,
+            path: "/_sandbox/slack/click",
+            body: json!({"user": t.analyst, "channel": t.alerts_channel, "ts": ts, "action_id": action}),
+        }
+    };
+    match i % 10 {
+        0 => command("/triage list", "list".into()),
+        1 => command("/triage help", "help".into()),
+        2 => command("/triage show", format!("show {}", t.show_case)),
+        3 => command("/triage list mine", "list mine".into()),
+        4..=6 => click("click Acknowledge", "case_ack"),
+        7 => click("click Resolve (modal)", "case_resolve"),
+        _ => Envelope {
+            label: "owner DM reply",
+            path: "/_sandbox/slack/message",
+            body: json!({"user": t.owner, "channel": t.owner_dm,
+                "text": format!("That was me, installing build tools (reply {i})")}),
+        },
+    }
+}
+
+/// What the ack phase measured.
+#[derive(Debug, Default)]
+pub struct Acks {
+    /// Ack latency of every acked envelope, ms.
+    pub ack_ms: Vec<f64>,
+    /// Envelopes sent, by kind.
+    pub by_kind: BTreeMap<&'static str, usize>,
+    /// Envelopes pushed but not acked within the sandbox's ack timeout.
+    pub not_acked: usize,
+    /// Push calls that failed outright (no socket, sandbox error).
+    pub failed: usize,
+    /// The first few failures, in words.
+    pub errors: Vec<String>,
+    /// Wall time of the phase.
+    pub wall: Duration,
+}
+
+/// Failures kept for the report.
+const MAX_ERRORS: usize = 3;
+
+/// Pushes `count` envelopes, `concurrency` at a time.
+pub async fn run(control: &Control, targets: &Targets, count: usize, concurrency: usize) -> Acks {
+    let started = Instant::now();
+    let results: Vec<(&'static str, anyhow::Result<Value>)> = futures_util::stream::iter(0..count)
+        .map(|i| async move {
+            let e = envelope(i, targets);
+            (e.label, control.post(e.path, &e.body).await)
+        })
+        .buffer_unordered(concurrency.max(1))
+        .collect()
+        .await;
+    let mut acks = Acks::default();
+    for (label, result) in results {
+        *acks.by_kind.entry(label).or_default() += 1;
+        acks.record(label, result);
+    }
+    acks.wall = started.elapsed();
+    acks
+}
+
+impl Acks {
+    fn record(&mut self, label: &str, result: anyhow::Result<Value>) {
+        match result {
+            Ok(v) if v.get("acked") == Some(&Value::Bool(true)) => {
+                match v.get("ack_ms").and_then(Value::as_f64) {
+                    Some(ms) => self.ack_ms.push(ms),
+                    None => self.fail(format!("{label}: acked without an ack_ms: {v}")),
+                }
+            }
+            Ok(_) => self.not_acked += 1,
+            Err(e) => self.fail(format!("{label}: {e:#}")),
+        }
+    }
+
+    fn fail(&mut self, error: String) {
+        self.failed += 1;
+        if self.errors.len() < MAX_ERRORS {
+            self.errors.push(error);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn targets() -> Targets {
+        Targets {
+            analyst: "UA".into(),
+            owner: "UO".into(),
+            owner_dm: "DO".into(),
+            alerts_channel: "CA".into(),
+            cards: vec!["1.1".into(), "2.2".into()],
+            show_case: "VIG-1".into(),
+        }
+    }
+
+    #[test]
+    fn the_mix_is_commands_clicks_and_dm_replies() {
+        let t = targets();
+        let mut kinds: BTreeMap<&str, usize> = BTreeMap::new();
+        for i in 0..1000 {
+            *kinds.entry(envelope(i, &t).path).or_default() += 1;
+        }
+        assert_eq!(kinds.get("/_sandbox/slack/command"), Some(&400));
+        assert_eq!(kinds.get("/_sandbox/slack/click"), Some(&400));
+        assert_eq!(kinds.get("/_sandbox/slack/message"), Some(&200));
+        assert_eq!(envelope(2, &t).body["text"], json!("show VIG-1"));
+        assert_eq!(envelope(8, &t).body["channel"], json!("DO"));
+        assert_eq!(envelope(4, &t).body["ts"], json!("1.1"));
+        assert_eq!(envelope(5, &t).body["ts"], json!("2.2"));
+    }
+
+    #[test]
+    fn outcomes_are_sorted_into_acked_unacked_and_failed() {
+        let mut a = Acks::default();
+        a.record("x", Ok(json!({"acked": true, "ack_ms": 3})));
+        a.record("x", Ok(json!({"acked": false, "ack_ms": null})));
+        a.record("x", Err(anyhow::anyhow!("POST /p: HTTP 409")));
+        a.record("x", Ok(json!({"acked": true})));
+        assert_eq!(a.ack_ms, vec![3.0]);
+        assert_eq!(a.not_acked, 1);
+        assert_eq!(a.failed, 2);
+        assert_eq!(a.errors.len(), 2);
+    }
+}

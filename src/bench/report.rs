@@ -1,0 +1,453 @@
+//! What the bench found, in a small table, with PASS/MISS against the issue's targets.
+
+use std::collections::BTreeMap;
+
+use super::acks::Acks;
+use super::cards::{Batch, CriticalPath};
+use super::control::Call;
+use super::stats::Summary;
+use crate::case::Case;
+
+/// Ack p99 must stay under this, whatever the vendors do.
+pub const ACK_P99_TARGET_MS: f64 = 20.0;
+/// Card latency may be at most this multiple of the critical path.
+pub const CARD_RATIO_TARGET: f64 = 1.2;
+
+/// Slack 429s: how many the simulator answered, and whether any reached a case.
+#[derive(Debug, Default, PartialEq)]
+pub struct SlackLimits {
+    /// 429 answers from the Slack simulator, by method.
+    pub answered: BTreeMap<String, usize>,
+    /// 429 answers from the other simulators, by service (for context).
+    pub others: BTreeMap<String, usize>,
+    /// Case timeline entries that mention a Slack 429 (retries noted or failures).
+    pub case_entries: usize,
+    /// Of those, steps Vigil gave up on.
+    pub case_failures: usize,
+    /// A few such entries, `case: text`.
+    pub examples: Vec<String>,
+}
+
+impl SlackLimits {
+    /// Reads the recorded requests of every vendor and the timeline of every case.
+    pub fn from(calls: &[Call], cases: &[Case]) -> SlackLimits {
+        let mut out = SlackLimits::default();
+        for call in calls.iter().filter(|c| c.status == 429) {
+            let key = if call.service == "slack" {
+                &mut out.answered
+            } else {
+                &mut out.others
+            };
+            let name = if call.service == "slack" {
+                call.route().trim_start_matches("/api/").to_string()
+            } else {
+                call.service.clone()
+            };
+            *key.entry(name).or_default() += 1;
+        }
+        for case in cases {
+            for entry in case.timeline.iter().filter(|e| mentions_slack_429(&e.text)) {
+                out.case_entries += 1;
+                if entry.text.contains("gave up") {
+                    out.case_failures += 1;
+                }
+                if out.examples.len() < 3 {
+                    out.examples.push(format!("{}: {}", case.id, entry.text));
+                }
+            }
+        }
+        out
+    }
+
+    /// Total Slack 429 answers.
+    pub fn total(&self) -> usize {
+        self.answered.values().sum()
+    }
+}
+
+/// Whether a timeline entry reports a Slack rate-limit answer (as a vendor error is worded:
+/// `slack <call>: HTTP 429: ratelimited`).
+fn mentions_slack_429(text: &str) -> bool {
+    let t = text.to_lowercase();
+    t.contains("slack") && (t.contains("429") || t.contains("ratelimited"))
+}
+
+/// Peak resident set size of this process in KiB (`VmHWM`), where the OS tells it.
+pub fn peak_rss_kib() -> Option<u64> {
+    #[cfg(target_os = "linux")]
+    {
+        std::fs::read_to_string("/proc/self/status")
+            .ok()
+            .and_then(|s| vm_hwm_kib(&s))
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        None
+    }
+}
+
+/// The `VmHWM:   12345 kB` line of `/proc/<pid>/status`, in KiB.
+pub fn vm_hwm_kib(status: &str) -> Option<u64> {
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    line.trim_start_matches("VmHWM:")
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// Everything one run measured.
+pub struct Results<'a> {
+    /// Envelopes requested.
+    pub envelopes: usize,
+    /// Envelopes in flight at once.
+    pub concurrency: usize,
+    /// Injected latency per vendor call.
+    pub latency_ms: u64,
+    /// Gap between batch alerts.
+    pub alert_interval_ms: u64,
+    /// CrowdStrike poll interval of the bot.
+    pub poll_interval_secs: u64,
+    /// The probe's path.
+    pub path: &'a CriticalPath,
+    /// The batch.
+    pub batch: &'a Batch,
+    /// The ack phase.
+    pub acks: &'a Acks,
+    /// Slack rate limits.
+    pub limits: &'a SlackLimits,
+    /// Peak RSS, KiB.
+    pub rss_kib: Option<u64>,
+}
+
+/// One target's verdict.
+struct Verdict {
+    pass: bool,
+    name: &'static str,
+    detail: String,
+}
+
+fn secs(ms: f64) -> String {
+    format!("{:.2} s", ms / 1000.0)
+}
+
+fn pct(s: &Summary, unit: fn(f64) -> String) -> String {
+    format!(
+        "p50 {}  p90 {}  p99 {}  max {}",
+        unit(s.p50),
+        unit(s.p90),
+        unit(s.p99),
+        unit(s.max)
+    )
+}
+
+fn ms(v: f64) -> String {
+    format!("{v:.0} ms")
+}
+
+impl Results<'_> {
+    /// Prints the header, the critical path, the table, the notes and the verdicts.
+    pub fn print(&self) {
+        self.print_path();
+        println!("\nresults");
+        self.print_acks();
+        self.print_cards();
+        self.print_limits();
+        match self.rss_kib {
+            Some(k) => row(
+                "peak RSS (bot + sandbox, one process)",
+                format!("{:.1} MiB", k as f64 / 1024.0),
+            ),
+            None => row("peak RSS (bot + sandbox, one process)", "n/a".into()),
+        }
+        self.print_notes();
+        println!("\ntargets");
+        for v in self.verdicts() {
+            println!(
+                "  {}  {}: {}",
+                if v.pass { "PASS" } else { "MISS" },
+                v.name,
+                v.detail
+            );
+        }
+    }
+
+    fn print_path(&self) {
+        let p = self.path;
+        println!(
+            "\ncritical path of one case (a probe alert, alone): {} sequential vendor calls x {} ms = {}",
+            p.calls.len(),
+            p.latency_ms,
+            secs(p.ms())
+        );
+        for (i, c) in p.calls.iter().enumerate() {
+            println!(
+                "  {:>2}. {:<12} {:<6} {}",
+                i + 1,
+                c.service,
+                c.method,
+                c.route()
+            );
+        }
+        println!(
+            "  probe: card visible {} after its poll started ({:.2}x the path), {} after injection",
+            secs(p.probe.from_poll_ms),
+            p.probe.from_poll_ms / p.ms(),
+            secs(p.probe.raw_ms)
+        );
+    }
+
+    fn print_acks(&self) {
+        let a = self.acks;
+        let label = format!("Socket Mode ack, {} envelopes", self.envelopes);
+        match Summary::of(&a.ack_ms) {
+            Some(s) => row(&label, pct(&s, ms)),
+            None => row(&label, "no envelope was acked".into()),
+        }
+        row(
+            "",
+            format!(
+                "{} not acked, {} failed; {:.0} envelopes/s with {} in flight",
+                a.not_acked,
+                a.failed,
+                self.envelopes as f64 / a.wall.as_secs_f64().max(0.001),
+                self.concurrency
+            ),
+        );
+        let mix: Vec<String> = a.by_kind.iter().map(|(k, n)| format!("{n} {k}")).collect();
+        row("", format!("mix: {}", mix.join(", ")));
+        for e in &a.errors {
+            row("", format!("failure: {e}"));
+        }
+    }
+
+    fn from_poll(&self) -> Vec<f64> {
+        self.batch.samples.iter().map(|s| s.from_poll_ms).collect()
+    }
+
+    fn print_cards(&self) {
+        let b = self.batch;
+        let critical = self.path.ms();
+        let label = format!("card latency from the poll, {} alerts", b.sent);
+        match Summary::of(&self.from_poll()) {
+            Some(s) => {
+                row(&label, pct(&s, secs));
+                row(
+                    "",
+                    format!(
+                        "critical path {}: p50 {:.2}x, p99 {:.2}x",
+                        secs(critical),
+                        s.p50 / critical,
+                        s.p99 / critical
+                    ),
+                );
+            }
+            None => row(&label, "no card appeared".into()),
+        }
+        let raw: Vec<f64> = b.samples.iter().map(|s| s.raw_ms).collect();
+        if let Some(s) = Summary::of(&raw) {
+            row("card latency from injection", pct(&s, secs));
+        }
+        let wait: Vec<f64> = b.samples.iter().map(|s| s.poll_wait_ms).collect();
+        if let Some(s) = Summary::of(&wait) {
+            row("poll wait (injected -> fetching poll)", pct(&s, secs));
+        }
+        row(
+            "cases per second",
+            format!(
+                "{:.2} ({} of {} cards in {:.1} s, alerts sent {} ms apart)",
+                b.cards.len() as f64 / b.wall_secs,
+                b.cards.len(),
+                b.sent,
+                b.wall_secs,
+                self.alert_interval_ms
+            ),
+        );
+    }
+
+    fn print_limits(&self) {
+        let l = self.limits;
+        let by: Vec<String> = l.answered.iter().map(|(m, n)| format!("{n} {m}")).collect();
+        row(
+            "Slack 429s answered by the simulator",
+            if by.is_empty() {
+                "0".into()
+            } else {
+                format!("{} ({})", l.total(), by.join(", "))
+            },
+        );
+        row(
+            "case timeline entries from a Slack 429",
+            format!("{} ({} steps given up)", l.case_entries, l.case_failures),
+        );
+        for e in &l.examples {
+            row("", e.clone());
+        }
+        if !l.others.is_empty() {
+            let others: Vec<String> = l.others.iter().map(|(s, n)| format!("{n} {s}")).collect();
+            row("429s from other simulators", others.join(", "));
+        }
+    }
+
+    fn print_notes(&self) {
+        println!("\nnotes");
+        println!(
+            "  - An alert waits for the next CrowdStrike poll (every {} s after the previous poll's {} ms answer).",
+            self.poll_interval_secs, self.latency_ms
+        );
+        println!(
+            "    \"from the poll\" starts when the poll that fetched the alert reached the simulator,"
+        );
+        println!(
+            "    so it covers the same calls as the critical path; \"from injection\" adds the poll wait."
+        );
+        println!(
+            "  - Every card goes to one alerts channel, where Slack allows about 1 message/s; alerts are"
+        );
+        println!(
+            "    sent {} ms apart so the card latency measures Vigil, not the channel's queue. Cases per",
+            self.alert_interval_ms
+        );
+        println!("    second is bounded by that pace and by the same channel limit.");
+        println!(
+            "  - Ack latency is measured by the Slack simulator from sending the frame to receiving the"
+        );
+        println!(
+            "    ack, while every vendor answers in {} ms and the cards' follow-up work is still running.",
+            self.latency_ms
+        );
+    }
+
+    fn verdicts(&self) -> Vec<Verdict> {
+        let a = self.acks;
+        let ack = Summary::of(&a.ack_ms);
+        let all_acked = a.not_acked == 0 && a.failed == 0 && a.ack_ms.len() == self.envelopes;
+        let ack_verdict = Verdict {
+            pass: all_acked && ack.is_some_and(|s| s.p99 < ACK_P99_TARGET_MS),
+            name: "ack p99 under 20 ms",
+            detail: match ack {
+                Some(s) => format!(
+                    "p99 {} over {} acks, {} not acked, {} failed",
+                    ms(s.p99),
+                    s.count,
+                    a.not_acked,
+                    a.failed
+                ),
+                None => "nothing acked".into(),
+            },
+        };
+        let critical = self.path.ms();
+        let cards = Summary::of(&self.from_poll());
+        let all_carded = self.batch.cards.len() == self.batch.sent;
+        let card_verdict = Verdict {
+            pass: all_carded && cards.is_some_and(|s| s.p99 <= CARD_RATIO_TARGET * critical),
+            name: "card latency within 1.2x the critical path",
+            detail: match cards {
+                Some(s) => format!(
+                    "p99 {} = {:.2}x of {}; {} of {} alerts got a card",
+                    secs(s.p99),
+                    s.p99 / critical,
+                    secs(critical),
+                    self.batch.cards.len(),
+                    self.batch.sent
+                ),
+                None => "no card appeared".into(),
+            },
+        };
+        let l = self.limits;
+        let limit_verdict = Verdict {
+            pass: l.case_entries == 0,
+            name: "zero Slack 429s reach a case as an error",
+            detail: format!(
+                "{} answered by the simulator, {} reached a case timeline",
+                l.total(),
+                l.case_entries
+            ),
+        };
+        vec![ack_verdict, card_verdict, limit_verdict]
+    }
+}
+
+/// One table row: a label column and its value.
+fn row(label: &str, value: String) {
+    println!("  {label:<40} {value}");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::case::{Alert, CaseId};
+    use chrono::Utc;
+    use serde_json::Value;
+
+    #[test]
+    fn vm_hwm_is_read_in_kib() {
+        let status = "Name:\tvigil\nVmPeak:\t  200 kB\nVmHWM:\t   81234 kB\nVmRSS:\t 80000 kB\n";
+        assert_eq!(vm_hwm_kib(status), Some(81_234));
+        assert_eq!(vm_hwm_kib("Name: x\n"), None);
+        assert_eq!(vm_hwm_kib("VmHWM: lots\n"), None);
+    }
+
+    fn call(service: &str, path: &str, status: u16) -> Call {
+        Call {
+            seq: 1,
+            at: Utc::now(),
+            service: service.into(),
+            method: "POST".into(),
+            path: path.into(),
+            status,
+            body: Value::Null,
+            response: Value::Null,
+        }
+    }
+
+    #[test]
+    fn slack_429s_are_counted_and_traced_to_case_timelines() {
+        let calls = vec![
+            call("slack", "/api/chat.postMessage", 429),
+            call("slack", "/api/chat.postMessage", 200),
+            call("slack", "/api/chat.update?x=1", 429),
+            call("github", "/repos/a/b/issues", 429),
+        ];
+        let mut case = Case::new(
+            CaseId::from_seq(1),
+            Alert::default(),
+            "k".into(),
+            Utc::now(),
+        );
+        case.note(
+            Utc::now(),
+            None,
+            "slack chat.postMessage: HTTP 429: ratelimited; retrying post_card in 1s (attempt 1 of 8)",
+        );
+        case.note(
+            Utc::now(),
+            None,
+            "slack chat.postMessage: HTTP 429: ratelimited; gave up on card_thread after 8 attempt(s)",
+        );
+        case.note(
+            Utc::now(),
+            None,
+            "github create issue: HTTP 429: slow down; retrying",
+        );
+        let l = SlackLimits::from(&calls, &[case]);
+        assert_eq!(l.total(), 2);
+        assert_eq!(l.answered.get("chat.update"), Some(&1));
+        assert_eq!(l.others.get("github"), Some(&1));
+        assert_eq!(l.case_entries, 2);
+        assert_eq!(l.case_failures, 1);
+        assert_eq!(l.examples.len(), 2);
+    }
+
+    #[test]
+    fn a_clean_run_has_no_entries() {
+        let case = Case::new(
+            CaseId::from_seq(1),
+            Alert::default(),
+            "k".into(),
+            Utc::now(),
+        );
+        let l = SlackLimits::from(&[call("slack", "/api/chat.postMessage", 200)], &[case]);
+        assert_eq!(l, SlackLimits::default());
+    }
+}
