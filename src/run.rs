@@ -22,6 +22,7 @@ use crate::store::{SledStore, Store};
 use crate::vendors::crowdstrike::client::CrowdStrikeClient;
 use crate::vendors::github::client::GitHubClient;
 use crate::vendors::oomnitza::client::OomnitzaClient;
+use crate::vendors::outbound::RetryPolicy;
 use crate::vendors::pagerduty::client::PagerDutyClient;
 
 /// How often timers and retries are checked.
@@ -54,6 +55,17 @@ impl Running {
     }
 }
 
+/// Owner lookups sit between an alert and its card: an inventory outage is noted on the case
+/// within seconds instead of holding the card back for the default two-minute retry budget.
+fn lookup_policy() -> RetryPolicy {
+    RetryPolicy {
+        max_attempts: 3,
+        max_total_wait: Duration::from_secs(5),
+        max_retry_after: Duration::from_secs(5),
+        ..RetryPolicy::default()
+    }
+}
+
 fn vendors(config: &Config) -> anyhow::Result<Vendors> {
     Ok(Vendors {
         crowdstrike: config
@@ -64,7 +76,7 @@ fn vendors(config: &Config) -> anyhow::Result<Vendors> {
         oomnitza: config
             .oomnitza
             .clone()
-            .map(OomnitzaClient::new)
+            .map(|c| OomnitzaClient::new(c).map(|c| c.with_retry_policy(lookup_policy())))
             .transpose()?,
         github: config.github.clone().map(GitHubClient::new).transpose()?,
         pagerduty: config

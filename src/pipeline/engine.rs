@@ -306,7 +306,12 @@ impl Engine {
             self.store.save(&case)?;
             failpoint::hit(&format!("{kind}.intent"));
         }
-        match steps::perform(self, &mut case, &rec).await {
+        let (outcome, retries) =
+            crate::vendors::outbound::capture_retries(steps::perform(self, &mut case, &rec)).await;
+        for r in retries {
+            case.note(Utc::now(), None, r.to_string());
+        }
+        match outcome {
             Ok(()) => {
                 failpoint::hit(&format!("{kind}.done"));
                 if let Some(alias) = failpoint::alias(kind) {

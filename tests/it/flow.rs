@@ -260,6 +260,16 @@ async fn faults_are_retried_or_recorded_and_the_case_completes() {
     })
     .await;
     let _ = thread;
+    // The case's timeline says what happened, as an analyst sees it with /triage show.
+    let shown = until("the timeline to show the retries and the outage", || async {
+        let v = ts
+            .control("/slack/command", json!({"user": "U0ANA00001", "channel": "C0ALERTS01", "command": "/triage", "text": "show VIG-1"}))
+            .await;
+        let text = v["response"]["text"].as_str().unwrap_or("").to_string();
+        (text.contains("502") && text.to_lowercase().contains("oomnitza")).then_some(text)
+    })
+    .await;
+    assert!(shown.contains("retried"), "{shown}");
     let recs = ts.requests("github").await;
     let creates = recs
         .iter()
