@@ -36,33 +36,35 @@ struct Envelope {
 }
 
 /// The mix, by position in a cycle of ten: four slash commands (`list`, `help`, `show`,
-/// `list mine`), four card button clicks (three Acknowledge, one Resolve, which opens a modal
-/// on the fast lane) and two free-text DM replies from the owner.
+/// `list mine`), four card button clicks and two free-text DM replies from the owner.
+///
+/// Clicks press buttons the card still shows: the first click on each card is Acknowledge
+/// (which removes that button), later ones Assign to me, and Resolve, which opens a modal on
+/// the fast lane; both stay on an open card.
 fn envelope(i: usize, t: &Targets) -> Envelope {
     let command = |label, text: String| Envelope {
         label,
         path: "/_sandbox/slack/command",
         body: json!({"user": t.analyst, "channel": t.alerts_channel, "command": "/triage", "text": text}),
     };
-    let click = |label, action: &str| {
-        let ts = t
-            .cards
-            .get(i % t.cards.len().max(1))
-            .cloned()
-            .unwrap_or_default();
+    let cards = t.cards.len().max(1);
+    let click = |label, action: &str, nth: usize| {
+        let ts = t.cards.get(nth % cards).cloned().unwrap_or_default();
         Envelope {
             label,
             path: "/_sandbox/slack/click",
             body: json!({"user": t.analyst, "channel": t.alerts_channel, "ts": ts, "action_id": action}),
         }
     };
+    let round = i / 10;
     match i % 10 {
         0 => command("/triage list", "list".into()),
         1 => command("/triage help", "help".into()),
         2 => command("/triage show", format!("show {}", t.show_case)),
         3 => command("/triage list mine", "list mine".into()),
-        4..=6 => click("click Acknowledge", "case_ack"),
-        7 => click("click Resolve (modal)", "case_resolve"),
+        4 if round < cards => click("click Acknowledge", "case_ack", round),
+        4 | 5 => click("click Assign to me", "case_assign", round + i % 10),
+        6 | 7 => click("click Resolve (modal)", "case_resolve", round + i % 10),
         _ => Envelope {
             label: "owner DM reply",
             path: "/_sandbox/slack/message",
@@ -161,8 +163,18 @@ mod tests {
         assert_eq!(kinds.get("/_sandbox/slack/message"), Some(&200));
         assert_eq!(envelope(2, &t).body["text"], json!("show VIG-1"));
         assert_eq!(envelope(8, &t).body["channel"], json!("DO"));
-        assert_eq!(envelope(4, &t).body["ts"], json!("1.1"));
-        assert_eq!(envelope(5, &t).body["ts"], json!("2.2"));
+        let acks: Vec<Value> = (0..1000)
+            .map(|i| envelope(i, &t).body)
+            .filter(|b| b["action_id"] == json!("case_ack"))
+            .map(|b| b["ts"].clone())
+            .collect();
+        assert_eq!(
+            acks,
+            vec![json!("1.1"), json!("2.2")],
+            "each card acknowledged once"
+        );
+        assert_eq!(envelope(24, &t).body["action_id"], json!("case_assign"));
+        assert_eq!(envelope(6, &t).body["action_id"], json!("case_resolve"));
     }
 
     #[test]
