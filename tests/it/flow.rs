@@ -430,3 +430,92 @@ async fn healthz_and_metrics_report_the_pipeline() {
     assert!(metrics.contains("vigil_steps_total"), "{metrics}");
     bot.running.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_webhook_accepts_signed_alerts_and_rejects_replays_and_forgeries() {
+    let ts = sandbox().await;
+    let bot = start_bot(&ts).await;
+    let secret =
+        std::fs::read_to_string(bot._dir.path().join("secrets/webhook_secret")).expect("secret");
+    let url = format!("http://{}/v1/alerts", bot.listen);
+    let body = json!({"id": "ext-1", "name": "Impossible travel", "severity": 40, "hostname": "WS-CAROL-MBP"}).to_string();
+    let now = chrono::Utc::now().timestamp();
+    let sig = vigil::pipeline::webhook::sign(secret.trim(), now, body.as_bytes());
+    let post = |sig: String, ts_: i64, body: String| {
+        ts.http
+            .post(&url)
+            .header("x-vigil-timestamp", ts_.to_string())
+            .header("x-vigil-signature", sig)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+    };
+    let r = post(sig.clone(), now, body.clone()).await.expect("send");
+    assert_eq!(r.status(), 202);
+    let v: Value = r.json().await.expect("json");
+    assert_eq!(v["status"], json!("opened"), "{v}");
+    let replay = post(sig, now, body.clone()).await.expect("send");
+    assert_eq!(replay.status(), 401, "a replayed request is refused");
+    let forged = post("sha256=00".into(), now, body.clone())
+        .await
+        .expect("send");
+    assert_eq!(forged.status(), 401, "a bad signature is refused");
+    let old = now - 3600;
+    let stale = post(
+        vigil::pipeline::webhook::sign(secret.trim(), old, body.as_bytes()),
+        old,
+        body,
+    )
+    .await
+    .expect("send");
+    assert_eq!(stale.status(), 401, "an old timestamp is refused");
+    let c = until("the webhook case's card", || card(&ts)).await;
+    assert!(c.to_string().contains("Impossible travel"));
+    bot.running.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_card_button_whose_value_names_another_case_is_refused() {
+    let ts = sandbox().await;
+    let bot = start_bot(&ts).await;
+    low_alert_on_carols_laptop(&ts).await;
+    let c = until("the card", || card(&ts)).await;
+    let payload = json!({
+        "type": "block_actions",
+        "user": {"id": "U0ANA00001", "username": "ana.lyst", "name": "ana.lyst", "team_id": "T0SANDBOX1"},
+        "api_app_id": "A0VIGIL001", "token": "x", "trigger_id": "1.2.other",
+        "team": {"id": "T0SANDBOX1", "domain": "acme"},
+        "container": {"type": "message", "message_ts": "1.000001", "channel_id": "C0ALERTS01", "is_ephemeral": false},
+        "channel": {"id": "C0ALERTS01", "name": "alerts"},
+        "state": {"values": {}},
+        "actions": [{"type": "button", "action_id": "case_escalate", "block_id": "b",
+                     "value": c["metadata"]["event_payload"]["case_id"], "action_ts": "1700000000.000077"}]
+    });
+    let v = ts
+        .control(
+            "/slack/envelope",
+            json!({"type": "interactive", "payload": payload}),
+        )
+        .await;
+    assert_eq!(v["acked"], json!(true), "{v}");
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let token = ts.creds["pagerduty"]["api_token"]
+        .as_str()
+        .unwrap_or_default();
+    let incidents: Value = ts
+        .http
+        .get(ts.url("/pagerduty/api/incidents"))
+        .header("authorization", format!("Token token={token}"))
+        .send()
+        .await
+        .expect("pd")
+        .json()
+        .await
+        .expect("json");
+    assert_eq!(
+        incidents["incidents"].as_array().map(Vec::len),
+        Some(0),
+        "a mismatched button must not page"
+    );
+    bot.running.shutdown().await;
+}
