@@ -6,43 +6,8 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use vigil::config::Config;
-use vigil::sandbox::write_config;
 
-use crate::common::{TestSandbox, sandbox};
-
-struct Bot {
-    running: vigil::run::Running,
-    _dir: tempfile::TempDir,
-}
-
-async fn start_bot(ts: &TestSandbox) -> Bot {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("cfg/vigil.toml");
-    write_config::write(
-        &path,
-        &write_config::Target {
-            base: &ts.base,
-            credentials: &ts.running.sandbox.credentials,
-            seed: &ts.running.sandbox.seed,
-        },
-    )
-    .expect("config written");
-    let config = Config::load(&path).expect("written config loads unchanged");
-    let running = vigil::run::start(&config).await.expect("bot starts");
-    Bot { running, _dir: dir }
-}
-
-async fn wait_for_connections(ts: &TestSandbox, n: usize) {
-    let started = Instant::now();
-    while ts.running.sandbox.slack.socket.connections() < n {
-        assert!(
-            started.elapsed() < Duration::from_secs(15),
-            "only {} of {n} sockets connected",
-            ts.running.sandbox.slack.socket.connections()
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
+use crate::common::{TestSandbox, sandbox, start_bot, wait_for_connections};
 
 fn analyst_and_channel(ts: &TestSandbox) -> (String, String) {
     let user = ts.seed["slack"]["users"]
@@ -141,16 +106,7 @@ async fn a_malformed_envelope_is_acked_and_does_not_break_the_socket() {
 async fn doctor_passes_against_the_sandbox_and_names_a_bad_token() {
     let ts = sandbox().await;
     let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("vigil.toml");
-    write_config::write(
-        &path,
-        &write_config::Target {
-            base: &ts.base,
-            credentials: &ts.running.sandbox.credentials,
-            seed: &ts.running.sandbox.seed,
-        },
-    )
-    .expect("written");
+    let path = crate::common::write_config(&ts, dir.path());
     let config = Config::load(&path).expect("loads");
     let checks = vigil::doctor::run(&config).await;
     let lines: Vec<String> = checks.iter().map(|c| c.line()).collect();

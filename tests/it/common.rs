@@ -86,3 +86,112 @@ impl TestSandbox {
         v["requests"].as_array().cloned().unwrap_or_default()
     }
 }
+
+/// A bot running in-process against a test sandbox, with its config folder.
+pub struct Bot {
+    /// The running bot.
+    pub running: vigil::run::Running,
+    /// Its HTTP server (`/healthz`, `/metrics`, `/v1/alerts`).
+    pub listen: std::net::SocketAddr,
+    /// The folder of its config, secrets and store.
+    pub dir: tempfile::TempDir,
+}
+
+/// Writes a config for `ts` into `dir` the way `vigil sandbox --write-config` does.
+pub fn write_config(ts: &TestSandbox, dir: &std::path::Path) -> std::path::PathBuf {
+    let path = dir.join("vigil.toml");
+    vigil::sandbox::write_config::write(
+        &path,
+        &vigil::sandbox::write_config::Target {
+            base: &ts.base,
+            credentials: &ts.running.sandbox.credentials,
+            seed: &ts.running.sandbox.seed,
+        },
+    )
+    .expect("config written");
+    path
+}
+
+/// Starts the bot against `ts` and waits for both Socket Mode connections.
+pub async fn start_bot(ts: &TestSandbox) -> Bot {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = write_config(ts, dir.path());
+    let config = vigil::config::Config::load(&path).expect("written config loads unchanged");
+    let running = vigil::run::start(&config).await.expect("bot starts");
+    wait_for_connections(ts, 2).await;
+    Bot {
+        running,
+        listen: config.server.listen,
+        dir,
+    }
+}
+
+/// Waits until `n` Socket Mode connections are open.
+pub async fn wait_for_connections(ts: &TestSandbox, n: usize) {
+    let started = std::time::Instant::now();
+    while ts.running.sandbox.slack.socket.connections() < n {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(15),
+            "only {} of {n} sockets connected",
+            ts.running.sandbox.slack.socket.connections()
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+impl TestSandbox {
+    /// A Slack Web API call with the bot token, as a person's client would read Slack.
+    pub async fn slack(&self, method: &str, args: &[(&str, &str)]) -> Value {
+        let token = self.creds["slack"]["bot_token"]
+            .as_str()
+            .unwrap_or_default();
+        self.http
+            .post(self.url(&format!("/slack/api/{method}")))
+            .bearer_auth(token)
+            .form(args)
+            .send()
+            .await
+            .expect("slack")
+            .json()
+            .await
+            .expect("json")
+    }
+
+    /// Every issue of the case repository, through GitHub's REST API.
+    pub async fn issues(&self) -> Vec<Value> {
+        let token = self.creds["github"]["token"].as_str().unwrap_or_default();
+        let repo = self.creds["github"]["repo"].as_str().unwrap_or_default();
+        self.http
+            .get(self.url(&format!(
+                "/github/repos/{repo}/issues?state=all&per_page=100"
+            )))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("github")
+            .json::<Value>()
+            .await
+            .expect("json")
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Every PagerDuty incident, through the REST API.
+    pub async fn incidents(&self) -> Vec<Value> {
+        let token = self.creds["pagerduty"]["api_token"]
+            .as_str()
+            .unwrap_or_default();
+        let v: Value = self
+            .http
+            .get(self.url("/pagerduty/api/incidents?limit=100"))
+            .header("authorization", format!("Token token={token}"))
+            .send()
+            .await
+            .expect("pagerduty")
+            .json()
+            .await
+            .expect("json");
+        v["incidents"].as_array().cloned().unwrap_or_default()
+    }
+}

@@ -7,7 +7,6 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use vigil::sandbox::write_config;
 
 use crate::common::{TestSandbox, sandbox};
 
@@ -67,16 +66,7 @@ fn spawn(config: &std::path::Path, failpoint: Option<&str>) -> Bot {
 }
 
 fn config_for(ts: &TestSandbox, dir: &std::path::Path) -> std::path::PathBuf {
-    let path = dir.join("vigil.toml");
-    write_config::write(
-        &path,
-        &write_config::Target {
-            base: &ts.base,
-            credentials: &ts.running.sandbox.credentials,
-            seed: &ts.running.sandbox.seed,
-        },
-    )
-    .expect("config written");
+    let path = crate::common::write_config(ts, dir);
     let mut text = std::fs::read_to_string(&path).expect("read config");
     text.push_str("\n[triage]\nreminder_after = \"1h\"\nescalate_after = \"2h\"\n");
     std::fs::write(&path, text).expect("write config");
@@ -94,32 +84,18 @@ async fn inject_pair(ts: &TestSandbox, n: usize) {
     inject(ts, json!({"device": {"device_id": DAN_WIN}, "severity": 90, "technique_id": format!("T11{n:02}"), "tactic": "Execution"})).await;
 }
 
-async fn slack(ts: &TestSandbox, method: &str, args: &[(&str, &str)]) -> Value {
-    let token = ts.creds["slack"]["bot_token"].as_str().unwrap_or_default();
-    ts.http
-        .post(ts.url(&format!("/slack/api/{method}")))
-        .bearer_auth(token)
-        .form(args)
-        .send()
-        .await
-        .expect("slack")
-        .json()
-        .await
-        .expect("json")
-}
-
 /// Case ids tagged on top-level messages of a channel, with how often each `kind` appears.
 async fn tagged(ts: &TestSandbox, channel: &str, kind: &str) -> Vec<String> {
-    let v = slack(
-        ts,
-        "conversations.history",
-        &[
-            ("channel", channel),
-            ("include_all_metadata", "true"),
-            ("limit", "999"),
-        ],
-    )
-    .await;
+    let v = ts
+        .slack(
+            "conversations.history",
+            &[
+                ("channel", channel),
+                ("include_all_metadata", "true"),
+                ("limit", "999"),
+            ],
+        )
+        .await;
     v["messages"]
         .as_array()
         .map(|a| {
@@ -133,42 +109,6 @@ async fn tagged(ts: &TestSandbox, channel: &str, kind: &str) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default()
-}
-
-async fn issues(ts: &TestSandbox) -> Vec<Value> {
-    let token = ts.creds["github"]["token"].as_str().unwrap_or_default();
-    let repo = ts.creds["github"]["repo"].as_str().unwrap_or_default();
-    ts.http
-        .get(ts.url(&format!(
-            "/github/repos/{repo}/issues?state=all&per_page=100"
-        )))
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("github")
-        .json::<Value>()
-        .await
-        .expect("json")
-        .as_array()
-        .cloned()
-        .unwrap_or_default()
-}
-
-async fn incidents(ts: &TestSandbox) -> Vec<Value> {
-    let token = ts.creds["pagerduty"]["api_token"]
-        .as_str()
-        .unwrap_or_default();
-    let v: Value = ts
-        .http
-        .get(ts.url("/pagerduty/api/incidents?limit=100"))
-        .header("authorization", format!("Token token={token}"))
-        .send()
-        .await
-        .expect("pd")
-        .json()
-        .await
-        .expect("json");
-    v["incidents"].as_array().cloned().unwrap_or_default()
 }
 
 fn count(items: &[String], case: &str) -> usize {
@@ -187,9 +127,9 @@ async fn settled(ts: &TestSandbox, cases: usize) -> Result<(), String> {
             ids.len()
         ));
     }
-    let issues = issues(ts).await;
+    let issues = ts.issues().await;
     let carol_dms = tagged(ts, "D0CAROL003", "dm").await;
-    let incidents = incidents(ts).await;
+    let incidents = ts.incidents().await;
     for id in &ids {
         if count(&cards, id) != 1 {
             return Err(format!("{id}: {} cards", count(&cards, id)));

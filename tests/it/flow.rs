@@ -5,61 +5,12 @@
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use vigil::config::Config;
-use vigil::sandbox::write_config;
 
-use crate::common::{TestSandbox, sandbox};
+use crate::common::{TestSandbox, sandbox, start_bot};
 
 const CAROL: &str = "U0CAROL003";
 const DAN: &str = "U0DAN00004";
 const CAROL_MBP: &str = "a1b2c3d4e5f60718293a4b5c6d7e8f01";
-
-struct Bot {
-    running: vigil::run::Running,
-    listen: std::net::SocketAddr,
-    _dir: tempfile::TempDir,
-}
-
-async fn start_bot(ts: &TestSandbox) -> Bot {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("vigil.toml");
-    write_config::write(
-        &path,
-        &write_config::Target {
-            base: &ts.base,
-            credentials: &ts.running.sandbox.credentials,
-            seed: &ts.running.sandbox.seed,
-        },
-    )
-    .expect("config");
-    let config = Config::load(&path).expect("loads");
-    let running = vigil::run::start(&config).await.expect("bot starts");
-    let started = Instant::now();
-    while ts.running.sandbox.slack.socket.connections() < 2
-        && started.elapsed() < Duration::from_secs(10)
-    {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    Bot {
-        running,
-        listen: config.server.listen,
-        _dir: dir,
-    }
-}
-
-async fn slack(ts: &TestSandbox, method: &str, args: &[(&str, &str)]) -> Value {
-    let token = ts.creds["slack"]["bot_token"].as_str().unwrap_or_default();
-    ts.http
-        .post(ts.url(&format!("/slack/api/{method}")))
-        .bearer_auth(token)
-        .form(args)
-        .send()
-        .await
-        .expect("slack")
-        .json()
-        .await
-        .expect("json")
-}
 
 async fn until<F, Fut, T>(what: &str, f: F) -> T
 where
@@ -80,12 +31,12 @@ where
 }
 
 async fn card(ts: &TestSandbox) -> Option<Value> {
-    let v = slack(
-        ts,
-        "conversations.history",
-        &[("channel", "C0ALERTS01"), ("include_all_metadata", "true")],
-    )
-    .await;
+    let v = ts
+        .slack(
+            "conversations.history",
+            &[("channel", "C0ALERTS01"), ("include_all_metadata", "true")],
+        )
+        .await;
     v["messages"]
         .as_array()?
         .iter()
@@ -94,12 +45,12 @@ async fn card(ts: &TestSandbox) -> Option<Value> {
 }
 
 async fn dm(ts: &TestSandbox, channel: &str) -> Option<Value> {
-    let v = slack(
-        ts,
-        "conversations.history",
-        &[("channel", channel), ("include_all_metadata", "true")],
-    )
-    .await;
+    let v = ts
+        .slack(
+            "conversations.history",
+            &[("channel", channel), ("include_all_metadata", "true")],
+        )
+        .await;
     v["messages"]
         .as_array()?
         .iter()
@@ -108,33 +59,11 @@ async fn dm(ts: &TestSandbox, channel: &str) -> Option<Value> {
 }
 
 async fn issue(ts: &TestSandbox) -> Option<Value> {
-    let token = ts.creds["github"]["token"].as_str().unwrap_or_default();
-    let v: Value = ts
-        .http
-        .get(ts.url("/github/repos/acme/security/issues?state=all"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .ok()?
-        .json()
-        .await
-        .ok()?;
-    v.as_array()?.first().cloned()
+    ts.issues().await.into_iter().next()
 }
 
 async fn github_issue_count(ts: &TestSandbox) -> usize {
-    let token = ts.creds["github"]["token"].as_str().unwrap_or_default();
-    let v: Value = ts
-        .http
-        .get(ts.url("/github/repos/acme/security/issues?state=all"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("gh")
-        .json()
-        .await
-        .expect("json");
-    v.as_array().map(Vec::len).unwrap_or(0)
+    ts.issues().await.len()
 }
 
 async fn low_alert_on_carols_laptop(ts: &TestSandbox) {
@@ -249,12 +178,12 @@ async fn faults_are_retried_or_recorded_and_the_case_completes() {
     );
     // Oomnitza is down: no owner, so (default policy) on-call is paged, and the thread says why.
     let thread = until("the timeline in the thread", || async {
-        let v = slack(
-            &ts,
-            "conversations.replies",
-            &[("channel", "C0ALERTS01"), ("ts", &ts_of(&c))],
-        )
-        .await;
+        let v = ts
+            .slack(
+                "conversations.replies",
+                &[("channel", "C0ALERTS01"), ("ts", &ts_of(&c))],
+            )
+            .await;
         let text = v.to_string();
         text.contains("paged").then_some(v)
     })
@@ -436,7 +365,7 @@ async fn the_webhook_accepts_signed_alerts_and_rejects_replays_and_forgeries() {
     let ts = sandbox().await;
     let bot = start_bot(&ts).await;
     let secret =
-        std::fs::read_to_string(bot._dir.path().join("secrets/webhook_secret")).expect("secret");
+        std::fs::read_to_string(bot.dir.path().join("secrets/webhook_secret")).expect("secret");
     let url = format!("http://{}/v1/alerts", bot.listen);
     let body = json!({"id": "ext-1", "name": "Impossible travel", "severity": 40, "hostname": "WS-CAROL-MBP"}).to_string();
     let now = chrono::Utc::now().timestamp();
