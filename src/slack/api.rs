@@ -106,6 +106,31 @@ fn has_tag(message: &SlackHistoryMessage, tag: &Tag) -> bool {
         && payload.get("kind") == Some(&tag.kind)
 }
 
+/// Pages through a cursor-paginated message list (at most 50 pages) until a message carries
+/// `tag`; answers its `ts`.
+async fn find_in_pages<F, Fut>(tag: &Tag, mut page: F) -> Result<Option<String>, VendorError>
+where
+    F: FnMut(Option<SlackCursorId>) -> Fut,
+    Fut: std::future::Future<
+            Output = Result<(Vec<SlackHistoryMessage>, Option<SlackResponseMetadata>), VendorError>,
+        >,
+{
+    let mut cursor = None;
+    for _ in 0..50 {
+        let (messages, meta) = page(cursor.take()).await?;
+        if let Some(m) = messages.iter().find(|m| has_tag(m, tag)) {
+            return Ok(Some(m.origin.ts.to_string()));
+        }
+        cursor = meta
+            .and_then(|m| m.next_cursor)
+            .filter(|c| !c.to_string().is_empty());
+        if cursor.is_none() {
+            break;
+        }
+    }
+    Ok(None)
+}
+
 /// A Slack `ts` for a moment (`secs.micros`).
 pub fn ts_of(at: DateTime<Utc>) -> String {
     format!("{}.{:06}", at.timestamp(), at.timestamp_subsec_micros())
@@ -189,33 +214,25 @@ impl SlackApi {
         tag: &Tag,
     ) -> Result<Option<String>, VendorError> {
         let oldest = ts_of(since - chrono::Duration::seconds(60));
-        let mut cursor: Option<SlackCursorId> = None;
-        for _ in 0..50 {
+        find_in_pages(tag, |cursor| {
             let mut req = SlackApiConversationsHistoryRequest::new()
                 .with_channel(channel.into())
                 .with_oldest(oldest.clone().into())
                 .with_limit(200)
                 .with_include_all_metadata(true);
-            if let Some(c) = cursor.take() {
+            if let Some(c) = cursor {
                 req = req.with_cursor(c);
             }
-            let resp = self
-                .session()
-                .conversations_history(&req)
-                .await
-                .map_err(|e| vendor_error("conversations.history", e))?;
-            if let Some(m) = resp.messages.iter().find(|m| has_tag(m, tag)) {
-                return Ok(Some(m.origin.ts.to_string()));
+            async move {
+                let r = self
+                    .session()
+                    .conversations_history(&req)
+                    .await
+                    .map_err(|e| vendor_error("conversations.history", e))?;
+                Ok((r.messages, r.response_metadata))
             }
-            cursor = resp
-                .response_metadata
-                .and_then(|m| m.next_cursor)
-                .filter(|c| !c.to_string().is_empty());
-            if cursor.is_none() {
-                break;
-            }
-        }
-        Ok(None)
+        })
+        .await
     }
 
     /// Finds a reply carrying `tag` in `thread_ts`'s thread.
@@ -225,31 +242,23 @@ impl SlackApi {
         thread_ts: &str,
         tag: &Tag,
     ) -> Result<Option<String>, VendorError> {
-        let mut cursor: Option<SlackCursorId> = None;
-        for _ in 0..50 {
+        find_in_pages(tag, |cursor| {
             let mut req =
                 SlackApiConversationsRepliesRequest::new(channel.into(), thread_ts.into())
                     .with_limit(200);
-            if let Some(c) = cursor.take() {
+            if let Some(c) = cursor {
                 req = req.with_cursor(c);
             }
-            let resp = self
-                .session()
-                .conversations_replies(&req)
-                .await
-                .map_err(|e| vendor_error("conversations.replies", e))?;
-            if let Some(m) = resp.messages.iter().find(|m| has_tag(m, tag)) {
-                return Ok(Some(m.origin.ts.to_string()));
+            async move {
+                let r = self
+                    .session()
+                    .conversations_replies(&req)
+                    .await
+                    .map_err(|e| vendor_error("conversations.replies", e))?;
+                Ok((r.messages, r.response_metadata))
             }
-            cursor = resp
-                .response_metadata
-                .and_then(|m| m.next_cursor)
-                .filter(|c| !c.to_string().is_empty());
-            if cursor.is_none() {
-                break;
-            }
-        }
-        Ok(None)
+        })
+        .await
     }
 
     /// The Slack user with this email, if any (`users_not_found` is `None`).
