@@ -113,7 +113,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         labels,
     );
     refresh_analysts(&engine, config).await;
-    engine.kick_due();
+    engine.recover()?;
 
     let (stop, stopped) = watch::channel(false);
     let mut tasks = vec![];

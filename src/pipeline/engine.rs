@@ -7,7 +7,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::Utc;
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 
 use super::config::TriageConfig;
@@ -77,6 +79,10 @@ pub struct Engine {
     /// Analysts.
     pub analysts: Analysts,
     runner: Runner<CaseId>,
+    /// When each case next needs attention (a pending step, a retry, an owner timer). Only the
+    /// engine writes cases, so keeping this on every save makes the timer tick a map scan
+    /// instead of decoding every case from the store.
+    wake: parking_lot::Mutex<HashMap<CaseId, DateTime<Utc>>>,
 }
 
 /// How a step went.
@@ -119,6 +125,7 @@ impl Engine {
             issue_labels,
             analysts: Analysts::default(),
             runner: Runner::new(concurrency),
+            wake: parking_lot::Mutex::new(HashMap::new()),
         })
     }
 
@@ -134,6 +141,9 @@ impl Engine {
         let admission = self.store.admit(&alert, &key, window, now, &open, &group)?;
         match &admission {
             Admission::Opened(case) => {
+                if let Some(t) = next_wake(case) {
+                    self.wake.lock().insert(case.id.clone(), t);
+                }
                 crate::telemetry::events::case_opened(&alert.source);
                 tracing::info!(case = %case.id, alert = %alert.id, "case opened");
                 self.kick(case.id.clone());
@@ -165,10 +175,31 @@ impl Engine {
         self.runner.busy()
     }
 
-    /// Kicks every case with inbound items, pending steps or due timers (at start-up, after a
-    /// crash, and on every timer tick).
+    /// Reads every case once (at start-up, after a crash) to learn when each needs attention,
+    /// then kicks whatever is due.
+    pub fn recover(self: &Arc<Self>) -> Result<(), StoreError> {
+        let cases = self.store.cases()?;
+        {
+            let mut wake = self.wake.lock();
+            wake.clear();
+            for case in &cases {
+                if let Some(t) = next_wake(case) {
+                    wake.insert(case.id.clone(), t);
+                }
+            }
+        }
+        tracing::info!(
+            cases = cases.len(),
+            pending = self.wake.lock().len(),
+            "recovered the store"
+        );
+        self.kick_due();
+        Ok(())
+    }
+
+    /// Kicks every case with inbound items, or whose pending step, retry or owner timer is due
+    /// (on every timer tick).
     pub fn kick_due(self: &Arc<Self>) {
-        let now = Utc::now();
         match self.store.inbound() {
             Ok(items) => {
                 for (_, item) in items {
@@ -179,20 +210,28 @@ impl Engine {
             }
             Err(e) => tracing::error!(error = %e, "cannot read inbound items"),
         }
-        match self.store.cases() {
-            Ok(cases) => {
-                for case in cases {
-                    let step_due = case
-                        .steps
-                        .first()
-                        .is_some_and(|s| s.not_before.is_none_or(|t| t <= now));
-                    if step_due || super::timers::due(&case, now) {
-                        self.kick(case.id.clone());
-                    }
-                }
-            }
-            Err(e) => tracing::error!(error = %e, "cannot read cases"),
+        let now = Utc::now();
+        let due: Vec<CaseId> = self
+            .wake
+            .lock()
+            .iter()
+            .filter(|(_, t)| **t <= now)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in due {
+            self.kick(id);
         }
+    }
+
+    /// Saves a case and notes when it next needs attention.
+    fn save(&self, case: &Case) -> Result<(), StoreError> {
+        self.store.save(case)?;
+        let mut wake = self.wake.lock();
+        match next_wake(case) {
+            Some(t) => wake.insert(case.id.clone(), t),
+            None => wake.remove(&case.id),
+        };
+        Ok(())
     }
 
     /// Persists an inbound item (built by [`inbound::item`]) and kicks its case; `false` if
@@ -267,7 +306,7 @@ impl Engine {
             };
             if case.mark_applied(seq) {
                 inbound::apply(self, &mut case, &item).await;
-                self.store.save(&case)?;
+                self.save(&case)?;
             }
             self.store.finish(seq)?;
         }
@@ -279,7 +318,7 @@ impl Engine {
             return Ok(());
         };
         if super::timers::apply(&mut case, Utc::now(), &self.triage) {
-            self.store.save(&case)?;
+            self.save(&case)?;
         }
         Ok(())
     }
@@ -294,7 +333,7 @@ impl Engine {
                         crate::telemetry::events::step_recovered(kind);
                         tracing::info!(case = %case.id, step = kind, "found the effect of an interrupted step; not repeating it");
                         remove_step(&mut case, rec.seq);
-                        return self.store.save(&case);
+                        return self.save(&case);
                     }
                     Ok(false) => {}
                     Err(e) => return self.failed(case, &rec, StepError::Vendor(e)),
@@ -303,7 +342,7 @@ impl Engine {
             if let Some(first) = case.steps.first_mut() {
                 first.intent_at = Some(Utc::now());
             }
-            self.store.save(&case)?;
+            self.save(&case)?;
             failpoint::hit(&format!("{kind}.intent"));
         }
         let (outcome, retries) =
@@ -320,7 +359,7 @@ impl Engine {
                 remove_step(&mut case, rec.seq);
                 case.updated_at = Utc::now();
                 crate::telemetry::events::step(kind, "done");
-                self.store.save(&case)
+                self.save(&case)
             }
             Err(e) => self.failed(case, &rec, e),
         }
@@ -374,8 +413,26 @@ impl Engine {
                 });
             }
         }
-        self.store.save(&case)
+        self.save(&case)
     }
+}
+
+/// When a case next needs attention: now for a pending step (or its retry time), and the
+/// owner's reminder or escalation while the case waits on them.
+pub fn next_wake(case: &Case) -> Option<DateTime<Utc>> {
+    let step = case
+        .steps
+        .first()
+        .map(|s| s.not_before.unwrap_or(case.updated_at));
+    let timers = if case.state == crate::case::CaseState::AwaitingOwner {
+        [case.remind_at, case.escalate_at]
+            .into_iter()
+            .flatten()
+            .min()
+    } else {
+        None
+    };
+    [step, timers].into_iter().flatten().min()
 }
 
 fn remove_step(case: &mut Case, seq: u64) {
@@ -387,4 +444,40 @@ pub fn backoff(attempt: u32) -> Duration {
     let base = 1u64 << attempt.min(8).saturating_sub(1);
     let jitter = rand::random::<u64>() % 1000;
     Duration::from_millis((base * 1000 + jitter).min(300_000))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::case::{Alert, CaseState};
+
+    #[test]
+    fn next_wake_is_the_earliest_of_step_retry_and_owner_timers() {
+        let now = Utc::now();
+        let mut c = Case::new(CaseId::from_seq(1), Alert::default(), "k".into(), now);
+        assert_eq!(next_wake(&c), None, "nothing pending");
+        c.push_step(Step::UpdateCard);
+        assert_eq!(
+            next_wake(&c),
+            Some(c.updated_at),
+            "a pending step is due now"
+        );
+        c.steps[0].not_before = Some(now + chrono::Duration::seconds(30));
+        assert_eq!(
+            next_wake(&c),
+            Some(now + chrono::Duration::seconds(30)),
+            "a retry waits"
+        );
+        c.steps.clear();
+        c.state = CaseState::AwaitingOwner;
+        c.remind_at = Some(now + chrono::Duration::minutes(30));
+        c.escalate_at = Some(now + chrono::Duration::hours(2));
+        assert_eq!(next_wake(&c), c.remind_at);
+        c.state = CaseState::Acknowledged;
+        assert_eq!(
+            next_wake(&c),
+            None,
+            "timers only run while waiting on the owner"
+        );
+    }
 }

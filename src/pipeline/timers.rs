@@ -7,12 +7,6 @@ use super::config::TriageConfig;
 use super::flow;
 use crate::case::{Case, CaseState, Step};
 
-/// Whether a timer of this case is due.
-pub fn due(case: &Case, now: DateTime<Utc>) -> bool {
-    case.state == CaseState::AwaitingOwner
-        && (case.remind_at.is_some_and(|t| t <= now) || case.escalate_at.is_some_and(|t| t <= now))
-}
-
 /// Applies due timers; `true` if the case changed.
 pub fn apply(case: &mut Case, now: DateTime<Utc>, cfg: &TriageConfig) -> bool {
     if case.state != CaseState::AwaitingOwner {
