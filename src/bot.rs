@@ -306,7 +306,17 @@ impl Inbox for Bot {
     fn command(&self, event: SlackCommandEvent) -> SlackCommandEventResponse {
         let text = event.text.clone().unwrap_or_default();
         let user = event.user_id.to_string();
-        let answer = match TriageCommand::parse(&text) {
+        let parsed = TriageCommand::parse(&text);
+        let reads_cases = matches!(
+            parsed,
+            Ok(TriageCommand::List(_) | TriageCommand::Show(_) | TriageCommand::Stats)
+        );
+        if reads_cases && !self.engine.analysts.contains(&user) {
+            tracing::info!(%user, "refused a case read from a non-analyst");
+            crate::telemetry::events::refused("case read");
+            return ephemeral("Sorry, only security analysts can see cases.".into());
+        }
+        let answer = match parsed {
             Ok(TriageCommand::Help) => commands::help_text(),
             Ok(TriageCommand::List(f)) => self.list(f, &user),
             Ok(TriageCommand::Show(id)) => self.show(&id),

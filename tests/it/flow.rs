@@ -317,7 +317,19 @@ async fn triage_new_opens_a_form_and_its_submission_opens_a_case() {
         "fallback escaped: {text}"
     );
 
-    // Someone who is not an analyst cannot open the form.
+    // Someone who is not an analyst can neither read cases nor open the form.
+    let v = ts
+        .control(
+            "/slack/command",
+            json!({"user": CAROL, "channel": "C0ALERTS01", "command": "/triage", "text": "list"}),
+        )
+        .await;
+    assert!(
+        v["response"]["text"]
+            .as_str()
+            .is_some_and(|t| t.contains("only security analysts can see")),
+        "{v}"
+    );
     let v = ts
         .control(
             "/slack/command",
