@@ -74,6 +74,31 @@ async fn low_alert_on_carols_laptop(ts: &TestSandbox) {
     .await;
 }
 
+/// A raw `block_actions` payload for a button press, as Slack sends it, for envelopes the
+/// sandbox's click helper would not build (replays, forgeries, mismatched values).
+struct Press<'a> {
+    user: &'a str,
+    channel: &'a str,
+    message_ts: &'a str,
+    action_id: &'a str,
+    value: &'a str,
+    action_ts: &'a str,
+}
+
+fn block_actions(p: &Press<'_>) -> Value {
+    json!({
+        "type": "block_actions",
+        "user": {"id": p.user, "username": p.user, "name": p.user, "team_id": "T0SANDBOX1"},
+        "api_app_id": "A0VIGIL001", "token": "x", "trigger_id": format!("1.2.{}", p.action_ts),
+        "team": {"id": "T0SANDBOX1", "domain": "acme"},
+        "container": {"type": "message", "message_ts": p.message_ts, "channel_id": p.channel, "is_ephemeral": false},
+        "channel": {"id": p.channel, "name": p.channel},
+        "state": {"values": {}},
+        "actions": [{"type": "button", "action_id": p.action_id, "block_id": "b", "value": p.value,
+                     "action_ts": p.action_ts, "text": {"type": "plain_text", "text": p.action_id}}]
+    })
+}
+
 fn ts_of(m: &Value) -> String {
     m["ts"].as_str().unwrap_or_default().to_string()
 }
@@ -88,16 +113,14 @@ async fn the_same_button_delivered_twice_on_two_connections_acts_once() {
         .as_str()
         .unwrap_or_default()
         .to_string();
-    let payload = json!({
-        "type": "block_actions",
-        "user": {"id": CAROL, "username": "carol.diaz", "name": "carol.diaz", "team_id": "T0SANDBOX1"},
-        "api_app_id": "A0VIGIL001", "token": "x", "trigger_id": "1.2.dup",
-        "team": {"id": "T0SANDBOX1", "domain": "acme"},
-        "container": {"type": "message", "message_ts": ts_of(&dm_msg), "channel_id": "D0CAROL003", "is_ephemeral": false},
-        "channel": {"id": "D0CAROL003", "name": "directmessage"},
-        "message": dm_msg.clone(), "state": {"values": {}},
-        "actions": [{"type": "button", "action_id": "owner_me", "block_id": "b", "value": case, "action_ts": "1700000000.000001",
-                     "text": {"type": "plain_text", "text": "Yes"}}]
+    let dm_ts = ts_of(&dm_msg);
+    let payload = block_actions(&Press {
+        user: CAROL,
+        channel: "D0CAROL003",
+        message_ts: &dm_ts,
+        action_id: "owner_me",
+        value: &case,
+        action_ts: "1700000000.000001",
     });
     for _ in 0..2 {
         let v = ts
@@ -222,15 +245,14 @@ async fn a_forged_button_from_another_user_is_refused() {
         .as_str()
         .unwrap_or_default()
         .to_string();
-    let forged = json!({
-        "type": "block_actions",
-        "user": {"id": DAN, "username": "dan.kim", "name": "dan.kim", "team_id": "T0SANDBOX1"},
-        "api_app_id": "A0VIGIL001", "token": "x", "trigger_id": "1.2.forged",
-        "team": {"id": "T0SANDBOX1", "domain": "acme"},
-        "container": {"type": "message", "message_ts": ts_of(&dm_msg), "channel_id": "D0CAROL003", "is_ephemeral": false},
-        "channel": {"id": "D0CAROL003", "name": "directmessage"},
-        "state": {"values": {}},
-        "actions": [{"type": "button", "action_id": "owner_not_me", "block_id": "b", "value": case, "action_ts": "1700000000.000009"}]
+    let dm_ts = ts_of(&dm_msg);
+    let forged = block_actions(&Press {
+        user: DAN,
+        channel: "D0CAROL003",
+        message_ts: &dm_ts,
+        action_id: "owner_not_me",
+        value: &case,
+        action_ts: "1700000000.000009",
     });
     ts.control(
         "/slack/envelope",
@@ -421,16 +443,17 @@ async fn a_card_button_whose_value_names_another_case_is_refused() {
     let bot = start_bot(&ts).await;
     low_alert_on_carols_laptop(&ts).await;
     let c = until("the card", || card(&ts)).await;
-    let payload = json!({
-        "type": "block_actions",
-        "user": {"id": "U0ANA00001", "username": "ana.lyst", "name": "ana.lyst", "team_id": "T0SANDBOX1"},
-        "api_app_id": "A0VIGIL001", "token": "x", "trigger_id": "1.2.other",
-        "team": {"id": "T0SANDBOX1", "domain": "acme"},
-        "container": {"type": "message", "message_ts": "1.000001", "channel_id": "C0ALERTS01", "is_ephemeral": false},
-        "channel": {"id": "C0ALERTS01", "name": "alerts"},
-        "state": {"values": {}},
-        "actions": [{"type": "button", "action_id": "case_escalate", "block_id": "b",
-                     "value": c["metadata"]["event_payload"]["case_id"], "action_ts": "1700000000.000077"}]
+    let case = c["metadata"]["event_payload"]["case_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
+    let payload = block_actions(&Press {
+        user: "U0ANA00001",
+        channel: "C0ALERTS01",
+        message_ts: "1.000001",
+        action_id: "case_escalate",
+        value: &case,
+        action_ts: "1700000000.000077",
     });
     let v = ts
         .control(
