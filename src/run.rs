@@ -91,7 +91,10 @@ fn vendors(config: &Config) -> anyhow::Result<Vendors> {
 /// and the HTTP server.
 pub async fn start(config: &Config) -> anyhow::Result<Running> {
     let _ = crate::telemetry::prometheus();
-    let store: Arc<dyn Store> = Arc::new(SledStore::open(&config.store.path)?);
+    let store: Arc<dyn Store> = Arc::new(
+        SledStore::open(&config.store.path)
+            .map_err(|e| anyhow::anyhow!("store.path {}: {e}", config.store.path.display()))?,
+    );
     let slack = client::build(&config.slack)?;
     let bot_session_token = client::bot_token(&config.slack);
     let me = slack

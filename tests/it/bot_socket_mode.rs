@@ -137,3 +137,35 @@ async fn the_demo_scenario_passes() {
         .expect("demo runs");
     assert!(ok, "every demo step happened");
 }
+
+#[tokio::test]
+async fn run_refuses_a_store_it_cannot_read_instead_of_starting_empty() {
+    let ts = sandbox().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = crate::common::write_config(&ts, dir.path());
+    let config = Config::load(&path).expect("loads");
+    {
+        let db = sled::open(&config.store.path).expect("raw open");
+        let cases = db.open_tree("cases").expect("tree");
+        cases
+            .insert(7u64.to_be_bytes(), b"not a case".as_slice())
+            .expect("insert");
+        db.flush().expect("flush");
+    }
+    let mut err = String::new();
+    for _ in 0..100 {
+        match vigil::run::start(&config).await {
+            Ok(_) => panic!("a store that does not decode must stop start-up"),
+            Err(e) => err = e.to_string(),
+        }
+        if !err.contains("lock") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(err.contains("does not decode"), "{err}");
+    assert!(
+        err.contains("never delete") || err.contains("backup"),
+        "says what to do: {err}"
+    );
+}
