@@ -58,6 +58,8 @@ impl Default for BenchOptions {
 
 /// How long the bot may take to open its two Socket Mode connections.
 const CONNECT_WAIT: Duration = Duration::from_secs(30);
+/// How long the bot and the sandbox get to stop at the end.
+const SHUTDOWN_WAIT: Duration = Duration::from_secs(10);
 /// Pause after the envelopes so in-flight Slack calls are answered and recorded.
 const SETTLE: Duration = Duration::from_secs(2);
 
@@ -109,7 +111,7 @@ pub async fn run(opts: BenchOptions) -> anyhow::Result<()> {
     let sandbox = sandbox::start("127.0.0.1:0".parse()?).await?;
     let dir = tempfile::tempdir()?;
     let result = with_sandbox(&sandbox, dir.path(), &opts).await;
-    sandbox.shutdown().await;
+    bounded("the sandbox", sandbox.shutdown()).await;
     result
 }
 
@@ -136,8 +138,19 @@ async fn with_sandbox(
     println!("sandbox {base} and the bot in this process; store in a temporary folder");
     let bot = crate::run::start(&config).await?;
     let result = measure(sandbox, &bot, &config, opts).await;
-    bot.shutdown().await;
+    bounded("the bot", bot.shutdown()).await;
     result
+}
+
+/// Waits for a shutdown, but not forever: the report is already printed, and work the bench
+/// left queued (owner replies still being posted at Slack's pace) must not keep the process up.
+async fn bounded(what: &str, shutdown: impl std::future::Future<Output = ()>) {
+    if tokio::time::timeout(SHUTDOWN_WAIT, shutdown).await.is_err() {
+        eprintln!(
+            "bench: {what} did not stop within {} s; exiting anyway",
+            SHUTDOWN_WAIT.as_secs()
+        );
+    }
 }
 
 async fn wait_for_sockets(sandbox: &RunningSandbox) -> anyhow::Result<()> {
@@ -225,8 +238,9 @@ async fn measure(
     Ok(())
 }
 
-/// The ids the envelopes need: the owner's DM channel (through `conversations.open`, as a
-/// person's client would), the cards to click and a case to show.
+/// The ids the envelopes need: the owner's DM channel and the cases' DMs in it (through
+/// `conversations.open` and `conversations.history`, as a person's client would), the cards to
+/// click and a case to show.
 async fn ack_targets(
     control: &Control,
     cast: &Cast,
@@ -241,12 +255,31 @@ async fn ack_targets(
         .pointer("/channel/id")
         .and_then(Value::as_str)
         .ok_or_else(|| anyhow::anyhow!("conversations.open answered no channel id: {opened}"))?;
+    let history = control
+        .slack(
+            "conversations.history",
+            &[
+                ("channel", owner_dm),
+                ("include_all_metadata", "true"),
+                ("limit", "1000"),
+            ],
+        )
+        .await?;
+    let dm_threads: Vec<String> = history
+        .get("messages")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|m| m.pointer("/metadata/event_payload/kind") == Some(&Value::from("dm")))
+        .filter_map(|m| m.get("ts").and_then(Value::as_str).map(str::to_string))
+        .collect();
     let mut cards: Vec<String> = batch.cards.iter().map(|c| c.ts.clone()).collect();
     cards.push(path.card.ts.clone());
     Ok(acks::Targets {
         analyst: cast.analyst.clone(),
         owner: cast.owner.clone(),
         owner_dm: owner_dm.to_string(),
+        dm_threads,
         alerts_channel: config.slack.alerts_channel.clone(),
         cards,
         show_case: path.card.case_id.clone(),

@@ -17,6 +17,9 @@ pub struct Targets {
     pub owner: String,
     /// The owner's IM channel with the bot.
     pub owner_dm: String,
+    /// The ts of each case's DM to the owner; replies go into these threads, spread over the
+    /// cases as owners answer their own alert (empty: replies go to the channel itself).
+    pub dm_threads: Vec<String>,
     /// The alerts channel id.
     pub alerts_channel: String,
     /// Card message ts values to click on.
@@ -65,12 +68,18 @@ fn envelope(i: usize, t: &Targets) -> Envelope {
         4 if round < cards => click("click Acknowledge", "case_ack", round),
         4 | 5 => click("click Assign to me", "case_assign", round + i % 10),
         6 | 7 => click("click Resolve (modal)", "case_resolve", round + i % 10),
-        _ => Envelope {
-            label: "owner DM reply",
-            path: "/_sandbox/slack/message",
-            body: json!({"user": t.owner, "channel": t.owner_dm,
-                "text": format!("That was me, installing build tools (reply {i})")}),
-        },
+        _ => {
+            let mut body = json!({"user": t.owner, "channel": t.owner_dm,
+                "text": format!("That was me, installing build tools (reply {i})")});
+            if let Some(ts) = t.dm_threads.get(i % t.dm_threads.len().max(1)) {
+                body["thread_ts"] = json!(ts);
+            }
+            Envelope {
+                label: "owner DM reply",
+                path: "/_sandbox/slack/message",
+                body,
+            }
+        }
     }
 }
 
@@ -145,6 +154,7 @@ mod tests {
             analyst: "UA".into(),
             owner: "UO".into(),
             owner_dm: "DO".into(),
+            dm_threads: vec!["9.1".into(), "9.2".into(), "9.3".into()],
             alerts_channel: "CA".into(),
             cards: vec!["1.1".into(), "2.2".into()],
             show_case: "VIG-1".into(),
@@ -163,6 +173,8 @@ mod tests {
         assert_eq!(kinds.get("/_sandbox/slack/message"), Some(&200));
         assert_eq!(envelope(2, &t).body["text"], json!("show VIG-1"));
         assert_eq!(envelope(8, &t).body["channel"], json!("DO"));
+        assert_eq!(envelope(8, &t).body["thread_ts"], json!("9.3"));
+        assert_eq!(envelope(9, &t).body["thread_ts"], json!("9.1"));
         let acks: Vec<Value> = (0..1000)
             .map(|i| envelope(i, &t).body)
             .filter(|b| b["action_id"] == json!("case_ack"))
