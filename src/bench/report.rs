@@ -221,7 +221,7 @@ impl Results<'_> {
         }
     }
 
-    fn from_poll(&self) -> Vec<f64> {
+    fn poll_latencies(&self) -> Vec<f64> {
         self.batch.samples.iter().map(|s| s.from_poll_ms).collect()
     }
 
@@ -229,7 +229,7 @@ impl Results<'_> {
         let b = self.batch;
         let critical = self.path.ms();
         let label = format!("card latency from the poll, {} alerts", b.sent);
-        match Summary::of(&self.from_poll()) {
+        match Summary::of(&self.poll_latencies()) {
             Some(s) => {
                 row(&label, pct(&s, secs));
                 row(
@@ -337,7 +337,7 @@ impl Results<'_> {
             },
         };
         let critical = self.path.ms();
-        let cards = Summary::of(&self.from_poll());
+        let cards = Summary::of(&self.poll_latencies());
         let all_carded = self.batch.cards.len() == self.batch.sent;
         let card_verdict = Verdict {
             pass: all_carded && cards.is_some_and(|s| s.p99 <= CARD_RATIO_TARGET * critical),
