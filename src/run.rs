@@ -45,12 +45,24 @@ impl Running {
         self.socket.health.clone()
     }
 
-    /// Closes the Slack connections, the poller, the timers and the HTTP server.
+    /// Closes the Slack connections, the poller, the timers and the HTTP server, then lets
+    /// case work in flight finish (up to 10 s) so nothing touches the store after this returns.
+    /// A step cut short here is finished on the next start, from its recorded intent.
     pub async fn shutdown(self) {
         self.socket.shutdown().await;
         let _ = self.stop.send(true);
         for t in self.tasks {
             let _ = t.await;
+        }
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while self.engine.busy() > 0 && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        if self.engine.busy() > 0 {
+            tracing::warn!(
+                cases = self.engine.busy(),
+                "stopped with case work still running; it resumes on the next start"
+            );
         }
     }
 }

@@ -131,6 +131,41 @@ where
     Ok(None)
 }
 
+/// Slack's `429` waits allowed per call, and the longest single wait honoured.
+const MAX_RATE_LIMIT_RETRIES: u32 = 5;
+const MAX_RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Runs a Slack call, waiting out `429 Retry-After` answers (up to 5 times, each wait capped at
+/// 60 s); other errors return at once, mapped to [`VendorError`]. Pacing itself is Vigil's
+/// per-channel limiter's job, so slack-morphism's own throttle (one `chat.postMessage` per
+/// second for the whole process) stays off.
+async fn call<T, F, Fut>(name: &'static str, mut f: F) -> Result<T, VendorError>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = ClientResult<T>>,
+{
+    let mut waits = 0;
+    loop {
+        match f().await {
+            Ok(v) => return Ok(v),
+            Err(SlackClientError::RateLimitError(rl)) if waits < MAX_RATE_LIMIT_RETRIES => {
+                waits += 1;
+                let wait = rl
+                    .retry_after
+                    .unwrap_or(std::time::Duration::from_secs(1))
+                    .min(MAX_RETRY_AFTER);
+                tracing::info!(
+                    call = name,
+                    wait_ms = wait.as_millis() as u64,
+                    "slack rate limited; waiting Retry-After"
+                );
+                tokio::time::sleep(wait).await;
+            }
+            Err(e) => return Err(vendor_error(name, e)),
+        }
+    }
+}
+
 /// A Slack `ts` for a moment (`secs.micros`).
 pub fn ts_of(at: DateTime<Utc>) -> String {
     format!("{}.{:06}", at.timestamp(), at.timestamp_subsec_micros())
@@ -170,11 +205,10 @@ impl SlackApi {
         if let Some(t) = thread_ts {
             req = req.with_thread_ts(t.into());
         }
-        let resp = self
-            .session()
-            .chat_post_message(&req)
-            .await
-            .map_err(|e| vendor_error("chat.postMessage", e))?;
+        let resp = call("chat.postMessage", || async {
+            self.session().chat_post_message(&req).await
+        })
+        .await?;
         Ok(Posted {
             channel: resp.channel.to_string(),
             ts: resp.ts.to_string(),
@@ -189,21 +223,21 @@ impl SlackApi {
         content: SlackMessageContent,
     ) -> Result<(), VendorError> {
         let req = SlackApiChatUpdateRequest::new(channel.into(), content, ts.into());
-        self.session()
-            .chat_update(&req)
-            .await
-            .map(|_| ())
-            .map_err(|e| vendor_error("chat.update", e))
+        call("chat.update", || async {
+            self.session().chat_update(&req).await
+        })
+        .await
+        .map(|_| ())
     }
 
     /// The IM channel with `user` (`conversations.open`).
     pub async fn open_dm(&self, user: &str) -> Result<String, VendorError> {
         let req = SlackApiConversationsOpenRequest::new().with_users(vec![user.into()]);
-        self.session()
-            .conversations_open(&req)
-            .await
-            .map(|r| r.channel.id.to_string())
-            .map_err(|e| vendor_error("conversations.open", e))
+        call("conversations.open", || async {
+            self.session().conversations_open(&req).await
+        })
+        .await
+        .map(|r| r.channel.id.to_string())
     }
 
     /// Finds a top-level message carrying `tag`, posted since `since` (minus a margin).
@@ -224,11 +258,10 @@ impl SlackApi {
                 req = req.with_cursor(c);
             }
             async move {
-                let r = self
-                    .session()
-                    .conversations_history(&req)
-                    .await
-                    .map_err(|e| vendor_error("conversations.history", e))?;
+                let r = call("conversations.history", || async {
+                    self.session().conversations_history(&req).await
+                })
+                .await?;
                 Ok((r.messages, r.response_metadata))
             }
         })
@@ -250,11 +283,10 @@ impl SlackApi {
                 req = req.with_cursor(c);
             }
             async move {
-                let r = self
-                    .session()
-                    .conversations_replies(&req)
-                    .await
-                    .map_err(|e| vendor_error("conversations.replies", e))?;
+                let r = call("conversations.replies", || async {
+                    self.session().conversations_replies(&req).await
+                })
+                .await?;
                 Ok((r.messages, r.response_metadata))
             }
         })
@@ -264,41 +296,45 @@ impl SlackApi {
     /// The Slack user with this email, if any (`users_not_found` is `None`).
     pub async fn user_by_email(&self, email: &str) -> Result<Option<String>, VendorError> {
         let req = SlackApiUsersLookupByEmailRequest::new(email.into());
-        match self.session().users_lookup_by_email(&req).await {
+        match call("users.lookupByEmail", || async {
+            self.session().users_lookup_by_email(&req).await
+        })
+        .await
+        {
             Ok(r) => Ok(Some(r.user.id.to_string())),
-            Err(SlackClientError::ApiError(e)) if e.code == "users_not_found" => Ok(None),
-            Err(e) => Err(vendor_error("users.lookupByEmail", e)),
+            Err(VendorError::Status { message, .. }) if message == "users_not_found" => Ok(None),
+            Err(e) => Err(e),
         }
     }
 
     /// Members of a user group.
     pub async fn usergroup_members(&self, group: &str) -> Result<Vec<String>, VendorError> {
         let req = SlackApiUserGroupsUsersListRequest::new(group.into());
-        self.session()
-            .usergroups_users_list(&req)
-            .await
-            .map(|r| r.users.into_iter().map(|u| u.to_string()).collect())
-            .map_err(|e| vendor_error("usergroups.users.list", e))
+        call("usergroups.users.list", || async {
+            self.session().usergroups_users_list(&req).await
+        })
+        .await
+        .map(|r| r.users.into_iter().map(|u| u.to_string()).collect())
     }
 
     /// Opens a modal for a `trigger_id` (valid for 3 s: call it right after the ack).
     pub async fn open_view(&self, trigger_id: &str, view: SlackView) -> Result<(), VendorError> {
         let req = SlackApiViewsOpenRequest::new(trigger_id.into(), view);
-        self.session()
-            .views_open(&req)
-            .await
-            .map(|_| ())
-            .map_err(|e| vendor_error("views.open", e))
+        call("views.open", || async {
+            self.session().views_open(&req).await
+        })
+        .await
+        .map(|_| ())
     }
 
     /// Publishes a user's App Home.
     pub async fn publish_home(&self, user: &str, view: SlackView) -> Result<(), VendorError> {
         let req = SlackApiViewsPublishRequest::new(user.into(), view);
-        self.session()
-            .views_publish(&req)
-            .await
-            .map(|_| ())
-            .map_err(|e| vendor_error("views.publish", e))
+        call("views.publish", || async {
+            self.session().views_publish(&req).await
+        })
+        .await
+        .map(|_| ())
     }
 
     /// Shows a message only `user` sees in `channel`.
@@ -313,10 +349,10 @@ impl SlackApi {
             user.into(),
             SlackMessageContent::new().with_text(text.into()),
         );
-        self.session()
-            .chat_post_ephemeral(&req)
-            .await
-            .map(|_| ())
-            .map_err(|e| vendor_error("chat.postEphemeral", e))
+        call("chat.postEphemeral", || async {
+            self.session().chat_post_ephemeral(&req).await
+        })
+        .await
+        .map(|_| ())
     }
 }

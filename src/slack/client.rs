@@ -2,7 +2,9 @@
 //!
 //! slack-morphism's default connector is https-only, which cannot reach a local Slack (the
 //! sandbox); building the connector with `https_or_http` keeps the same client type for both
-//! (crates.md §1.4). Rate control is on, so 429s wait `Retry-After` and retry.
+//! (crates.md §1.4). slack-morphism's rate control stays off: it throttles `chat.postMessage`
+//! to one per second for the whole process; Vigil paces per channel and waits out 429s itself
+//! (`slack::api`).
 
 use std::sync::Arc;
 
@@ -31,8 +33,7 @@ pub fn build(config: &SlackConfig) -> Result<Slack, SlackSetupError> {
         .enable_http2()
         .build();
     let connector = SlackClientHyperConnector::with_connector(https_or_http)
-        .with_slack_api_url(&config.base_url)
-        .with_rate_control(SlackApiRateControlConfig::new().with_max_retries(5));
+        .with_slack_api_url(&config.base_url);
     Ok(Arc::new(SlackClient::new(connector)))
 }
 
