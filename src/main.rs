@@ -41,8 +41,11 @@ enum Command {
         /// answer, in milliseconds.
         #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u64).range(0..=10_000))]
         latency_ms: u64,
-        /// Envelopes in flight at once.
-        #[arg(long, default_value_t = 32, value_parser = clap::value_parser!(u64).range(1..=1_000))]
+        /// Envelopes in flight at once. The default, 2, is one per Socket Mode connection: the
+        /// ack time itself. slack-morphism handles one envelope at a time per connection, so a
+        /// larger value adds the wait behind the envelopes queued on the same connection
+        /// (a saturation run: try 32).
+        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=1_000))]
         concurrency: u64,
         /// Gap between alerts in milliseconds. Slack allows about one message per second in the
         /// alerts channel, so a shorter gap measures the channel's queue rather than Vigil.

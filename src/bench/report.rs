@@ -316,6 +316,12 @@ impl Results<'_> {
             "    ack, while every vendor answers in {} ms and the cards' follow-up work is still running.",
             self.latency_ms
         );
+        println!(
+            "    slack-morphism handles one envelope at a time per connection (2 connections), so with more"
+        );
+        println!(
+            "    than 2 in flight the figure includes waiting behind envelopes queued on the same connection."
+        );
     }
 
     fn verdicts(&self) -> Vec<Verdict> {
