@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::num::NonZeroU32;
 
 use chrono::{DateTime, Utc};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
 use slack_morphism::errors::SlackClientError;
 use slack_morphism::prelude::*;
 
@@ -42,7 +42,22 @@ pub struct SlackApi {
     client: Slack,
     token: SlackApiToken,
     per_channel: DefaultKeyedRateLimiter<String>,
+    per_method: HashMap<&'static str, DefaultDirectRateLimiter>,
 }
+
+/// Slack's published tier of each method Vigil calls (requests per minute, per workspace).
+/// `chat.postMessage` is paced per channel instead, and `views.open` is left unpaced: its
+/// `trigger_id` dies after 3 s, and Tier 4 is far above what people can click.
+const TIERS: &[(&str, u32)] = &[
+    ("chat.update", 50),
+    ("conversations.open", 50),
+    ("conversations.history", 50),
+    ("conversations.replies", 50),
+    ("users.lookupByEmail", 50),
+    ("usergroups.users.list", 20),
+    ("views.publish", 100),
+    ("chat.postEphemeral", 100),
+];
 
 /// Maps a slack-morphism error to a [`VendorError`] naming the call.
 pub fn vendor_error(call: &'static str, e: SlackClientError) -> VendorError {
@@ -139,7 +154,7 @@ const MAX_RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(60);
 /// 60 s); other errors return at once, mapped to [`VendorError`]. Pacing itself is Vigil's
 /// per-channel limiter's job, so slack-morphism's own throttle (one `chat.postMessage` per
 /// second for the whole process) stays off.
-async fn call<T, F, Fut>(name: &'static str, mut f: F) -> Result<T, VendorError>
+async fn retry_429<T, F, Fut>(name: &'static str, mut f: F) -> Result<T, VendorError>
 where
     F: FnMut() -> Fut,
     Fut: std::future::Future<Output = ClientResult<T>>,
@@ -180,7 +195,26 @@ impl SlackApi {
             client,
             token,
             per_channel: RateLimiter::keyed(quota),
+            per_method: TIERS
+                .iter()
+                .filter_map(|(method, per_minute)| {
+                    let n = NonZeroU32::new(*per_minute)?;
+                    Some((*method, RateLimiter::direct(Quota::per_minute(n))))
+                })
+                .collect(),
         }
+    }
+
+    /// Waits for the method's tier, then runs it, waiting out 429s.
+    async fn call<T, F, Fut>(&self, name: &'static str, f: F) -> Result<T, VendorError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = ClientResult<T>>,
+    {
+        if let Some(limiter) = self.per_method.get(name) {
+            limiter.until_ready().await;
+        }
+        retry_429(name, f).await
     }
 
     fn session(&self) -> SlackClientSession<'_, SlackClientHyperHttpsConnector> {
@@ -205,10 +239,11 @@ impl SlackApi {
         if let Some(t) = thread_ts {
             req = req.with_thread_ts(t.into());
         }
-        let resp = call("chat.postMessage", || async {
-            self.session().chat_post_message(&req).await
-        })
-        .await?;
+        let resp = self
+            .call("chat.postMessage", || async {
+                self.session().chat_post_message(&req).await
+            })
+            .await?;
         Ok(Posted {
             channel: resp.channel.to_string(),
             ts: resp.ts.to_string(),
@@ -223,7 +258,7 @@ impl SlackApi {
         content: SlackMessageContent,
     ) -> Result<(), VendorError> {
         let req = SlackApiChatUpdateRequest::new(channel.into(), content, ts.into());
-        call("chat.update", || async {
+        self.call("chat.update", || async {
             self.session().chat_update(&req).await
         })
         .await
@@ -233,7 +268,7 @@ impl SlackApi {
     /// The IM channel with `user` (`conversations.open`).
     pub async fn open_dm(&self, user: &str) -> Result<String, VendorError> {
         let req = SlackApiConversationsOpenRequest::new().with_users(vec![user.into()]);
-        call("conversations.open", || async {
+        self.call("conversations.open", || async {
             self.session().conversations_open(&req).await
         })
         .await
@@ -258,10 +293,11 @@ impl SlackApi {
                 req = req.with_cursor(c);
             }
             async move {
-                let r = call("conversations.history", || async {
-                    self.session().conversations_history(&req).await
-                })
-                .await?;
+                let r = self
+                    .call("conversations.history", || async {
+                        self.session().conversations_history(&req).await
+                    })
+                    .await?;
                 Ok((r.messages, r.response_metadata))
             }
         })
@@ -283,10 +319,11 @@ impl SlackApi {
                 req = req.with_cursor(c);
             }
             async move {
-                let r = call("conversations.replies", || async {
-                    self.session().conversations_replies(&req).await
-                })
-                .await?;
+                let r = self
+                    .call("conversations.replies", || async {
+                        self.session().conversations_replies(&req).await
+                    })
+                    .await?;
                 Ok((r.messages, r.response_metadata))
             }
         })
@@ -296,10 +333,11 @@ impl SlackApi {
     /// The Slack user with this email, if any (`users_not_found` is `None`).
     pub async fn user_by_email(&self, email: &str) -> Result<Option<String>, VendorError> {
         let req = SlackApiUsersLookupByEmailRequest::new(email.into());
-        match call("users.lookupByEmail", || async {
-            self.session().users_lookup_by_email(&req).await
-        })
-        .await
+        match self
+            .call("users.lookupByEmail", || async {
+                self.session().users_lookup_by_email(&req).await
+            })
+            .await
         {
             Ok(r) => Ok(Some(r.user.id.to_string())),
             Err(VendorError::Status { message, .. }) if message == "users_not_found" => Ok(None),
@@ -310,7 +348,7 @@ impl SlackApi {
     /// Members of a user group.
     pub async fn usergroup_members(&self, group: &str) -> Result<Vec<String>, VendorError> {
         let req = SlackApiUserGroupsUsersListRequest::new(group.into());
-        call("usergroups.users.list", || async {
+        self.call("usergroups.users.list", || async {
             self.session().usergroups_users_list(&req).await
         })
         .await
@@ -320,7 +358,7 @@ impl SlackApi {
     /// Opens a modal for a `trigger_id` (valid for 3 s: call it right after the ack).
     pub async fn open_view(&self, trigger_id: &str, view: SlackView) -> Result<(), VendorError> {
         let req = SlackApiViewsOpenRequest::new(trigger_id.into(), view);
-        call("views.open", || async {
+        self.call("views.open", || async {
             self.session().views_open(&req).await
         })
         .await
@@ -330,7 +368,7 @@ impl SlackApi {
     /// Publishes a user's App Home.
     pub async fn publish_home(&self, user: &str, view: SlackView) -> Result<(), VendorError> {
         let req = SlackApiViewsPublishRequest::new(user.into(), view);
-        call("views.publish", || async {
+        self.call("views.publish", || async {
             self.session().views_publish(&req).await
         })
         .await
@@ -349,7 +387,7 @@ impl SlackApi {
             user.into(),
             SlackMessageContent::new().with_text(text.into()),
         );
-        call("chat.postEphemeral", || async {
+        self.call("chat.postEphemeral", || async {
             self.session().chat_post_ephemeral(&req).await
         })
         .await
