@@ -259,24 +259,27 @@ async fn a_forged_button_from_another_user_is_refused() {
         json!({"type": "interactive", "payload": forged}),
     )
     .await;
-    tokio::time::sleep(Duration::from_millis(1000)).await;
-    let token = ts.creds["pagerduty"]["api_token"]
-        .as_str()
-        .unwrap_or_default();
-    let incidents: Value = ts
-        .http
-        .get(ts.url("/pagerduty/api/incidents"))
-        .header("authorization", format!("Token token={token}"))
-        .send()
-        .await
-        .expect("pd")
-        .json()
-        .await
-        .expect("json");
-    assert_eq!(
-        incidents["incidents"].as_array().map(Vec::len),
-        Some(0),
+    // Carol then answers herself. A case's items are applied in order, so once her answer
+    // shows on the issue, the forged press before it was handled, and refused.
+    ts.control(
+        "/slack/click",
+        json!({"user": CAROL, "channel": "D0CAROL003", "ts": dm_ts, "action_id": "owner_me"}),
+    )
+    .await;
+    until("Carol's own answer on the issue", || async {
+        issue(&ts)
+            .await
+            .filter(|i| i.to_string().contains("owner-confirmed"))
+    })
+    .await;
+    assert!(
+        ts.incidents().await.is_empty(),
         "a forged 'not me' must not page"
+    );
+    let i = issue(&ts).await.expect("issue");
+    assert!(
+        !i.to_string().contains("owner-denied"),
+        "the forged answer was not recorded: {i}"
     );
     bot.running.shutdown().await;
 }
@@ -462,23 +465,25 @@ async fn a_card_button_whose_value_names_another_case_is_refused() {
         )
         .await;
     assert_eq!(v["acked"], json!(true), "{v}");
-    tokio::time::sleep(Duration::from_millis(1000)).await;
-    let token = ts.creds["pagerduty"]["api_token"]
-        .as_str()
-        .unwrap_or_default();
-    let incidents: Value = ts
-        .http
-        .get(ts.url("/pagerduty/api/incidents"))
-        .header("authorization", format!("Token token={token}"))
-        .send()
-        .await
-        .expect("pd")
-        .json()
-        .await
-        .expect("json");
-    assert_eq!(
-        incidents["incidents"].as_array().map(Vec::len),
-        Some(0),
+    // An analyst then acknowledges from the real card; once that shows in the thread, the
+    // mismatched press before it was handled, and refused.
+    ts.control(
+        "/slack/click",
+        json!({"user": "U0ANA00001", "channel": "C0ALERTS01", "ts": ts_of(&c), "action_id": "case_ack"}),
+    )
+    .await;
+    until("the acknowledgement in the card's thread", || async {
+        let v = ts
+            .slack(
+                "conversations.replies",
+                &[("channel", "C0ALERTS01"), ("ts", &ts_of(&c))],
+            )
+            .await;
+        v.to_string().contains("Acknowledged").then_some(())
+    })
+    .await;
+    assert!(
+        ts.incidents().await.is_empty(),
         "a mismatched button must not page"
     );
     bot.running.shutdown().await;
