@@ -62,6 +62,22 @@ pub fn retry_after(resp: &Response, signal: RetrySignal) -> Option<Duration> {
     }
 }
 
+/// Sends a request and decodes its 2xx JSON answer into `T`; a failure names the call and says
+/// whether it was the connection, the vendor's status (with its message and wait) or the body.
+pub async fn send<T: DeserializeOwned>(
+    vendor: &'static str,
+    call: &'static str,
+    request: reqwest::RequestBuilder,
+    signal: RetrySignal,
+    message_of: fn(&serde_json::Value) -> Option<String>,
+) -> Result<T, VendorError> {
+    let resp = request
+        .send()
+        .await
+        .map_err(|e| transport(vendor, call, e))?;
+    decode(vendor, call, resp, signal, message_of).await
+}
+
 /// Decodes a 2xx JSON body into `T`, or builds the error with the vendor's message, taken
 /// from the body by `message_of`.
 pub async fn decode<T: DeserializeOwned>(

@@ -99,18 +99,15 @@ impl CrowdStrikeClient {
 
     async fn issue_token(&self) -> Result<CachedToken, VendorError> {
         const CALL: &str = "oauth2 token";
-        let resp = self
+        let request = self
             .http
             .post(format!("{}/oauth2/token", self.config.base_url))
             .form(&[
                 ("client_id", self.config.client_id.as_str()),
                 ("client_secret", self.config.client_secret.expose()),
-            ])
-            .send()
-            .await
-            .map_err(|e| http::transport(VENDOR, CALL, e))?;
+            ]);
         let t: TokenResponse =
-            http::decode(VENDOR, CALL, resp, RETRY_SIGNAL, error_message).await?;
+            http::send(VENDOR, CALL, request, RETRY_SIGNAL, error_message).await?;
         let lifetime = Duration::from_secs(t.expires_in);
         Ok(CachedToken {
             value: t.access_token,

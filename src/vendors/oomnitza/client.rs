@@ -167,19 +167,14 @@ impl OomnitzaClient {
         let url = format!("{}{}", self.config.base_url, path);
         self.outbound
             .call("tenant", call, || async {
-                let resp = self
-                    .http
-                    .get(&url)
-                    .header("Authorization2", self.config.token.expose())
-                    .header("accept", "application/json")
-                    .query(&query)
-                    .send()
-                    .await
-                    .map_err(|e| http::transport(VENDOR, call, e))?;
-                http::decode(
+                http::send(
                     VENDOR,
                     call,
-                    resp,
+                    self.http
+                        .get(&url)
+                        .header("Authorization2", self.config.token.expose())
+                        .header("accept", "application/json")
+                        .query(&query),
                     RetrySignal::RetryAfterSeconds,
                     error_message,
                 )

@@ -123,18 +123,13 @@ impl PagerDutyClient {
         let url = format!("{}/v2/enqueue", self.config.base_url);
         self.outbound
             .call(EVENTS, call, || async {
-                let resp = self
-                    .http
-                    .post(&url)
-                    .header("content-type", "application/json")
-                    .body(bytes.clone())
-                    .send()
-                    .await
-                    .map_err(|e| http::transport(VENDOR, call, e))?;
-                http::decode(
+                http::send(
                     VENDOR,
                     call,
-                    resp,
+                    self.http
+                        .post(&url)
+                        .header("content-type", "application/json")
+                        .body(bytes.clone()),
                     RetrySignal::RetryAfterSeconds,
                     error_message,
                 )
@@ -186,19 +181,14 @@ impl PagerDutyClient {
         let url = format!("{}{}", self.config.api_base_url, path);
         self.outbound
             .call_unmetered(call, || async {
-                let resp = self
-                    .http
-                    .get(&url)
-                    .header("authorization", format!("Token token={}", token.expose()))
-                    .header("accept", "application/json")
-                    .query(query)
-                    .send()
-                    .await
-                    .map_err(|e| http::transport(VENDOR, call, e))?;
-                http::decode(
+                http::send(
                     VENDOR,
                     call,
-                    resp,
+                    self.http
+                        .get(&url)
+                        .header("authorization", format!("Token token={}", token.expose()))
+                        .header("accept", "application/json")
+                        .query(query),
                     RetrySignal::RetryAfterSeconds,
                     error_message,
                 )
