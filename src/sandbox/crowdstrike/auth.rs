@@ -92,19 +92,20 @@ fn arg(args: &Map<String, Value>, key: &str) -> Option<String> {
         .map(str::to_string)
 }
 
+/// Counts a request in a per-IP window and starts a call reporting that window's numbers.
+fn per_ip_call(sb: &Sandbox, service: &'static str, key: &str, limit: u64) -> Call {
+    let remaining = sb.crowdstrike.window.hit(key, limit);
+    Call::new(service, RateInfo { limit, remaining })
+}
+
 /// Rate numbers for the token endpoint (Falcon: 300/min per IP); refuses with 429 when an
 /// `oauth2` limit rule is set and exceeded.
 fn token_endpoint_call(sb: &Sandbox, inc: &Incoming) -> Result<Call, Box<Response>> {
-    let remaining = sb
-        .crowdstrike
-        .window
-        .hit(&format!("oauth2:{}", inc.ip), TOKEN_ENDPOINT_LIMIT);
-    let call = Call::new(
+    let call = per_ip_call(
+        sb,
         OAUTH2,
-        RateInfo {
-            limit: TOKEN_ENDPOINT_LIMIT,
-            remaining,
-        },
+        &format!("oauth2:{}", inc.ip),
+        TOKEN_ENDPOINT_LIMIT,
     );
     match sb.limits.check("crowdstrike", "oauth2", &inc.ip) {
         Ok(()) => Ok(call),
@@ -229,16 +230,11 @@ pub fn authorize(
 /// The gateway's answer to a missing, unknown or expired token: 401 (or 429 once the
 /// per-IP `unauthenticated` rule, off unless set, is exceeded).
 fn unauthenticated(sb: &Sandbox, inc: &Incoming) -> Response {
-    let remaining = sb
-        .crowdstrike
-        .window
-        .hit(&format!("ip:{}", inc.ip), UNAUTHENTICATED_LIMIT);
-    let call = Call::new(
+    let call = per_ip_call(
+        sb,
         GATEWAY,
-        RateInfo {
-            limit: UNAUTHENTICATED_LIMIT,
-            remaining,
-        },
+        &format!("ip:{}", inc.ip),
+        UNAUTHENTICATED_LIMIT,
     );
     match sb.limits.check("crowdstrike", "unauthenticated", &inc.ip) {
         Ok(()) => call.refuse(
