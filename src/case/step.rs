@@ -94,6 +94,28 @@ pub enum Step {
 /// Kinds of steps, for metrics and logs.
 pub type StepKind = &'static str;
 
+/// Every step kind, in flow order: what failpoints (`<kind>.intent`, `<kind>.done`) and crash
+/// tests enumerate. A unit test keeps it equal to [`Step::kind`]'s answers.
+pub const KINDS: &[StepKind] = &[
+    "enrich",
+    "prioritise",
+    "create_issue",
+    "post_card",
+    "route",
+    "owner_dm",
+    "page",
+    "page_ack",
+    "page_resolve",
+    "update_card",
+    "card_thread",
+    "dm_thread",
+    "issue_comment",
+    "issue_labels",
+    "close_issue",
+    "contain",
+    "alert_status",
+];
+
 impl Step {
     /// A short name.
     pub fn kind(&self) -> StepKind {
@@ -119,7 +141,9 @@ impl Step {
     }
 
     /// Whether repeating the step after a crash could create a duplicate, so it must record
-    /// its intent first and look before acting again.
+    /// its intent first and look before acting again. `AlertStatus` records it for its
+    /// comment: Falcon cannot list an alert's comments, so a retry after an intent without a
+    /// result sets the status again but leaves the comment out.
     pub fn needs_intent(&self) -> bool {
         matches!(
             self,
@@ -129,6 +153,7 @@ impl Step {
                 | Step::CardThread { .. }
                 | Step::DmThread { .. }
                 | Step::IssueComment { .. }
+                | Step::AlertStatus { .. }
         )
     }
 }
@@ -161,5 +186,67 @@ impl StepRecord {
             not_before: None,
             last_error: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One step of every kind; the match makes a new variant a compile error here.
+    fn one_of_each() -> Vec<Step> {
+        let text = || String::from("t");
+        let all = vec![
+            Step::Enrich,
+            Step::Prioritise,
+            Step::CreateIssue,
+            Step::PostCard,
+            Step::Route,
+            Step::OwnerDm { kind: DmKind::Ask },
+            Step::Page,
+            Step::PageAck,
+            Step::PageResolve,
+            Step::UpdateCard,
+            Step::CardThread { text: text() },
+            Step::DmThread { text: text() },
+            Step::IssueComment { body: text() },
+            Step::IssueLabels { labels: vec![] },
+            Step::CloseIssue {
+                reason: CloseReason::Completed,
+            },
+            Step::Contain,
+            Step::AlertStatus {
+                status: text(),
+                comment: text(),
+            },
+        ];
+        for s in &all {
+            match s {
+                Step::Enrich
+                | Step::Prioritise
+                | Step::CreateIssue
+                | Step::PostCard
+                | Step::Route
+                | Step::OwnerDm { .. }
+                | Step::Page
+                | Step::PageAck
+                | Step::PageResolve
+                | Step::UpdateCard
+                | Step::CardThread { .. }
+                | Step::DmThread { .. }
+                | Step::IssueComment { .. }
+                | Step::IssueLabels { .. }
+                | Step::CloseIssue { .. }
+                | Step::Contain
+                | Step::AlertStatus { .. } => {}
+            }
+        }
+        all
+    }
+
+    #[test]
+    fn kinds_lists_every_step_kind_once() {
+        let kinds: Vec<StepKind> = one_of_each().iter().map(Step::kind).collect();
+        assert_eq!(kinds, KINDS);
     }
 }

@@ -343,8 +343,8 @@ impl Engine {
                 first.intent_at = Some(Utc::now());
             }
             self.save(&case)?;
-            failpoint::hit(&format!("{kind}.intent"));
         }
+        failpoint::hit(&format!("{kind}.intent"));
         let (outcome, retries) =
             crate::vendors::outbound::capture_retries(steps::perform(self, &mut case, &rec)).await;
         for r in retries {

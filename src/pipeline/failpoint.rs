@@ -2,8 +2,9 @@
 //! abort at that point (no destructors, no flush), exactly like a SIGKILL there. Several names
 //! may be given, comma-separated. Unset, this costs one cached lookup.
 //!
-//! Every step has `<kind>.intent` (intent recorded, effect not yet performed) and `<kind>.done`
-//! (effect performed, result not yet recorded); the SPEC's names are aliases:
+//! Every step kind (`case::step::KINDS`) has `<kind>.intent` (effect not yet performed; for a
+//! step that records an intent, just after it is flushed) and `<kind>.done` (effect performed,
+//! result not yet recorded); the SPEC's names are aliases:
 //! `github.issue.created`, `slack.card.posted`, `slack.dm.posted`, `pagerduty.triggered`.
 
 use std::sync::OnceLock;

@@ -160,21 +160,7 @@ pub async fn perform(engine: &Engine, case: &mut Case, rec: &StepRecord) -> Resu
         }
         Step::Contain => contain(engine, case, now).await?,
         Step::AlertStatus { status, comment } => {
-            if let (Some(cs), true) = (
-                &engine.vendors.crowdstrike,
-                case.alert.source == "crowdstrike",
-            ) {
-                let ids = vec![case.alert.id.clone()];
-                cs.update_alerts(
-                    &ids,
-                    &[
-                        ("update_status", status.as_str()),
-                        ("append_comment", comment.as_str()),
-                    ],
-                )
-                .await?;
-                case.note(now, None, format!("CrowdStrike alert set to {status}"));
-            }
+            alert_status(engine, case, rec, status, comment, now).await?
         }
     }
     Ok(())
@@ -272,8 +258,58 @@ pub async fn find_existing(
                 .iter()
                 .any(|c| c.body.contains(&marker)))
         }
+        // Falcon cannot list an alert's comments: the step itself resolves its intent by
+        // setting the status again without the comment.
+        Step::AlertStatus { .. } => Ok(false),
         _ => Ok(false),
     }
+}
+
+/// Sets the source alert's status, with its comment the first time only. Falcon cannot list an
+/// alert's comments, so when an earlier attempt recorded the comment's intent and no result
+/// (a crash, or a failure that may have reached Falcon), this attempt sends the status alone:
+/// a comment may be missing after a crash, but it is never doubled. A 429 proves Falcon did
+/// nothing, so it puts the intent back as it was and the next attempt still comments.
+async fn alert_status(
+    engine: &Engine,
+    case: &mut Case,
+    rec: &StepRecord,
+    status: &str,
+    comment: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StepError> {
+    let Some(cs) = engine
+        .vendors
+        .crowdstrike
+        .as_ref()
+        .filter(|_| case.alert.source == "crowdstrike")
+    else {
+        return Ok(());
+    };
+    let ids = vec![case.alert.id.clone()];
+    let comment_may_exist = rec.intent_at.is_some();
+    let mut actions = vec![("update_status", status)];
+    if !comment_may_exist {
+        actions.push(("append_comment", comment));
+    }
+    if let Err(e) = cs.update_alerts(&ids, &actions).await {
+        if e.status() == Some(429)
+            && let Some(first) = case.steps.first_mut().filter(|s| s.seq == rec.seq)
+        {
+            first.intent_at = rec.intent_at;
+        }
+        return Err(e.into());
+    }
+    case.note(now, None, format!("CrowdStrike alert set to {status}"));
+    if comment_may_exist {
+        case.note(
+            now,
+            None,
+            "CrowdStrike comment not sent again: an interrupted attempt may have added it, \
+             and Falcon cannot list comments to check",
+        );
+    }
+    Ok(())
 }
 
 fn record_issue(case: &mut Case, number: u64, url: String, now: DateTime<Utc>) {

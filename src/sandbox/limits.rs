@@ -3,7 +3,9 @@
 //!
 //! Default rules: Slack `chat.postMessage` 1/s per channel (burst 4); GitHub `content`
 //! (issues and comments) 80/min and `search` 30/min; PagerDuty `enqueue` 120/min per routing
-//! key; CrowdStrike `api` 6000/min per client. Any other Slack method (by its name, e.g.
+//! key; CrowdStrike `api` 6000/min per client; Slack `conversations.history` and
+//! `conversations.replies` at Tier 3, 50/min each for the app (what internal, customer-built
+//! apps like Vigil get; vendor-apis §1.2). Any other Slack method (by its name, e.g.
 //! `apps.connections.open`) is limited only once `POST /_sandbox/limits` turns it on.
 
 use std::collections::HashMap;
@@ -42,6 +44,10 @@ pub struct Limits {
     rules: Mutex<HashMap<(String, String), Rule>>,
 }
 
+/// Slack's Tier 3 (requests per minute, per method, per app), where history reads stay for
+/// internal apps; commercially distributed non-Marketplace apps get Tier 1 instead.
+pub const TIER_3: u32 = 50;
+
 /// The limits a fresh sandbox enforces.
 pub fn defaults() -> Vec<LimitSpec> {
     let spec = |service: &str, method: &str, per_minute, burst| LimitSpec {
@@ -52,6 +58,8 @@ pub fn defaults() -> Vec<LimitSpec> {
     };
     vec![
         spec("slack", "chat.postMessage", 60, 4),
+        spec("slack", "conversations.history", TIER_3, TIER_3),
+        spec("slack", "conversations.replies", TIER_3, TIER_3),
         spec("github", "content", 80, 80),
         spec("github", "search", 30, 30),
         spec("pagerduty", "enqueue", 120, 120),
@@ -171,6 +179,35 @@ mod tests {
         }
         l.reset();
         assert_eq!(l.list().len(), defaults().len());
+    }
+
+    #[test]
+    fn history_and_replies_are_tier_3_by_default_each_in_its_own_bucket() {
+        let l = Limits::with_defaults();
+        for method in ["conversations.history", "conversations.replies"] {
+            for i in 0..TIER_3 {
+                assert!(l.check("slack", method, "").is_ok(), "{method} #{i}");
+            }
+            let wait = l.check("slack", method, "").unwrap_err();
+            assert!(wait <= Duration::from_millis(1300), "{method}: {wait:?}");
+        }
+        l.set(LimitSpec {
+            service: "slack".into(),
+            method: "conversations.history".into(),
+            per_minute: 0,
+            burst: None,
+        });
+        assert!(l.check("slack", "conversations.history", "").is_ok());
+        l.reset();
+        let listed = l.list();
+        for method in ["conversations.history", "conversations.replies"] {
+            assert!(
+                listed
+                    .iter()
+                    .any(|r| r.method == method && r.per_minute == TIER_3),
+                "reset restores {method}: {listed:?}"
+            );
+        }
     }
 
     #[test]

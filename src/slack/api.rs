@@ -305,6 +305,10 @@ impl SlackApi {
     }
 
     /// Finds a reply carrying `tag` in `thread_ts`'s thread.
+    ///
+    /// Slack returns a message's `metadata` only when asked (`include_all_metadata=true`), and
+    /// slack-morphism's `conversations.replies` request has no such field, so the request is
+    /// made raw through the same session (and the same Tier 3 pacing in [`SlackApi::call`]).
     pub async fn find_reply(
         &self,
         channel: &str,
@@ -312,16 +316,20 @@ impl SlackApi {
         tag: &Tag,
     ) -> Result<Option<String>, VendorError> {
         find_in_pages(tag, |cursor| {
-            let mut req =
-                SlackApiConversationsRepliesRequest::new(channel.into(), thread_ts.into())
-                    .with_limit(200);
-            if let Some(c) = cursor {
-                req = req.with_cursor(c);
-            }
+            let params: Vec<(&'static str, Option<String>)> = vec![
+                ("channel", Some(channel.to_string())),
+                ("ts", Some(thread_ts.to_string())),
+                ("limit", Some("200".to_string())),
+                ("include_all_metadata", Some("true".to_string())),
+                ("cursor", cursor.map(|c| c.to_string())),
+            ];
             async move {
-                let r = self
+                let r: SlackApiConversationsRepliesResponse = self
                     .call("conversations.replies", || async {
-                        self.session().conversations_replies(&req).await
+                        self.session()
+                            .http_session_api
+                            .http_get("conversations.replies", &params, None)
+                            .await
                     })
                     .await?;
                 Ok((r.messages, r.response_metadata))
@@ -392,5 +400,74 @@ impl SlackApi {
         })
         .await
         .map(|_| ())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::slack::config::SlackConfig;
+
+    async fn api_for(sb: &crate::sandbox::RunningSandbox) -> SlackApi {
+        let config = SlackConfig {
+            base_url: format!("{}/slack/api", sb.base_url()),
+            bot_token_file: None,
+            app_token_file: None,
+            alerts_channel: "C0ALERTS01".into(),
+            analyst_usergroup: None,
+            analyst_users: vec![],
+            socket_connections: 2,
+            bot_token: crate::config::secret::Secret::new(
+                sb.sandbox.credentials.slack.bot_token.clone(),
+            ),
+            app_token: crate::config::secret::Secret::new(String::new()),
+        };
+        let client = super::super::client::build(&config).expect("slack client");
+        SlackApi::new(client, super::super::client::bot_token(&config))
+    }
+
+    fn tag(kind: &str) -> Tag {
+        Tag {
+            case_id: "VIG-7".into(),
+            kind: kind.into(),
+        }
+    }
+
+    /// Crash recovery of a thread reply depends on seeing its metadata, which Slack only
+    /// returns with `include_all_metadata`.
+    #[tokio::test]
+    async fn find_reply_sees_a_tagged_reply_and_nothing_else() {
+        let sb = crate::sandbox::start("127.0.0.1:0".parse().expect("addr"))
+            .await
+            .expect("sandbox");
+        let api = api_for(&sb).await;
+        let text = |t: &str| SlackMessageContent::new().with_text(t.into());
+        let card = api
+            .post("C0ALERTS01", text("card"), None, &tag("card"))
+            .await
+            .expect("card");
+        let reply = api
+            .post("C0ALERTS01", text("r"), Some(&card.ts), &tag("step-4"))
+            .await
+            .expect("reply");
+        let found = api
+            .find_reply("C0ALERTS01", &card.ts, &tag("step-4"))
+            .await
+            .expect("lookup");
+        assert_eq!(found, Some(reply.ts));
+        let other = api
+            .find_reply("C0ALERTS01", &card.ts, &tag("step-5"))
+            .await
+            .expect("lookup");
+        assert_eq!(other, None);
+        let top = api
+            .find_top_level(
+                "C0ALERTS01",
+                Utc::now() - chrono::Duration::minutes(1),
+                &tag("card"),
+            )
+            .await
+            .expect("lookup");
+        assert_eq!(top, Some(card.ts));
     }
 }

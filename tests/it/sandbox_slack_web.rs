@@ -634,6 +634,65 @@ async fn history_replies_threads_metadata_and_paging() {
     assert_error(&r, "channel_not_found");
 }
 
+/// `conversations.replies` of `parent` in #alerts, as a form call with `extra` arguments.
+async fn replies_of(sb: &TestSandbox, parent: &str, extra: &[(&str, &str)]) -> Value {
+    let mut form = vec![("channel", ALERTS), ("ts", parent)];
+    form.extend_from_slice(extra);
+    api_form(sb, "conversations.replies", &form).await
+}
+
+/// Slack sends a reply's `metadata` only to a caller that asks with `include_all_metadata`
+/// (form, query string or JSON); Vigil's crash lookups depend on asking.
+#[tokio::test]
+async fn replies_carry_metadata_only_when_asked() {
+    let sb = sandbox().await;
+    let parent = post_text(&sb, ALERTS, "card").await;
+    let md = json!({"event_type":"vigil_case","event_payload":{"case_id":"C-9","kind":"step-3"}});
+    let reply = api(
+        &sb,
+        "chat.postMessage",
+        json!({"channel":ALERTS,"text":"r","thread_ts":parent,"metadata":md}),
+    )
+    .await;
+    let reply_ts = reply["ts"].as_str().unwrap_or("").to_string();
+    let plain = replies_of(&sb, &parent, &[]).await;
+    assert_eq!(plain["messages"][1]["ts"], json!(reply_ts), "{plain}");
+    assert!(
+        plain["messages"][1].get("metadata").is_none(),
+        "no metadata unless asked: {plain}"
+    );
+    let off = replies_of(&sb, &parent, &[("include_all_metadata", "false")]).await;
+    assert!(off["messages"][1].get("metadata").is_none(), "{off}");
+    for yes in ["true", "1"] {
+        let asked = replies_of(&sb, &parent, &[("include_all_metadata", yes)]).await;
+        assert_eq!(asked["messages"][1]["metadata"], md, "{yes}: {asked}");
+        assert!(
+            asked["messages"][0].get("metadata").is_none(),
+            "the parent has none"
+        );
+    }
+    let query = sb
+        .http
+        .get(sb.url(&format!(
+            "/slack/api/conversations.replies?channel={ALERTS}&ts={parent}&include_all_metadata=true"
+        )))
+        .bearer_auth(bot_token(&sb))
+        .send()
+        .await
+        .expect("request")
+        .json::<Value>()
+        .await
+        .expect("json");
+    assert_eq!(query["messages"][1]["metadata"], md, "{query}");
+    let json_body = api(
+        &sb,
+        "conversations.replies",
+        json!({"channel":ALERTS,"ts":parent,"include_all_metadata":true}),
+    )
+    .await;
+    assert_eq!(json_body["messages"][1]["metadata"], md, "{json_body}");
+}
+
 #[tokio::test]
 async fn conversations_open_and_info() {
     let sb = sandbox().await;
@@ -777,6 +836,54 @@ async fn post_message_rate_limit_is_per_channel_with_retry_after() {
         .expect("req");
     assert_eq!(resp.status(), 429);
     assert!(resp.headers().contains_key("retry-after"));
+}
+
+/// History reads are Tier 3 (50/min per method for an internal app) by default; a reset
+/// brings the limit back after a test turned it off.
+#[tokio::test]
+async fn history_and_replies_are_tier_3_by_default() {
+    let sb = sandbox().await;
+    let parent = post_text(&sb, ALERTS, "card").await;
+    let read = |method: &'static str| {
+        let sb = &sb;
+        let parent = parent.clone();
+        async move {
+            sb.http
+                .post(sb.url(&format!("/slack/api/{method}")))
+                .bearer_auth(bot_token(sb))
+                .form(&[("channel", ALERTS), ("ts", parent.as_str())])
+                .send()
+                .await
+                .expect("req")
+        }
+    };
+    for method in ["conversations.history", "conversations.replies"] {
+        for i in 0..50 {
+            let resp = read(method).await;
+            assert_eq!(resp.status(), 200, "{method} read {i} is inside Tier 3");
+        }
+        let resp = read(method).await;
+        assert_eq!(resp.status(), 429, "{method}: the 51st read in a minute");
+        assert!(resp.headers().contains_key("retry-after"), "{method}");
+        assert_error(&resp.json().await.expect("json"), "ratelimited");
+    }
+    sb.control("/reset", json!({})).await;
+    let parent = post_text(&sb, ALERTS, "card").await;
+    for i in 0..51 {
+        let resp = sb
+            .http
+            .post(sb.url("/slack/api/conversations.history"))
+            .bearer_auth(bot_token(&sb))
+            .form(&[("channel", ALERTS), ("latest", parent.as_str())])
+            .send()
+            .await
+            .expect("req");
+        if i < 50 {
+            assert_eq!(resp.status(), 200, "read {i} after reset");
+        } else {
+            assert_eq!(resp.status(), 429, "reset restores Tier 3");
+        }
+    }
 }
 
 #[tokio::test]
