@@ -18,6 +18,8 @@ pub struct Credentials {
     pub github: GitHubCredentials,
     /// PagerDuty Events v2 routing key and REST API token.
     pub pagerduty: PagerDutyCredentials,
+    /// VirusTotal API key (`x-apikey`).
+    pub virustotal: ApiKeyCredentials,
 }
 
 /// Slack workspace, app and tokens.
@@ -71,6 +73,14 @@ pub struct PagerDutyCredentials {
     pub api_token: String,
 }
 
+/// A vendor whose only credential is one API key (VirusTotal, AbuseIPDB, EmailRep, urlscan.io,
+/// Tavily).
+#[derive(Debug, Clone, Serialize)]
+pub struct ApiKeyCredentials {
+    /// The key, in the vendor's format.
+    pub api_key: String,
+}
+
 fn alnum(n: usize) -> String {
     rand::rng()
         .sample_iter(&Alphanumeric)
@@ -121,6 +131,7 @@ impl Credentials {
                 routing_key: hex(32),
                 api_token: format!("u+{}", alnum(18)),
             },
+            virustotal: ApiKeyCredentials { api_key: hex(64) },
         }
     }
 }
