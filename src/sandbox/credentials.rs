@@ -20,6 +20,14 @@ pub struct Credentials {
     pub pagerduty: PagerDutyCredentials,
     /// VirusTotal API key (`x-apikey`).
     pub virustotal: ApiKeyCredentials,
+    /// AbuseIPDB API key (`Key`).
+    pub abuseipdb: ApiKeyCredentials,
+    /// EmailRep API key (`Key`).
+    pub emailrep: ApiKeyCredentials,
+    /// urlscan.io API key (`API-Key`, a UUID).
+    pub urlscan: ApiKeyCredentials,
+    /// Tavily API key (`tvly-…`, bearer or `api_key` in the body).
+    pub tavily: ApiKeyCredentials,
 }
 
 /// Slack workspace, app and tokens.
@@ -132,6 +140,14 @@ impl Credentials {
                 api_token: format!("u+{}", alnum(18)),
             },
             virustotal: ApiKeyCredentials { api_key: hex(64) },
+            abuseipdb: ApiKeyCredentials { api_key: hex(80) },
+            emailrep: ApiKeyCredentials { api_key: alnum(48) },
+            urlscan: ApiKeyCredentials {
+                api_key: uuid::Uuid::new_v4().to_string(),
+            },
+            tavily: ApiKeyCredentials {
+                api_key: format!("tvly-{}", alnum(32)),
+            },
         }
     }
 }

@@ -29,6 +29,11 @@ pub mod pagerduty;
 pub mod slack;
 pub mod virustotal;
 
+pub mod abuseipdb;
+pub mod emailrep;
+pub mod tavily;
+pub mod urlscan;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -70,6 +75,12 @@ pub struct Inner {
     pub pagerduty: pagerduty::PagerDutySim,
     /// VirusTotal state.
     pub virustotal: virustotal::VirusTotalSim,
+    /// AbuseIPDB state.
+    pub abuseipdb: abuseipdb::AbuseIpDbSim,
+    /// EmailRep state.
+    pub emailrep: emailrep::EmailRepSim,
+    /// urlscan.io state.
+    pub urlscan: urlscan::UrlscanSim,
 }
 
 impl std::ops::Deref for Sandbox {
@@ -91,6 +102,9 @@ impl Sandbox {
             github: github::GitHubSim::new(&seed),
             pagerduty: pagerduty::PagerDutySim::new(&seed),
             virustotal: virustotal::VirusTotalSim::new(&seed),
+            abuseipdb: abuseipdb::AbuseIpDbSim::new(&seed),
+            emailrep: emailrep::EmailRepSim::new(&seed),
+            urlscan: urlscan::UrlscanSim::new(&seed),
             settings: settings::SettingsCell::default(),
             recorder: record::Recorder::default(),
             faults: faults::Faults::default(),
@@ -109,6 +123,9 @@ impl Sandbox {
         self.github.reset(&self.seed);
         self.pagerduty.reset(&self.seed);
         self.virustotal.reset(&self.seed);
+        self.abuseipdb.reset(&self.seed);
+        self.emailrep.reset(&self.seed);
+        self.urlscan.reset(&self.seed);
         self.settings.reset();
         self.recorder.clear();
         self.faults.clear();
@@ -125,6 +142,10 @@ impl Sandbox {
             .nest("/github", github::routes())
             .nest("/pagerduty", pagerduty::routes())
             .nest("/virustotal", virustotal::routes())
+            .nest("/abuseipdb", abuseipdb::routes())
+            .nest("/emailrep", emailrep::routes())
+            .nest("/urlscan", urlscan::routes())
+            .nest("/tavily", tavily::routes())
             .layer(axum::middleware::from_fn_with_state(
                 self.clone(),
                 faults::inject,
