@@ -93,10 +93,10 @@ mod tests {
         assert_eq!(q.take("k", 2, t).remaining, 0);
         let refused = q.take("k", 2, t);
         assert!(!refused.allowed);
-        assert_eq!(refused.reset.timestamp(), 1_800_000_040);
-        assert_eq!(refused.reset_after_secs(t), 30);
+        assert_eq!(refused.reset.timestamp(), 1_800_000_060);
+        assert_eq!(refused.reset_after_secs(t), 50);
         assert!(q.take("other", 2, t).allowed, "per key");
-        let next = t + chrono::Duration::seconds(30);
+        let next = t + chrono::Duration::seconds(50);
         assert!(q.take("k", 2, next).allowed, "a new window starts empty");
     }
 }
