@@ -32,6 +32,10 @@ pub fn routes() -> Router<Sandbox> {
         .nest("/oomnitza", super::oomnitza::control_routes())
         .nest("/github", super::github::control_routes())
         .nest("/pagerduty", super::pagerduty::control_routes())
+        .nest("/virustotal", super::virustotal::control_routes())
+        .nest("/abuseipdb", super::abuseipdb::control_routes())
+        .nest("/emailrep", super::emailrep::control_routes())
+        .nest("/urlscan", super::urlscan::control_routes())
 }
 
 /// A control-API error: 400 (or the given status) with `{"error": …}`.

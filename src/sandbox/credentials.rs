@@ -18,6 +18,16 @@ pub struct Credentials {
     pub github: GitHubCredentials,
     /// PagerDuty Events v2 routing key and REST API token.
     pub pagerduty: PagerDutyCredentials,
+    /// VirusTotal API key (`x-apikey`).
+    pub virustotal: ApiKeyCredentials,
+    /// AbuseIPDB API key (`Key`).
+    pub abuseipdb: ApiKeyCredentials,
+    /// EmailRep API key (`Key`).
+    pub emailrep: ApiKeyCredentials,
+    /// urlscan.io API key (`API-Key`, a UUID).
+    pub urlscan: ApiKeyCredentials,
+    /// Tavily API key (`tvly-…`, bearer or `api_key` in the body).
+    pub tavily: ApiKeyCredentials,
 }
 
 /// Slack workspace, app and tokens.
@@ -71,6 +81,14 @@ pub struct PagerDutyCredentials {
     pub api_token: String,
 }
 
+/// A vendor whose only credential is one API key (VirusTotal, AbuseIPDB, EmailRep, urlscan.io,
+/// Tavily).
+#[derive(Debug, Clone, Serialize)]
+pub struct ApiKeyCredentials {
+    /// The key, in the vendor's format.
+    pub api_key: String,
+}
+
 fn alnum(n: usize) -> String {
     rand::rng()
         .sample_iter(&Alphanumeric)
@@ -120,6 +138,15 @@ impl Credentials {
             pagerduty: PagerDutyCredentials {
                 routing_key: hex(32),
                 api_token: format!("u+{}", alnum(18)),
+            },
+            virustotal: ApiKeyCredentials { api_key: hex(64) },
+            abuseipdb: ApiKeyCredentials { api_key: hex(80) },
+            emailrep: ApiKeyCredentials { api_key: alnum(48) },
+            urlscan: ApiKeyCredentials {
+                api_key: uuid::Uuid::new_v4().to_string(),
+            },
+            tavily: ApiKeyCredentials {
+                api_key: format!("tvly-{}", alnum(32)),
             },
         }
     }

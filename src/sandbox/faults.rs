@@ -152,6 +152,11 @@ pub fn fault_response(
         "oomnitza" => super::oomnitza::fault_response(status, retry_after, body),
         "github" => super::github::fault_response(status, retry_after, body),
         "pagerduty" => super::pagerduty::fault_response(status, retry_after, body),
+        "virustotal" => super::virustotal::fault_response(status, retry_after, body),
+        "abuseipdb" => super::abuseipdb::fault_response(status, retry_after, body),
+        "emailrep" => super::emailrep::fault_response(status, retry_after, body),
+        "urlscan" => super::urlscan::fault_response(status, retry_after, body),
+        "tavily" => super::tavily::fault_response(status, retry_after, body),
         _ => {
             let body = body.unwrap_or_else(|| serde_json::json!({"error": status.as_str()}));
             (status, axum::Json(body)).into_response()

@@ -18,11 +18,21 @@ pub mod seed;
 pub mod settings;
 pub mod write_config;
 
+// Shared by the flow-2 reputation simulators.
+pub mod intel;
+pub mod quota;
+
 pub mod crowdstrike;
 pub mod github;
 pub mod oomnitza;
 pub mod pagerduty;
 pub mod slack;
+pub mod virustotal;
+
+pub mod abuseipdb;
+pub mod emailrep;
+pub mod tavily;
+pub mod urlscan;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -63,6 +73,14 @@ pub struct Inner {
     pub github: github::GitHubSim,
     /// PagerDuty state.
     pub pagerduty: pagerduty::PagerDutySim,
+    /// VirusTotal state.
+    pub virustotal: virustotal::VirusTotalSim,
+    /// AbuseIPDB state.
+    pub abuseipdb: abuseipdb::AbuseIpDbSim,
+    /// EmailRep state.
+    pub emailrep: emailrep::EmailRepSim,
+    /// urlscan.io state.
+    pub urlscan: urlscan::UrlscanSim,
 }
 
 impl std::ops::Deref for Sandbox {
@@ -83,6 +101,10 @@ impl Sandbox {
             oomnitza: oomnitza::OomnitzaSim::new(&seed),
             github: github::GitHubSim::new(&seed),
             pagerduty: pagerduty::PagerDutySim::new(&seed),
+            virustotal: virustotal::VirusTotalSim::new(&seed),
+            abuseipdb: abuseipdb::AbuseIpDbSim::new(&seed),
+            emailrep: emailrep::EmailRepSim::new(&seed),
+            urlscan: urlscan::UrlscanSim::new(&seed),
             settings: settings::SettingsCell::default(),
             recorder: record::Recorder::default(),
             faults: faults::Faults::default(),
@@ -100,6 +122,10 @@ impl Sandbox {
         self.oomnitza.reset(&self.seed);
         self.github.reset(&self.seed);
         self.pagerduty.reset(&self.seed);
+        self.virustotal.reset(&self.seed);
+        self.abuseipdb.reset(&self.seed);
+        self.emailrep.reset(&self.seed);
+        self.urlscan.reset(&self.seed);
         self.settings.reset();
         self.recorder.clear();
         self.faults.clear();
@@ -115,6 +141,11 @@ impl Sandbox {
             .nest("/oomnitza", oomnitza::routes())
             .nest("/github", github::routes())
             .nest("/pagerduty", pagerduty::routes())
+            .nest("/virustotal", virustotal::routes())
+            .nest("/abuseipdb", abuseipdb::routes())
+            .nest("/emailrep", emailrep::routes())
+            .nest("/urlscan", urlscan::routes())
+            .nest("/tavily", tavily::routes())
             .layer(axum::middleware::from_fn_with_state(
                 self.clone(),
                 faults::inject,

@@ -14,6 +14,8 @@ pub struct Seed {
     pub crowdstrike: CrowdStrikeSeed,
     /// Oomnitza assets and users.
     pub oomnitza: OomnitzaSeed,
+    /// Seeded threat-intel indicators the reputation simulators agree on (`sandbox::intel`).
+    pub indicators: Value,
 }
 
 /// Slack workspace: people, channels, user groups.
@@ -287,6 +289,7 @@ impl Seed {
                 assets,
                 users: oomnitza_users,
             },
+            indicators: super::intel::seed_json(),
         }
     }
 

@@ -15,6 +15,10 @@ pub struct Settings {
     pub slack_ack_timeout_ms: u64,
     /// When unacked `events_api` envelopes are delivered again (Slack: 3 s, 60 s, 5 min).
     pub slack_retry_delays_ms: Vec<u64>,
+    /// How long a urlscan.io scan takes: its result answers 404 until then.
+    pub urlscan_result_delay_ms: u64,
+    /// AbuseIPDB's daily `check` quota per key (free plan: 1000).
+    pub abuseipdb_daily_limit: u64,
 }
 
 impl Default for Settings {
@@ -23,6 +27,8 @@ impl Default for Settings {
             github_search_delay_ms: 5_000,
             slack_ack_timeout_ms: 3_000,
             slack_retry_delays_ms: vec![3_000, 60_000, 300_000],
+            urlscan_result_delay_ms: 10_000,
+            abuseipdb_daily_limit: 1_000,
         }
     }
 }
@@ -37,6 +43,10 @@ pub struct SettingsPatch {
     pub slack_ack_timeout_ms: Option<u64>,
     /// See [`Settings::slack_retry_delays_ms`].
     pub slack_retry_delays_ms: Option<Vec<u64>>,
+    /// See [`Settings::urlscan_result_delay_ms`].
+    pub urlscan_result_delay_ms: Option<u64>,
+    /// See [`Settings::abuseipdb_daily_limit`].
+    pub abuseipdb_daily_limit: Option<u64>,
 }
 
 /// The live settings of one sandbox.
@@ -60,6 +70,12 @@ impl SettingsCell {
         }
         if let Some(v) = patch.slack_retry_delays_ms {
             s.slack_retry_delays_ms = v;
+        }
+        if let Some(v) = patch.urlscan_result_delay_ms {
+            s.urlscan_result_delay_ms = v;
+        }
+        if let Some(v) = patch.abuseipdb_daily_limit {
+            s.abuseipdb_daily_limit = v;
         }
         s.clone()
     }
