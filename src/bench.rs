@@ -214,11 +214,13 @@ async fn measure(
     let acks = acks::run(&control, &targets, opts.envelopes, opts.concurrency).await;
     tokio::time::sleep(SETTLE).await;
 
-    let calls = control.calls(None, 0).await?;
+    watch.refresh(&control).await?;
     let cases = store
         .cases()
         .map_err(|e| anyhow::anyhow!("reading the cases' timelines: {e}"))?;
-    let limits = report::SlackLimits::from(&calls, &cases);
+    let mut limits = std::mem::take(&mut watch.limits);
+    limits.read_cases(&cases);
+    drop(cases);
     report::Results {
         envelopes: opts.envelopes,
         concurrency: opts.concurrency,

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use super::acks::Acks;
-use super::cards::{Batch, CriticalPath};
+use super::cards::{Batch, CriticalPath, MINIMAL_ROUNDS};
 use super::control::Call;
 use super::stats::Summary;
 use crate::case::Case;
@@ -29,33 +29,42 @@ pub struct SlackLimits {
 }
 
 impl SlackLimits {
-    /// Reads the recorded requests of every vendor and the timeline of every case.
-    pub fn from(calls: &[Call], cases: &[Case]) -> SlackLimits {
-        let mut out = SlackLimits::default();
-        for call in calls.iter().filter(|c| c.status == 429) {
-            let key = if call.service == "slack" {
-                &mut out.answered
-            } else {
-                &mut out.others
-            };
-            let name = if call.service == "slack" {
-                call.route().trim_start_matches("/api/").to_string()
-            } else {
-                call.service.clone()
-            };
-            *key.entry(name).or_default() += 1;
+    /// Counts one recorded request (only 429 answers matter).
+    pub fn count(&mut self, call: &Call) {
+        if call.status != 429 {
+            return;
         }
+        if call.service == "slack" {
+            let method = call.route().trim_start_matches("/api/").to_string();
+            *self.answered.entry(method).or_default() += 1;
+        } else {
+            *self.others.entry(call.service.clone()).or_default() += 1;
+        }
+    }
+
+    /// Reads the timeline of every case for Slack 429s that reached it.
+    pub fn read_cases(&mut self, cases: &[Case]) {
         for case in cases {
             for entry in case.timeline.iter().filter(|e| mentions_slack_429(&e.text)) {
-                out.case_entries += 1;
+                self.case_entries += 1;
                 if entry.text.contains("gave up") {
-                    out.case_failures += 1;
+                    self.case_failures += 1;
                 }
-                if out.examples.len() < 3 {
-                    out.examples.push(format!("{}: {}", case.id, entry.text));
+                if self.examples.len() < 3 {
+                    self.examples.push(format!("{}: {}", case.id, entry.text));
                 }
             }
         }
+    }
+
+    /// Counts the recorded requests of every vendor and reads the timeline of every case.
+    #[cfg(test)]
+    pub fn from(calls: &[Call], cases: &[Case]) -> SlackLimits {
+        let mut out = SlackLimits::default();
+        for call in calls {
+            out.count(call);
+        }
+        out.read_cases(cases);
         out
     }
 
@@ -175,19 +184,30 @@ impl Results<'_> {
     fn print_path(&self) {
         let p = self.path;
         println!(
-            "\ncritical path of one case (a probe alert, alone): {} sequential vendor calls x {} ms = {}",
+            "\ncritical path of one case (a probe alert, alone): {} sequential vendor round trips ({} calls) x {} ms = {}",
+            p.rounds(),
             p.calls.len(),
             p.latency_ms,
             secs(p.ms())
         );
-        for (i, c) in p.calls.iter().enumerate() {
-            println!(
-                "  {:>2}. {:<12} {:<6} {}",
-                i + 1,
-                c.service,
-                c.method,
-                c.route()
-            );
+        println!(
+            "  minimal path {MINIMAL_ROUNDS}: poll; host details + asset; owner; GitHub issue + owner's Slack user; card"
+        );
+        let mut round = 0;
+        let mut last: Option<chrono::DateTime<chrono::Utc>> = None;
+        let gap = chrono::Duration::milliseconds(i64::try_from(p.latency_ms / 2).unwrap_or(0));
+        for c in &p.calls {
+            let together = last.is_some_and(|t| c.at - t < gap) && p.latency_ms > 0;
+            if !together {
+                round += 1;
+                last = Some(c.at);
+            }
+            let n = if together {
+                "   ".to_string()
+            } else {
+                format!("{round:>2}.")
+            };
+            println!("  {n} {:<12} {:<6} {}", c.service, c.method, c.route());
         }
         println!(
             "  probe: card visible {} after its poll started ({:.2}x the path), {} after injection",

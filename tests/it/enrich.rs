@@ -19,7 +19,9 @@ fn arrived(ts_requests: &[Value], path_prefix: &str, method: &str) -> Option<Dat
         .iter()
         .find(|r| {
             r["method"] == json!(method)
-                && r["path"].as_str().is_some_and(|p| p.starts_with(path_prefix))
+                && r["path"]
+                    .as_str()
+                    .is_some_and(|p| p.starts_with(path_prefix))
         })
         .and_then(|r| r["time"].as_str())
         .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
@@ -44,7 +46,14 @@ fn overlapped(a: DateTime<Utc>, a_ms: i64, b: DateTime<Utc>, b_ms: i64) -> bool 
 async fn host_details_and_asset_overlap_and_so_do_the_issue_and_the_slack_lookup() {
     let ts = sandbox().await;
     let _bot = start_bot(&ts).await;
-    delay(&ts, "crowdstrike", "POST", "/devices/entities/devices/v2", 1500).await;
+    delay(
+        &ts,
+        "crowdstrike",
+        "POST",
+        "/devices/entities/devices/v2",
+        1500,
+    )
+    .await;
     delay(&ts, "oomnitza", "GET", "/api/v3/assets", 700).await;
     delay(&ts, "github", "POST", "/repos/*/*/issues", 1500).await;
     delay(&ts, "slack", "GET", "/api/users.lookupByEmail", 700).await;
