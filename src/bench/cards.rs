@@ -543,6 +543,26 @@ mod tests {
     }
 
     #[test]
+    fn overlapping_calls_count_as_one_round_trip() {
+        let at = |seq, ms| call(seq, ms, "x", "/p", Value::Null, Value::Null);
+        // poll; host ∥ asset; owner; issue ∥ Slack user; card.
+        let parallel = vec![
+            at(1, 0),
+            at(2, 502),
+            at(3, 503),
+            at(4, 1006),
+            at(5, 1510),
+            at(6, 1511),
+            at(7, 2015),
+        ];
+        assert_eq!(rounds(&parallel, 500), 5);
+        let sequential: Vec<Call> = (0..7).map(|i| at(i, i as i64 * 505)).collect();
+        assert_eq!(rounds(&sequential, 500), 7);
+        assert_eq!(rounds(&[], 500), 0);
+        assert_eq!(rounds(&parallel, 0), 7, "without latency every call counts");
+    }
+
+    #[test]
     fn device_ids_look_like_crowdstrike_ids() {
         for i in [0, 7, 4095] {
             let id = device_id(i);
