@@ -419,7 +419,7 @@ async fn enrich(engine: &Engine, case: &mut Case, now: DateTime<Utc>) {
     if e.owner.is_none() {
         e.notes.push("No owner found".into());
     }
-    e.slack_looked_up = !e.owner.as_ref().is_some_and(|o| !o.email.is_empty());
+    e.slack_looked_up = e.owner.as_ref().is_none_or(|o| o.email.is_empty());
     let summary = match &e.owner {
         Some(o) => format!(
             "Enriched: owner {}",
