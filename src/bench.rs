@@ -32,15 +32,15 @@ use control::{Control, SERVICES};
 /// What `vigil bench` is asked to do.
 #[derive(Debug, Clone)]
 pub struct BenchOptions {
-    /// Socket Mode envelopes pushed in the ack phase.
+    /// Socket Mode envelopes pushed in the ack phase, at each level of `concurrency`.
     pub envelopes: usize,
     /// Alerts in the card batch.
     pub alerts: usize,
     /// How long every vendor takes to answer, ms.
     pub latency_ms: u64,
-    /// Envelopes in flight at once; 2 (one per connection) measures the ack itself, more adds
-    /// queueing behind slack-morphism's one-at-a-time handling per connection.
-    pub concurrency: usize,
+    /// Envelopes in flight at once, one ack phase per level (default 2, 32 and 128): 2 is one
+    /// per connection, the ack itself; more adds whatever queueing the transport has.
+    pub concurrency: Vec<usize>,
     /// Gap between batch alerts, ms.
     pub alert_interval_ms: u64,
 }
@@ -51,7 +51,7 @@ impl Default for BenchOptions {
             envelopes: 1000,
             alerts: 50,
             latency_ms: 500,
-            concurrency: 2,
+            concurrency: vec![2, 32, 128],
             alert_interval_ms: 1000,
         }
     }
@@ -106,7 +106,11 @@ impl Cast {
 /// sandbox or bot did not start, the probe alert never became a card); missed targets are
 /// reported as MISS and still answer `Ok`.
 pub async fn run(opts: BenchOptions) -> anyhow::Result<()> {
-    if opts.alerts == 0 || opts.envelopes == 0 || opts.concurrency == 0 {
+    if opts.alerts == 0
+        || opts.envelopes == 0
+        || opts.concurrency.is_empty()
+        || opts.concurrency.contains(&0)
+    {
         anyhow::bail!("--alerts, --envelopes and --concurrency must each be at least 1");
     }
     let sandbox = sandbox::start("127.0.0.1:0".parse()?).await?;
@@ -133,7 +137,7 @@ async fn with_sandbox(
     )?;
     let config = Config::load(&config_path)?;
     println!(
-        "vigil bench: {} envelopes ({} in flight), {} alerts {} ms apart; every vendor answers in {} ms",
+        "vigil bench: {} envelopes at each of {:?} in flight, {} alerts {} ms apart; every vendor answers in {} ms",
         opts.envelopes, opts.concurrency, opts.alerts, opts.alert_interval_ms, opts.latency_ms
     );
     println!("sandbox {base} and the bot in this process; store in a temporary folder");
@@ -207,21 +211,23 @@ async fn measure(
     .await?;
 
     let targets = ack_targets(&control, &cast, config, &path, &batch).await?;
-    println!(
-        "acks: {} envelopes, {} in flight",
-        opts.envelopes, opts.concurrency
-    );
-    let acks = acks::run(&control, &targets, opts.envelopes, opts.concurrency).await;
+    let mut acks = Vec::with_capacity(opts.concurrency.len());
+    for (n, &level) in opts.concurrency.iter().enumerate() {
+        println!("acks: {} envelopes, {level} in flight", opts.envelopes);
+        let first = n.saturating_mul(opts.envelopes);
+        acks.push(acks::run(&control, &targets, first, opts.envelopes, level).await);
+    }
     tokio::time::sleep(SETTLE).await;
 
-    let calls = control.calls(None, 0).await?;
+    watch.refresh(&control).await?;
     let cases = store
         .cases()
         .map_err(|e| anyhow::anyhow!("reading the cases' timelines: {e}"))?;
-    let limits = report::SlackLimits::from(&calls, &cases);
+    let mut limits = std::mem::take(&mut watch.limits);
+    limits.read_cases(&cases);
+    drop(cases);
     report::Results {
         envelopes: opts.envelopes,
-        concurrency: opts.concurrency,
         latency_ms: opts.latency_ms,
         alert_interval_ms: opts.alert_interval_ms,
         poll_interval_secs: config

@@ -41,12 +41,11 @@ enum Command {
         /// answer, in milliseconds.
         #[arg(long, default_value_t = 500, value_parser = clap::value_parser!(u64).range(0..=10_000))]
         latency_ms: u64,
-        /// Envelopes in flight at once. The default, 2, is one per Socket Mode connection: the
-        /// ack time itself. slack-morphism handles one envelope at a time per connection, so a
-        /// larger value adds the wait behind the envelopes queued on the same connection
-        /// (a saturation run: try 32).
-        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=1_000))]
-        concurrency: u64,
+        /// Envelopes in flight at once: one ack phase of `--envelopes` per level, comma
+        /// separated. 2 is one per Socket Mode connection (the ack itself); 32 and 128 add
+        /// whatever queueing the transport has under load.
+        #[arg(long, default_values_t = vec![2u64, 32, 128], value_delimiter = ',', value_parser = clap::value_parser!(u64).range(1..=1_000))]
+        concurrency: Vec<u64>,
         /// Gap between alerts in milliseconds. Slack allows about one message per second in the
         /// alerts channel, so a shorter gap measures the channel's queue rather than Vigil.
         #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(0..=60_000))]
@@ -144,7 +143,10 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
                 envelopes: usize::try_from(envelopes)?,
                 alerts: usize::try_from(alerts)?,
                 latency_ms,
-                concurrency: usize::try_from(concurrency)?,
+                concurrency: concurrency
+                    .into_iter()
+                    .map(usize::try_from)
+                    .collect::<Result<_, _>>()?,
                 alert_interval_ms,
             })
             .await?;

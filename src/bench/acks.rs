@@ -98,15 +98,25 @@ pub struct Acks {
     pub errors: Vec<String>,
     /// Wall time of the phase.
     pub wall: Duration,
+    /// Envelopes in flight at once.
+    pub concurrency: usize,
 }
 
 /// Failures kept for the report.
 const MAX_ERRORS: usize = 3;
 
-/// Pushes `count` envelopes, `concurrency` at a time.
-pub async fn run(control: &Control, targets: &Targets, count: usize, concurrency: usize) -> Acks {
+/// Pushes `count` envelopes of the mix, starting at position `first` of it (so a later level
+/// goes on where the one before stopped), `concurrency` at a time.
+pub async fn run(
+    control: &Control,
+    targets: &Targets,
+    first: usize,
+    count: usize,
+    concurrency: usize,
+) -> Acks {
     let started = Instant::now();
-    let results: Vec<(&'static str, anyhow::Result<Value>)> = futures_util::stream::iter(0..count)
+    let positions = first..first.saturating_add(count);
+    let results: Vec<(&'static str, anyhow::Result<Value>)> = futures_util::stream::iter(positions)
         .map(|i| async move {
             let e = envelope(i, targets);
             (e.label, control.post(e.path, &e.body).await)
@@ -120,6 +130,7 @@ pub async fn run(control: &Control, targets: &Targets, count: usize, concurrency
         acks.record(label, result);
     }
     acks.wall = started.elapsed();
+    acks.concurrency = concurrency;
     acks
 }
 

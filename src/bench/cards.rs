@@ -133,24 +133,66 @@ fn card_post(call: &Call) -> Option<CardPost> {
     })
 }
 
-/// Cards seen so far, read incrementally from the recorded Slack requests.
+/// The first poll that returned an alert: its sequence number and arrival.
+#[derive(Debug, Clone, Copy)]
+pub struct PollSeen {
+    /// Sequence number of the recorded poll.
+    pub seq: u64,
+    /// When the poll reached the simulator.
+    pub at: DateTime<Utc>,
+}
+
+/// What the bench keeps of the recorded requests, read incrementally (`since=`) from every
+/// service: the cards, the poll that first fetched each alert, and every 429 answered. Only
+/// these small facts are kept; the requests themselves (bodies, answers) are dropped as soon
+/// as they are read, so the bench's own memory does not grow with the sandbox's log.
 #[derive(Default)]
 pub struct CardWatch {
     since: u64,
     /// Every card seen, by case id.
     pub by_case: HashMap<String, CardPost>,
+    /// The first poll that fetched each alert, by composite id.
+    pub polls: HashMap<String, PollSeen>,
+    /// 429 answers, counted as [`report::SlackLimits`] reports them.
+    pub limits: super::report::SlackLimits,
 }
 
 impl CardWatch {
-    /// Reads the Slack requests recorded since the last look.
-    async fn refresh(&mut self, control: &Control) -> anyhow::Result<()> {
-        for call in control.calls(Some("slack"), self.since).await? {
-            self.since = self.since.max(call.seq);
-            if let Some(card) = card_post(&call) {
-                self.by_case.entry(card.case_id.clone()).or_insert(card);
-            }
+    /// Reads the requests recorded since the last look.
+    pub async fn refresh(&mut self, control: &Control) -> anyhow::Result<()> {
+        for call in control.calls(None, self.since).await? {
+            self.see(&call);
         }
         Ok(())
+    }
+
+    fn see(&mut self, call: &Call) {
+        self.since = self.since.max(call.seq);
+        self.limits.count(call);
+        if let Some(card) = card_post(call) {
+            self.by_case.entry(card.case_id.clone()).or_insert(card);
+        }
+        if call.service != "crowdstrike" || call.route() != ALERTS_POLL || call.status != 200 {
+            return;
+        }
+        let resources = call.response.get("resources").and_then(Value::as_array);
+        for alert in resources.into_iter().flatten() {
+            let Some(id) = alert.get("composite_id").and_then(Value::as_str) else {
+                continue;
+            };
+            let seen = PollSeen {
+                seq: call.seq,
+                at: call.at,
+            };
+            self.polls
+                .entry(id.to_string())
+                .and_modify(|p| {
+                    if seen.at < p.at {
+                        *p = seen;
+                    }
+                })
+                .or_insert(seen);
+        }
     }
 
     /// Waits until every alert in `wanted` has a card or `deadline` passes; answers the cards
@@ -163,10 +205,15 @@ impl CardWatch {
         deadline: Instant,
     ) -> anyhow::Result<HashMap<String, CardPost>> {
         let mut found = HashMap::new();
+        let mut linked: HashSet<String> = HashSet::new();
         loop {
             self.refresh(control).await?;
             for card in self.by_case.values() {
+                if !linked.insert(card.case_id.clone()) {
+                    continue;
+                }
                 let Some(alert) = alert_of(store, &card.case_id) else {
+                    linked.remove(&card.case_id);
                     continue;
                 };
                 if wanted.contains(&alert) {
@@ -192,27 +239,6 @@ fn alert_of(store: &dyn Store, case_id: &str) -> Option<String> {
     }
 }
 
-/// For every alert a poll fetched: the first poll that returned it.
-async fn fetching_polls(control: &Control) -> anyhow::Result<HashMap<String, Call>> {
-    let mut first: HashMap<String, Call> = HashMap::new();
-    for call in control.calls(Some("crowdstrike"), 0).await? {
-        if call.route() != ALERTS_POLL || call.status != 200 {
-            continue;
-        }
-        let resources = call.response.get("resources").and_then(Value::as_array);
-        for alert in resources.into_iter().flatten() {
-            let Some(id) = alert.get("composite_id").and_then(Value::as_str) else {
-                continue;
-            };
-            let earlier = first.get(id).is_some_and(|c| c.at <= call.at);
-            if !earlier {
-                first.insert(id.to_string(), call.clone());
-            }
-        }
-    }
-    Ok(first)
-}
-
 /// One alert's timings, in milliseconds.
 #[derive(Debug, Clone, Copy)]
 pub struct Sample {
@@ -232,7 +258,7 @@ fn ms_between(from: DateTime<Utc>, to: DateTime<Utc>) -> f64 {
         .unwrap_or(f64::NAN)
 }
 
-fn sample(injected: &Injected, poll: Option<&Call>, card: &CardPost) -> Sample {
+fn sample(injected: &Injected, poll: Option<&PollSeen>, card: &CardPost) -> Sample {
     let poll_at = poll.map(|p| p.at);
     Sample {
         raw_ms: ms_between(injected.at, card.visible_at),
@@ -260,16 +286,52 @@ pub struct CriticalPath {
 }
 
 impl CriticalPath {
-    /// Calls × latency: the time the vendors alone take on this path.
-    pub fn ms(&self) -> f64 {
-        self.calls.len() as f64 * self.latency_ms as f64
+    /// Sequential vendor round trips on this path: the longest chain of calls in which each
+    /// one started only after the one before it was answered (calls that overlapped count
+    /// once). Read from the recorded arrival times and the injected latency.
+    pub fn rounds(&self) -> usize {
+        rounds(&self.calls, self.latency_ms)
     }
+
+    /// Round trips × latency: the time the vendors alone take on this path, the baseline the
+    /// card latency is compared with.
+    pub fn ms(&self) -> f64 {
+        self.rounds() as f64 * self.latency_ms as f64
+    }
+}
+
+/// The fewest sequential round trips flow 1 allows from the alert fetched to its card: the
+/// poll; host details ∥ asset; the asset's owner; GitHub issue ∥ the owner's Slack user; the
+/// card (SPEC §2.3).
+pub const MINIMAL_ROUNDS: usize = 5;
+
+/// The longest chain of calls (sorted by arrival) where each arrived after the previous one's
+/// answer: a call arriving at least half the latency after another started is taken to have
+/// waited for it (with every vendor slowed down equally, overlapping calls arrive within a
+/// few milliseconds of each other and dependent ones a whole latency apart).
+pub fn rounds(calls: &[Call], latency_ms: u64) -> usize {
+    let gap = chrono::Duration::milliseconds(i64::try_from(latency_ms / 2).unwrap_or(i64::MAX));
+    let mut depth: Vec<usize> = Vec::with_capacity(calls.len());
+    for (i, c) in calls.iter().enumerate() {
+        let before = calls[..i]
+            .iter()
+            .zip(&depth)
+            .filter(|(d, _)| latency_ms > 0 && c.at - d.at >= gap)
+            .map(|(_, n)| *n)
+            .max()
+            .unwrap_or(0);
+        depth.push(before + 1);
+    }
+    if latency_ms == 0 {
+        return calls.len();
+    }
+    depth.into_iter().max().unwrap_or(0)
 }
 
 /// The calls of one case's path, taken from every recorded request: those that arrived from the
 /// fetching poll to the card's `chat.postMessage`, other polls left out. Meant for a case that
 /// ran alone, so nothing else was calling the vendors meanwhile.
-fn path_calls(all: &[Call], poll: &Call, card: &CardPost) -> Vec<Call> {
+fn path_calls(all: &[Call], poll: &PollSeen, card: &CardPost) -> Vec<Call> {
     let mut calls: Vec<Call> = all
         .iter()
         .filter(|c| c.at >= poll.at && c.at <= card.call_at)
@@ -301,8 +363,8 @@ pub async fn probe(
             PROBE_WAIT.as_secs()
         );
     };
-    let polls = fetching_polls(control).await?;
-    let Some(poll) = polls.get(&injected.composite_id) else {
+    watch.refresh(control).await?;
+    let Some(poll) = watch.polls.get(&injected.composite_id).copied() else {
         anyhow::bail!(
             "no recorded CrowdStrike poll returned the probe alert {}",
             injected.composite_id
@@ -310,9 +372,9 @@ pub async fn probe(
     };
     let all = control.calls(None, 0).await?;
     Ok(CriticalPath {
-        calls: path_calls(&all, poll, &card),
+        calls: path_calls(&all, &poll, &card),
         latency_ms,
-        probe: sample(&injected, Some(poll), &card),
+        probe: sample(&injected, Some(&poll), &card),
         card,
     })
 }
@@ -349,12 +411,11 @@ pub async fn batch(
     let cards = watch
         .wait(control, store, &wanted, Instant::now() + BATCH_GRACE)
         .await?;
-    let polls = fetching_polls(control).await?;
     let samples = sent
         .iter()
         .filter_map(|s| {
             let card = cards.get(&s.composite_id)?;
-            Some(sample(s, polls.get(&s.composite_id), card))
+            Some(sample(s, watch.polls.get(&s.composite_id), card))
         })
         .collect();
     let mut posted: Vec<CardPost> = cards.into_values().collect();
@@ -423,10 +484,14 @@ mod tests {
 
     #[test]
     fn the_path_runs_from_the_fetching_poll_to_the_card_without_later_polls() {
-        let poll = call(1, 0, "crowdstrike", ALERTS_POLL, Value::Null, Value::Null);
+        let poll_call = call(1, 0, "crowdstrike", ALERTS_POLL, Value::Null, Value::Null);
+        let poll = PollSeen {
+            seq: poll_call.seq,
+            at: poll_call.at,
+        };
         let all = vec![
             call(0, -10, "crowdstrike", ALERTS_POLL, Value::Null, Value::Null),
-            poll.clone(),
+            poll_call.clone(),
             call(
                 2,
                 500,
@@ -475,6 +540,26 @@ mod tests {
             .unwrap_or_default();
         let seqs: Vec<u64> = calls.iter().map(|c| c.seq).collect();
         assert_eq!(seqs, vec![1, 2, 3, 5, 6]);
+    }
+
+    #[test]
+    fn overlapping_calls_count_as_one_round_trip() {
+        let at = |seq, ms| call(seq, ms, "x", "/p", Value::Null, Value::Null);
+        // poll; host ∥ asset; owner; issue ∥ Slack user; card.
+        let parallel = vec![
+            at(1, 0),
+            at(2, 502),
+            at(3, 503),
+            at(4, 1006),
+            at(5, 1510),
+            at(6, 1511),
+            at(7, 2015),
+        ];
+        assert_eq!(rounds(&parallel, 500), 5);
+        let sequential: Vec<Call> = (0..7).map(|i| at(i, i as i64 * 505)).collect();
+        assert_eq!(rounds(&sequential, 500), 7);
+        assert_eq!(rounds(&[], 500), 0);
+        assert_eq!(rounds(&parallel, 0), 7, "without latency every call counts");
     }
 
     #[test]

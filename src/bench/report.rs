@@ -3,13 +3,16 @@
 use std::collections::BTreeMap;
 
 use super::acks::Acks;
-use super::cards::{Batch, CriticalPath};
+use super::cards::{Batch, CriticalPath, MINIMAL_ROUNDS};
 use super::control::Call;
 use super::stats::Summary;
 use crate::case::Case;
 
-/// Ack p99 must stay under this, whatever the vendors do.
-pub const ACK_P99_TARGET_MS: f64 = 20.0;
+/// Ack p99 at [`ACK_TARGET_LEVEL`] envelopes in flight must be at most this, whatever the
+/// vendors do (issue 9: 10 ms on the 2-core machine; the goal is 5 ms).
+pub const ACK_P99_TARGET_MS: f64 = 10.0;
+/// The in-flight level the ack target is judged at.
+pub const ACK_TARGET_LEVEL: usize = 32;
 /// Card latency may be at most this multiple of the critical path.
 pub const CARD_RATIO_TARGET: f64 = 1.2;
 
@@ -29,33 +32,42 @@ pub struct SlackLimits {
 }
 
 impl SlackLimits {
-    /// Reads the recorded requests of every vendor and the timeline of every case.
-    pub fn from(calls: &[Call], cases: &[Case]) -> SlackLimits {
-        let mut out = SlackLimits::default();
-        for call in calls.iter().filter(|c| c.status == 429) {
-            let key = if call.service == "slack" {
-                &mut out.answered
-            } else {
-                &mut out.others
-            };
-            let name = if call.service == "slack" {
-                call.route().trim_start_matches("/api/").to_string()
-            } else {
-                call.service.clone()
-            };
-            *key.entry(name).or_default() += 1;
+    /// Counts one recorded request (only 429 answers matter).
+    pub fn count(&mut self, call: &Call) {
+        if call.status != 429 {
+            return;
         }
+        if call.service == "slack" {
+            let method = call.route().trim_start_matches("/api/").to_string();
+            *self.answered.entry(method).or_default() += 1;
+        } else {
+            *self.others.entry(call.service.clone()).or_default() += 1;
+        }
+    }
+
+    /// Reads the timeline of every case for Slack 429s that reached it.
+    pub fn read_cases(&mut self, cases: &[Case]) {
         for case in cases {
             for entry in case.timeline.iter().filter(|e| mentions_slack_429(&e.text)) {
-                out.case_entries += 1;
+                self.case_entries += 1;
                 if entry.text.contains("gave up") {
-                    out.case_failures += 1;
+                    self.case_failures += 1;
                 }
-                if out.examples.len() < 3 {
-                    out.examples.push(format!("{}: {}", case.id, entry.text));
+                if self.examples.len() < 3 {
+                    self.examples.push(format!("{}: {}", case.id, entry.text));
                 }
             }
         }
+    }
+
+    /// Counts the recorded requests of every vendor and reads the timeline of every case.
+    #[cfg(test)]
+    pub fn from(calls: &[Call], cases: &[Case]) -> SlackLimits {
+        let mut out = SlackLimits::default();
+        for call in calls {
+            out.count(call);
+        }
+        out.read_cases(cases);
         out
     }
 
@@ -100,8 +112,6 @@ pub fn vm_hwm_kib(status: &str) -> Option<u64> {
 pub struct Results<'a> {
     /// Envelopes requested.
     pub envelopes: usize,
-    /// Envelopes in flight at once.
-    pub concurrency: usize,
     /// Injected latency per vendor call.
     pub latency_ms: u64,
     /// Gap between batch alerts.
@@ -112,8 +122,8 @@ pub struct Results<'a> {
     pub path: &'a CriticalPath,
     /// The batch.
     pub batch: &'a Batch,
-    /// The ack phase.
-    pub acks: &'a Acks,
+    /// The ack phases, one per in-flight level.
+    pub acks: &'a [Acks],
     /// Slack rate limits.
     pub limits: &'a SlackLimits,
     /// Peak RSS, KiB.
@@ -175,19 +185,30 @@ impl Results<'_> {
     fn print_path(&self) {
         let p = self.path;
         println!(
-            "\ncritical path of one case (a probe alert, alone): {} sequential vendor calls x {} ms = {}",
+            "\ncritical path of one case (a probe alert, alone): {} sequential vendor round trips ({} calls) x {} ms = {}",
+            p.rounds(),
             p.calls.len(),
             p.latency_ms,
             secs(p.ms())
         );
-        for (i, c) in p.calls.iter().enumerate() {
-            println!(
-                "  {:>2}. {:<12} {:<6} {}",
-                i + 1,
-                c.service,
-                c.method,
-                c.route()
-            );
+        println!(
+            "  minimal path {MINIMAL_ROUNDS}: poll; host details + asset; owner; GitHub issue + owner's Slack user; card"
+        );
+        let mut round = 0;
+        let mut last: Option<chrono::DateTime<chrono::Utc>> = None;
+        let gap = chrono::Duration::milliseconds(i64::try_from(p.latency_ms / 2).unwrap_or(0));
+        for c in &p.calls {
+            let together = last.is_some_and(|t| c.at - t < gap) && p.latency_ms > 0;
+            if !together {
+                round += 1;
+                last = Some(c.at);
+            }
+            let n = if together {
+                "   ".to_string()
+            } else {
+                format!("{round:>2}.")
+            };
+            println!("  {n} {:<12} {:<6} {}", c.service, c.method, c.route());
         }
         println!(
             "  probe: card visible {} after its poll started ({:.2}x the path), {} after injection",
@@ -198,27 +219,43 @@ impl Results<'_> {
     }
 
     fn print_acks(&self) {
-        let a = self.acks;
-        let label = format!("Socket Mode ack, {} envelopes", self.envelopes);
-        match Summary::of(&a.ack_ms) {
-            Some(s) => row(&label, pct(&s, ms)),
-            None => row(&label, "no envelope was acked".into()),
-        }
         row(
-            "",
-            format!(
-                "{} not acked, {} failed; {:.0} envelopes/s with {} in flight",
-                a.not_acked,
-                a.failed,
-                self.envelopes as f64 / a.wall.as_secs_f64().max(0.001),
-                self.concurrency
-            ),
+            &format!("Socket Mode ack, {} envelopes/level", self.envelopes),
+            "in flight     p50     p90     p99     max  envelopes/s".into(),
         );
-        let mix: Vec<String> = a.by_kind.iter().map(|(k, n)| format!("{n} {k}")).collect();
-        row("", format!("mix: {}", mix.join(", ")));
-        for e in &a.errors {
-            row("", format!("failure: {e}"));
+        for a in self.acks {
+            let rate = a.ack_ms.len() as f64 / a.wall.as_secs_f64().max(0.001);
+            let line = match Summary::of(&a.ack_ms) {
+                Some(s) => format!(
+                    "{:>9} {:>7} {:>7} {:>7} {:>7} {:>12.0}",
+                    a.concurrency,
+                    ms(s.p50),
+                    ms(s.p90),
+                    ms(s.p99),
+                    ms(s.max),
+                    rate
+                ),
+                None => format!("{:>9} no envelope was acked", a.concurrency),
+            };
+            row("", line);
+            if a.not_acked > 0 || a.failed > 0 {
+                row(
+                    "",
+                    format!("          {} not acked, {} failed", a.not_acked, a.failed),
+                );
+            }
+            for e in &a.errors {
+                row("", format!("          failure: {e}"));
+            }
         }
+        let mut mix: BTreeMap<&str, usize> = BTreeMap::new();
+        for a in self.acks {
+            for (k, n) in &a.by_kind {
+                *mix.entry(k).or_default() += n;
+            }
+        }
+        let mix: Vec<String> = mix.iter().map(|(k, n)| format!("{n} {k}")).collect();
+        row("", format!("mix (all levels): {}", mix.join(", ")));
     }
 
     fn poll_latencies(&self) -> Vec<f64> {
@@ -317,29 +354,44 @@ impl Results<'_> {
             self.latency_ms
         );
         println!(
-            "    slack-morphism handles one envelope at a time per connection (2 connections), so with more"
+            "    The mix persists: card clicks, owner DM replies and /triage commands. With more envelopes"
         );
         println!(
-            "    than 2 in flight the figure includes waiting behind envelopes queued on the same connection."
+            "    in flight than the transport handles at once per connection, the figure includes the queue."
         );
     }
 
     fn verdicts(&self) -> Vec<Verdict> {
-        let a = self.acks;
-        let ack = Summary::of(&a.ack_ms);
-        let all_acked = a.not_acked == 0 && a.failed == 0 && a.ack_ms.len() == self.envelopes;
-        let ack_verdict = Verdict {
-            pass: all_acked && ack.is_some_and(|s| s.p99 < ACK_P99_TARGET_MS),
-            name: "ack p99 under 20 ms",
-            detail: match ack {
-                Some(s) => format!(
-                    "p99 {} over {} acks, {} not acked, {} failed",
-                    ms(s.p99),
-                    s.count,
-                    a.not_acked,
-                    a.failed
-                ),
-                None => "nothing acked".into(),
+        let judged = self
+            .acks
+            .iter()
+            .find(|a| a.concurrency == ACK_TARGET_LEVEL)
+            .or_else(|| self.acks.iter().max_by_key(|a| a.concurrency));
+        let ack_verdict = match judged {
+            Some(a) => {
+                let ack = Summary::of(&a.ack_ms);
+                let all_acked =
+                    a.not_acked == 0 && a.failed == 0 && a.ack_ms.len() == self.envelopes;
+                Verdict {
+                    pass: all_acked && ack.is_some_and(|s| s.p99 <= ACK_P99_TARGET_MS),
+                    name: "ack p99 at most 10 ms at 32 in flight",
+                    detail: match ack {
+                        Some(s) => format!(
+                            "p99 {} at {} in flight over {} acks, {} not acked, {} failed",
+                            ms(s.p99),
+                            a.concurrency,
+                            s.count,
+                            a.not_acked,
+                            a.failed
+                        ),
+                        None => "nothing acked".into(),
+                    },
+                }
+            }
+            None => Verdict {
+                pass: false,
+                name: "ack p99 at most 10 ms at 32 in flight",
+                detail: "no ack phase ran".into(),
             },
         };
         let critical = self.path.ms();
@@ -347,7 +399,7 @@ impl Results<'_> {
         let all_carded = self.batch.cards.len() == self.batch.sent;
         let card_verdict = Verdict {
             pass: all_carded && cards.is_some_and(|s| s.p99 <= CARD_RATIO_TARGET * critical),
-            name: "card latency within 1.2x the critical path",
+            name: "card latency within 1.2x the critical path's round trips",
             detail: match cards {
                 Some(s) => format!(
                     "p99 {} = {:.2}x of {}; {} of {} alerts got a card",

@@ -121,6 +121,14 @@ pub struct Enrichment {
     pub owner: Option<Owner>,
     /// What could not be found or reached, in words.
     pub notes: Vec<String>,
+    /// Whether the owner's Slack user was looked up (it runs beside the GitHub issue, after
+    /// the rest of enrichment). Cases stored before this field read as looked up.
+    #[serde(default = "looked_up_before")]
+    pub slack_looked_up: bool,
+}
+
+fn looked_up_before() -> bool {
+    true
 }
 
 /// How the owner answered.

@@ -57,26 +57,7 @@ pub async fn perform(engine: &Engine, case: &mut Case, rec: &StepRecord) -> Resu
             case.decision = Some(decision);
         }
         Step::CreateIssue => create_issue(engine, case, now).await?,
-        Step::PostCard => {
-            let (text, blocks) = render::card::card(case);
-            let posted = engine
-                .slack
-                .post(
-                    &engine.alerts_channel,
-                    content(text, blocks),
-                    None,
-                    &tag(case, "card"),
-                )
-                .await?;
-            case.card = Some(SlackRef {
-                channel: posted.channel,
-                ts: posted.ts,
-            });
-            if case.state == CaseState::Ticketed || case.state == CaseState::Enriched {
-                case.state = CaseState::Announced;
-            }
-            case.note(now, None, "Card posted in the alerts channel");
-        }
+        Step::PostCard => post_card(engine, case, now).await?,
         Step::Route => flow::route(case, now, &engine.triage),
         Step::OwnerDm { kind } => owner_dm(engine, case, *kind, now).await?,
         Step::Page => {
@@ -320,12 +301,17 @@ fn record_issue(case: &mut Case, number: u64, url: String, now: DateTime<Utc>) {
     }
 }
 
+/// Opens the GitHub issue and, at the same time, looks up the owner's Slack user: neither
+/// waits for the other (SPEC §2.3). The lookup's answer is kept on the case even when the
+/// issue fails, so a retry only retries the issue.
 async fn create_issue(
     engine: &Engine,
     case: &mut Case,
     now: DateTime<Utc>,
 ) -> Result<(), StepError> {
+    let lookup = lookup_owner_slack(engine, slack_lookup_due(case));
     let Some(gh) = &engine.vendors.github else {
+        record_slack_lookup(case, lookup.await, now);
         case.note(now, None, "GitHub is not configured; no issue opened");
         return Ok(());
     };
@@ -333,14 +319,41 @@ async fn create_issue(
     if let Some(p) = case.priority() {
         labels.push(format!("priority:{}", p.as_str()));
     }
-    let issue = gh
-        .create_issue(
-            &render::github::issue_title(case),
-            &render::github::issue_body(case),
-            &labels,
+    let title = render::github::issue_title(case);
+    let body = render::github::issue_body(case);
+    let (issue, found) = tokio::join!(gh.create_issue(&title, &body, &labels), lookup);
+    record_slack_lookup(case, found, now);
+    let issue = issue?;
+    record_issue(case, issue.number, issue.html_url, now);
+    Ok(())
+}
+
+/// Posts the card. The owner's Slack user is normally known by now (looked up beside the
+/// issue); when the issue step was recovered after a crash rather than performed, it is
+/// looked up here first, so the card and the routing after it still name the owner.
+async fn post_card(engine: &Engine, case: &mut Case, now: DateTime<Utc>) -> Result<(), StepError> {
+    if let Some(email) = slack_lookup_due(case) {
+        let found = lookup_owner_slack(engine, Some(email)).await;
+        record_slack_lookup(case, found, now);
+    }
+    let (text, blocks) = render::card::card(case);
+    let posted = engine
+        .slack
+        .post(
+            &engine.alerts_channel,
+            content(text, blocks),
+            None,
+            &tag(case, "card"),
         )
         .await?;
-    record_issue(case, issue.number, issue.html_url, now);
+    case.card = Some(SlackRef {
+        channel: posted.channel,
+        ts: posted.ts,
+    });
+    if case.state == CaseState::Ticketed || case.state == CaseState::Enriched {
+        case.state = CaseState::Announced;
+    }
+    case.note(now, None, "Card posted in the alerts channel");
     Ok(())
 }
 
@@ -403,51 +416,46 @@ async fn contain(engine: &Engine, case: &mut Case, now: DateTime<Utc>) -> Result
 }
 
 /// Enrichment never stops a case: every miss and outage becomes a note.
+///
+/// Calls that do not depend on each other run together (SPEC §2.3): the host details and the
+/// Oomnitza asset both start from the alert's own device fields, so they take one round trip
+/// between them; the owner's Slack user is looked up later, beside the GitHub issue (see
+/// [`lookup_owner_slack`]). Only when the host's serial number contradicts the asset found by
+/// hostname (or no asset had that name) is the asset looked up again by serial, which wins.
 async fn enrich(engine: &Engine, case: &mut Case, now: DateTime<Utc>) {
     let mut e = Enrichment::default();
-    let mut hostname = String::new();
     if let Some(device) = case.alert.device.clone() {
-        hostname = device.hostname.clone();
-        match &engine.vendors.crowdstrike {
-            Some(cs) if !device.device_id.is_empty() => {
-                match cs.devices(std::slice::from_ref(&device.device_id)).await {
-                    Ok(found) => match found.into_iter().next() {
-                        Some(d) => {
-                            e.host_tags = d.tags.clone();
-                            e.serial_number = d.serial_number.clone().unwrap_or_default();
-                            e.os_version = d.os_version.clone().unwrap_or_default();
-                            if let Some(h) = d.hostname.clone().filter(|h| !h.is_empty()) {
-                                hostname = h;
-                            }
-                        }
-                        None => e
-                            .notes
-                            .push("CrowdStrike has no host details for this device".into()),
-                    },
-                    Err(err) => e
-                        .notes
-                        .push(format!("{err}; continuing without host details")),
+        let mut hostname = device.hostname.clone();
+        let (host, by_name) = tokio::join!(
+            host_details(engine, &device.device_id),
+            asset_by_hostname(engine, &device.hostname)
+        );
+        if let Some(host) = host {
+            match host {
+                Ok(Some(d)) => {
+                    e.host_tags = d.tags.clone();
+                    e.serial_number = d.serial_number.clone().unwrap_or_default();
+                    e.os_version = d.os_version.clone().unwrap_or_default();
+                    if let Some(h) = d.hostname.clone().filter(|h| !h.is_empty()) {
+                        hostname = h;
+                    }
                 }
+                Ok(None) => e
+                    .notes
+                    .push("CrowdStrike has no host details for this device".into()),
+                Err(err) => e
+                    .notes
+                    .push(format!("{err}; continuing without host details")),
             }
-            _ => {}
         }
-    }
-    e.owner = find_owner(engine, case, &mut e, &hostname).await;
-    if let Some(owner) = e.owner.as_mut().filter(|o| !o.email.is_empty()) {
-        match engine.slack.user_by_email(&owner.email).await {
-            Ok(Some(id)) => owner.slack_user = Some(id),
-            Ok(None) => e.notes.push(format!(
-                "No Slack user with the owner's email {}",
-                owner.email
-            )),
-            Err(err) => e
-                .notes
-                .push(format!("{err}; the owner cannot be asked in Slack")),
-        }
+        e.owner = device_owner(engine, &mut e, by_name, &device.hostname, &hostname).await;
+    } else {
+        e.owner = identity_owner_lookup(engine, case, &mut e).await;
     }
     if e.owner.is_none() {
         e.notes.push("No owner found".into());
     }
+    e.slack_looked_up = e.owner.as_ref().is_none_or(|o| o.email.is_empty());
     let summary = match &e.owner {
         Some(o) => format!(
             "Enriched: owner {}",
@@ -463,42 +471,77 @@ async fn enrich(engine: &Engine, case: &mut Case, now: DateTime<Utc>) {
     case.state = CaseState::Enriched;
 }
 
-/// The owner: for a device, its Oomnitza asset's assignee (by serial number, then hostname);
-/// for an identity alert, the account's user.
-async fn find_owner(
+type Lookup<T> = Option<Result<Option<T>, VendorError>>;
+
+/// CrowdStrike's details of the alert's host; `None` when there is nothing to ask.
+async fn host_details(
     engine: &Engine,
-    case: &Case,
+    device_id: &str,
+) -> Lookup<crate::vendors::crowdstrike::models::Device> {
+    let cs = engine.vendors.crowdstrike.as_ref()?;
+    if device_id.is_empty() {
+        return None;
+    }
+    Some(
+        cs.devices(&[device_id.to_string()])
+            .await
+            .map(|found| found.into_iter().next()),
+    )
+}
+
+/// The Oomnitza asset named like the alert's host; `None` when there is nothing to ask.
+async fn asset_by_hostname(
+    engine: &Engine,
+    hostname: &str,
+) -> Lookup<crate::vendors::oomnitza::models::Asset> {
+    let oom = engine.vendors.oomnitza.as_ref()?;
+    if hostname.is_empty() {
+        return None;
+    }
+    Some(oom.asset_by_hostname(hostname).await)
+}
+
+/// The device's owner: its Oomnitza asset's assignee. The asset is the one with the host's
+/// serial number when CrowdStrike gave one, else the one with the host's name; `by_name` is
+/// the by-hostname lookup already made from the alert.
+async fn device_owner(
+    engine: &Engine,
     e: &mut Enrichment,
+    by_name: Lookup<crate::vendors::oomnitza::models::Asset>,
+    alert_hostname: &str,
     hostname: &str,
 ) -> Option<Owner> {
     let Some(oom) = &engine.vendors.oomnitza else {
         e.notes
             .push("Oomnitza is not configured; owner unknown".into());
-        return identity_owner(case);
+        return None;
     };
-    if case.alert.device.is_none() {
-        let upn = case.alert.account_upn.clone();
-        if upn.is_empty() {
-            return None;
+    let mut named = match by_name {
+        Some(Ok(a)) => a,
+        Some(Err(err)) => {
+            e.notes.push(format!("{err}; trying the serial number"));
+            None
         }
-        return match oom.user_by_email(&upn).await {
-            Ok(Some(u)) => Some(owner_of(&u)),
-            Ok(None) => identity_owner(case),
-            Err(err) => {
-                e.notes
-                    .push(format!("{err}; using the alert's account as the owner"));
-                identity_owner(case)
-            }
-        };
-    }
-    let mut asset = None;
-    if !e.serial_number.is_empty() {
-        match oom.asset_by_serial(&e.serial_number).await {
+        None => None,
+    };
+    let serial = e.serial_number.clone();
+    let serial_agrees = |a: &crate::vendors::oomnitza::models::Asset| {
+        serial.is_empty()
+            || a.serial_number
+                .as_deref()
+                .is_none_or(|s| s.is_empty() || s.eq_ignore_ascii_case(&serial))
+    };
+    let mut asset = named.take_if(|a| serial_agrees(a));
+    if asset.is_none() && !serial.is_empty() {
+        match oom.asset_by_serial(&serial).await {
             Ok(a) => asset = a,
             Err(err) => e.notes.push(format!("{err}; trying the hostname")),
         }
     }
-    if asset.is_none() && !hostname.is_empty() {
+    if asset.is_none() {
+        asset = named;
+    }
+    if asset.is_none() && !hostname.is_empty() && !hostname.eq_ignore_ascii_case(alert_hostname) {
         match oom.asset_by_hostname(hostname).await {
             Ok(a) => asset = a,
             Err(err) => {
@@ -523,6 +566,88 @@ async fn find_owner(
             e.notes.push(format!("{err}; owner unknown"));
             None
         }
+    }
+}
+
+/// For an identity alert (no device): the account's user, from Oomnitza when it knows them.
+async fn identity_owner_lookup(engine: &Engine, case: &Case, e: &mut Enrichment) -> Option<Owner> {
+    let Some(oom) = &engine.vendors.oomnitza else {
+        e.notes
+            .push("Oomnitza is not configured; owner unknown".into());
+        return identity_owner(case);
+    };
+    let upn = case.alert.account_upn.clone();
+    if upn.is_empty() {
+        return None;
+    }
+    match oom.user_by_email(&upn).await {
+        Ok(Some(u)) => Some(owner_of(&u)),
+        Ok(None) => identity_owner(case),
+        Err(err) => {
+            e.notes
+                .push(format!("{err}; using the alert's account as the owner"));
+            identity_owner(case)
+        }
+    }
+}
+
+/// The owner's Slack user by email (`users.lookupByEmail`), if enrichment found an owner with
+/// an email and it was not looked up yet. A pure lookup, so it runs beside the GitHub issue
+/// (SPEC §2.3) and, should that step be recovered after a crash instead of performed, before
+/// the card; its answer is recorded on the case either way, and a miss is a note.
+async fn lookup_owner_slack(engine: &Engine, email: Option<String>) -> Option<SlackLookup> {
+    let email = email?;
+    Some(SlackLookup {
+        result: engine.slack.user_by_email(&email).await,
+        email,
+    })
+}
+
+/// What [`lookup_owner_slack`] found.
+struct SlackLookup {
+    email: String,
+    result: Result<Option<String>, VendorError>,
+}
+
+/// The owner's email when their Slack user still has to be looked up.
+fn slack_lookup_due(case: &Case) -> Option<String> {
+    let e = case.enrichment.as_ref()?;
+    if e.slack_looked_up {
+        return None;
+    }
+    e.owner
+        .as_ref()
+        .filter(|o| o.slack_user.is_none())
+        .map(|o| o.email.clone())
+        .filter(|m| !m.is_empty())
+}
+
+/// Writes a Slack lookup's answer on the case (a retry of the step does not ask again).
+fn record_slack_lookup(case: &mut Case, lookup: Option<SlackLookup>, now: DateTime<Utc>) {
+    let Some(lookup) = lookup else {
+        return;
+    };
+    let note = match lookup.result {
+        Ok(Some(id)) => {
+            if let Some(o) = case.enrichment.as_mut().and_then(|e| e.owner.as_mut()) {
+                o.slack_user = Some(id);
+            }
+            None
+        }
+        Ok(None) => Some(format!(
+            "No Slack user with the owner's email {}",
+            lookup.email
+        )),
+        Err(err) => Some(format!("{err}; the owner cannot be asked in Slack")),
+    };
+    if let Some(e) = case.enrichment.as_mut() {
+        e.slack_looked_up = true;
+        if let Some(n) = &note {
+            e.notes.push(n.clone());
+        }
+    }
+    if let Some(n) = note {
+        case.note(now, None, n);
     }
 }
 

@@ -18,6 +18,7 @@ use crate::case::{Alert, Case, CaseId};
 /// The sled-backed store.
 pub struct SledStore {
     db: sled::Db,
+    commits: GroupCommit,
     cases: sled::Tree,
     alerts: sled::Tree,
     groups: sled::Tree,
@@ -96,6 +97,7 @@ impl SledStore {
             seen: tree("seen")?,
             inbox: tree("inbox")?,
             db,
+            commits: GroupCommit::default(),
         };
         store.check_readable()?;
         Ok(store)
@@ -106,8 +108,10 @@ impl SledStore {
         self.cases().map(|_| ())
     }
 
+    /// Makes every write made before the call durable (group commit, see [`GroupCommit`]).
     fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush().map(|_| ()).map_err(io)
+        self.commits
+            .flush(|| self.db.flush().map(|_| ()).map_err(io))
     }
 
     fn joins_tx(
@@ -122,6 +126,59 @@ impl SledStore {
         };
         let case = decode_case(&bytes, &format!("case {id}")).map_err(abort)?;
         Ok(case.state.is_open() && within_window(case.last_seen(), now, window))
+    }
+}
+
+/// Group commit: writers that finish at the same time share one `fsync` instead of queueing
+/// for one each (sled serialises `flush`, so under concurrency each writer would otherwise wait
+/// for every flush ahead of it).
+///
+/// Invariant: a caller returns `Ok` only after a flush that *started* after its own write
+/// completed has succeeded, so its write is durable. Each caller takes a ticket after writing;
+/// a flush started when the last ticket handed out was `n` covers every ticket up to `n`.
+/// While one flush runs, later callers wait and then one of them flushes for all of them.
+#[derive(Default)]
+struct GroupCommit {
+    state: parking_lot::Mutex<CommitState>,
+    done: parking_lot::Condvar,
+}
+
+#[derive(Default)]
+struct CommitState {
+    /// Tickets handed out (one per caller, after its write).
+    issued: u64,
+    /// Every ticket up to this one is durable.
+    durable: u64,
+    /// A flush is running.
+    flushing: bool,
+}
+
+impl GroupCommit {
+    fn flush(&self, flush: impl Fn() -> Result<(), StoreError>) -> Result<(), StoreError> {
+        let mut state = self.state.lock();
+        state.issued += 1;
+        let ticket = state.issued;
+        loop {
+            if state.durable >= ticket {
+                return Ok(());
+            }
+            if state.flushing {
+                self.done.wait(&mut state);
+                continue;
+            }
+            state.flushing = true;
+            let covers = state.issued;
+            drop(state);
+            let result = flush();
+            state = self.state.lock();
+            state.flushing = false;
+            if result.is_ok() {
+                state.durable = state.durable.max(covers);
+            }
+            self.done.notify_all();
+            // A failed flush fails its own caller; the others see nothing new and try again.
+            result?;
+        }
     }
 }
 
@@ -265,5 +322,92 @@ impl Store for SledStore {
     fn finish(&self, seq: u64) -> Result<(), StoreError> {
         self.inbox.remove(seq.to_be_bytes()).map_err(io)?;
         self.flush()
+    }
+}
+
+#[cfg(test)]
+mod group_commit_tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::mpsc;
+
+    #[test]
+    fn concurrent_callers_share_flushes() {
+        let commits = Arc::new(GroupCommit::default());
+        let flushes = Arc::new(AtomicUsize::new(0));
+        let callers = 16;
+        let barrier = Arc::new(std::sync::Barrier::new(callers));
+        let threads: Vec<_> = (0..callers)
+            .map(|_| {
+                let (commits, flushes, barrier) =
+                    (commits.clone(), flushes.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    commits.flush(|| {
+                        flushes.fetch_add(1, Ordering::SeqCst);
+                        std::thread::sleep(std::time::Duration::from_millis(30));
+                        Ok(())
+                    })
+                })
+            })
+            .collect();
+        for t in threads {
+            assert!(matches!(t.join(), Ok(Ok(()))));
+        }
+        let n = flushes.load(Ordering::SeqCst);
+        assert!(n >= 1 && n < callers, "{n} flushes for {callers} callers");
+    }
+
+    #[test]
+    fn a_write_after_a_flush_started_waits_for_the_next_flush() {
+        let commits = Arc::new(GroupCommit::default());
+        let flushes = Arc::new(AtomicUsize::new(0));
+        let (started_tx, started_rx) = mpsc::channel::<()>();
+        let (release_tx, release_rx) = mpsc::channel::<()>();
+        let release_rx = Arc::new(parking_lot::Mutex::new(release_rx));
+        let flush = {
+            let flushes = flushes.clone();
+            move || {
+                if flushes.fetch_add(1, Ordering::SeqCst) == 0 {
+                    let _ = started_tx.send(());
+                    let _ = release_rx.lock().recv();
+                }
+                Ok(())
+            }
+        };
+        let flush = Arc::new(flush);
+        let first = {
+            let (commits, flush) = (commits.clone(), flush.clone());
+            std::thread::spawn(move || commits.flush(|| flush()))
+        };
+        assert!(started_rx.recv().is_ok(), "the first flush started");
+        let second = {
+            let (commits, flush) = (commits.clone(), flush.clone());
+            std::thread::spawn(move || commits.flush(|| flush()))
+        };
+        // The second caller is now waiting on the first flush (or about to); let it finish.
+        while commits.state.lock().issued < 2 {
+            std::thread::yield_now();
+        }
+        let _ = release_tx.send(());
+        assert!(matches!(first.join(), Ok(Ok(()))));
+        assert!(matches!(second.join(), Ok(Ok(()))));
+        assert_eq!(
+            flushes.load(Ordering::SeqCst),
+            2,
+            "the second write was not covered by the flush already running"
+        );
+    }
+
+    #[test]
+    fn a_failed_flush_fails_its_caller() {
+        let commits = GroupCommit::default();
+        let r = commits.flush(|| Err(StoreError::Io("disk full".into())));
+        assert!(matches!(r, Err(StoreError::Io(_))));
+        assert!(
+            commits.flush(|| Ok(())).is_ok(),
+            "a later flush still works"
+        );
     }
 }

@@ -3,6 +3,7 @@
 mod bot_socket_mode;
 mod common;
 mod crash;
+mod enrich;
 mod flow;
 mod sandbox_abuseipdb;
 mod sandbox_control;
