@@ -15,6 +15,9 @@ pub struct Settings {
     pub slack_ack_timeout_ms: u64,
     /// When unacked `events_api` envelopes are delivered again (Slack: 3 s, 60 s, 5 min).
     pub slack_retry_delays_ms: Vec<u64>,
+    /// How long after a `warning` disconnect a socket gets its `refresh_requested` (Slack:
+    /// about 10 s); until then it keeps receiving envelopes.
+    pub slack_refresh_after_warning_ms: u64,
 }
 
 impl Default for Settings {
@@ -23,6 +26,7 @@ impl Default for Settings {
             github_search_delay_ms: 5_000,
             slack_ack_timeout_ms: 3_000,
             slack_retry_delays_ms: vec![3_000, 60_000, 300_000],
+            slack_refresh_after_warning_ms: 10_000,
         }
     }
 }
@@ -37,6 +41,8 @@ pub struct SettingsPatch {
     pub slack_ack_timeout_ms: Option<u64>,
     /// See [`Settings::slack_retry_delays_ms`].
     pub slack_retry_delays_ms: Option<Vec<u64>>,
+    /// See [`Settings::slack_refresh_after_warning_ms`].
+    pub slack_refresh_after_warning_ms: Option<u64>,
 }
 
 /// The live settings of one sandbox.
@@ -60,6 +66,9 @@ impl SettingsCell {
         }
         if let Some(v) = patch.slack_retry_delays_ms {
             s.slack_retry_delays_ms = v;
+        }
+        if let Some(v) = patch.slack_refresh_after_warning_ms {
+            s.slack_refresh_after_warning_ms = v;
         }
         s.clone()
     }

@@ -79,6 +79,7 @@ pub struct SocketHealth {
     acks: AtomicU64,
     not_acked: AtomicU64,
     disabled: Mutex<Option<String>>,
+    stopped: std::sync::atomic::AtomicBool,
 }
 
 impl SocketHealth {
@@ -115,6 +116,12 @@ impl SocketHealth {
     /// Why Socket Mode stopped for good (`link_disabled`), if it did.
     pub fn disabled(&self) -> Option<String> {
         self.disabled.lock().clone()
+    }
+
+    /// Whether the pool has stopped for good (after `link_disabled` or shutdown): nothing
+    /// will open a connection again.
+    pub fn stopped(&self) -> bool {
+        self.stopped.load(Ordering::Relaxed)
     }
 
     fn on_hello(&self, num_connections: u32) {

@@ -92,6 +92,10 @@ impl Pool {
     /// already obtained from `apps.connections.open` at start-up.
     pub(super) async fn run(mut self, mut first: Option<String>, mut stop: watch::Receiver<bool>) {
         loop {
+            if self.disabled && self.slots.is_empty() {
+                tracing::info!("slack socket mode stopped: the app's link is disabled");
+                break;
+            }
             if self.should_open() {
                 if Instant::now() >= self.next_attempt {
                     self.open(first.take());
@@ -315,6 +319,10 @@ impl Pool {
             }
         }
         self.setup.health.set_live(0);
+        self.setup
+            .health
+            .stopped
+            .store(true, std::sync::atomic::Ordering::Relaxed);
     }
 }
 
