@@ -568,6 +568,17 @@ async fn link_disabled_stops_reconnecting_and_healthz_says_why() {
         "no reconnect after link_disabled"
     );
     assert_eq!(ts.running.sandbox.slack.socket.connections(), 0);
+    // `vigil doctor` says what to do.
+    let config = Config::load(&bot.dir.path().join("vigil.toml")).expect("config");
+    let checks = vigil::doctor::run(&config).await;
+    let line = checks
+        .iter()
+        .find(|c| c.name == "slack socket mode link")
+        .map(|c| c.line())
+        .unwrap_or_default();
+    assert!(line.starts_with("FAIL"), "{line}");
+    assert!(line.contains("turn Socket Mode back on"), "{line}");
+    assert!(!vigil::doctor::all_ok(&checks));
     bot.running.shutdown().await;
 }
 
