@@ -96,11 +96,9 @@ impl Pool {
                 tracing::info!("slack socket mode stopped: the app's link is disabled");
                 break;
             }
-            if self.should_open() {
-                if Instant::now() >= self.next_attempt {
-                    self.open(first.take());
-                    continue;
-                }
+            if self.should_open() && Instant::now() >= self.next_attempt {
+                self.open(first.take());
+                continue;
             }
             let wait_open = self.should_open();
             let next_attempt = self.next_attempt;
