@@ -1,14 +1,16 @@
 //! The bot's inbox: what happens to each Slack event once the socket has decoded it.
 //!
-//! Everything here runs inside the Socket Mode callback, before the ack: it parses, checks who
-//! is asking, persists work for the case's runner (deduplicated: `event_id` for events,
-//! `action_ts` + user for buttons, view id for submissions, `trigger_id` for commands) and
-//! returns. Reads (`/triage list`, `show`, `stats`) answer from the local store in the ack.
+//! Everything here runs in the Socket Mode handler, before the ack: it parses, checks who
+//! is asking, persists work for the case's runner (deduplicated by the envelope's
+//! `envelope_id` and by a payload key: `event_id` for events, `action_ts` + user for buttons,
+//! view id for submissions, `trigger_id` for commands) and returns. A persist that fails is
+//! answered with [`NotPersisted`], so the envelope is not acked and Slack redelivers it. Reads (`/triage list`, `show`, `stats`) answer from the local store in the ack.
 //! The one call made right away is `views.open` for the resolve modal, because its
 //! `trigger_id` dies after 3 s; it runs on a spawned task, never in front of the ack.
 
 use std::sync::Arc;
 
+use serde_json::json;
 use slack_morphism::prelude::*;
 
 use crate::case::{CaseId, CaseState, Priority};
@@ -16,7 +18,7 @@ use crate::pipeline::Engine;
 use crate::pipeline::inbound::{self, CaseCommand, Inbound};
 use crate::render;
 use crate::slack::commands::{self, ListFilter, TriageCommand};
-use crate::slack::socket::{Inbox, interaction_kind};
+use crate::slack::socket::{Delivery, Inbox, NotPersisted, interaction_kind};
 
 /// Callback id of the resolve modal.
 pub const RESOLVE_VIEW: &str = "resolve_case";
@@ -33,43 +35,68 @@ impl Bot {
         Bot { engine, bot_user }
     }
 
-    fn queue(&self, dedupe: &str, case: Option<&CaseId>, event: Inbound) -> bool {
-        match self
-            .engine
-            .enqueue_item(dedupe, &inbound::item(case, &event))
-        {
-            Ok(added) => added,
-            Err(e) => {
-                tracing::error!(error = %e, "could not persist a Slack event; Slack will show the user an error");
-                false
-            }
+    /// Persists one inbound item, deduplicated by `dedupe` (the payload key) and by the
+    /// envelope (`envelope:<id>#<part>`, `part` numbering the items one envelope yields). The
+    /// item records how it was delivered (`envelope_id`, `retry_attempt`, `retry_reason`).
+    /// `Ok(false)` for a duplicate; `Err` when the store failed (the envelope is then not acked).
+    fn queue(
+        &self,
+        delivery: &Delivery,
+        part: usize,
+        dedupe: &str,
+        case: Option<&CaseId>,
+        event: Inbound,
+    ) -> Result<bool, NotPersisted> {
+        let mut keys = vec![dedupe.to_string()];
+        if !delivery.envelope_id.is_empty() {
+            keys.push(format!("envelope:{}#{part}", delivery.envelope_id));
         }
+        let mut item = inbound::item(case, &event);
+        item["delivery"] = json!(delivery);
+        self.engine.enqueue_item(&keys, &item).map_err(|e| {
+            tracing::error!(error = %e, envelope_id = %delivery.envelope_id, "could not persist a Slack event; not acking it so Slack redelivers");
+            NotPersisted(e.to_string())
+        })
     }
 
-    fn case_command(&self, event: &SlackCommandEvent, id: &str, command: CaseCommand) -> String {
+    fn case_command(
+        &self,
+        event: &SlackCommandEvent,
+        delivery: &Delivery,
+        id: &str,
+        command: CaseCommand,
+    ) -> Result<String, NotPersisted> {
         let user = event.user_id.to_string();
         if !self.engine.analysts.contains(&user) {
             tracing::info!(%user, "refused /triage from a non-analyst");
-            return "Sorry, only security analysts can act on cases.".into();
+            return Ok("Sorry, only security analysts can act on cases.".into());
         }
         let Some(case_id) = CaseId::parse(id) else {
-            return format!(
+            return Ok(format!(
                 "`{}` is not a case id (like VIG-12).",
                 render::escape::mrkdwn(id)
-            );
+            ));
         };
         match self.engine.store.get(&case_id) {
             Ok(Some(_)) => {}
-            Ok(None) => return format!("There is no case {case_id}."),
-            Err(e) => return format!("Cannot read cases right now: {e}"),
+            Ok(None) => return Ok(format!("There is no case {case_id}.")),
+            Err(e) => return Ok(format!("Cannot read cases right now: {e}")),
         }
         let item = Inbound::Command {
             command,
             user,
             channel: event.channel_id.to_string(),
         };
-        self.queue(&format!("cmd:{}", event.trigger_id), Some(&case_id), item);
-        format!("{case_id}: on it. Changes show on the card and its thread.")
+        self.queue(
+            delivery,
+            0,
+            &format!("cmd:{}", event.trigger_id),
+            Some(&case_id),
+            item,
+        )?;
+        Ok(format!(
+            "{case_id}: on it. Changes show on the card and its thread."
+        ))
     }
 
     fn list(&self, filter: ListFilter, user: &str) -> String {
@@ -131,9 +158,13 @@ impl Bot {
         }
     }
 
-    fn block_actions(&self, ev: SlackInteractionBlockActionsEvent) {
+    fn block_actions(
+        &self,
+        ev: SlackInteractionBlockActionsEvent,
+        delivery: &Delivery,
+    ) -> Result<(), NotPersisted> {
         let Some(user) = ev.user.as_ref().map(|u| u.id.to_string()) else {
-            return;
+            return Ok(());
         };
         let (channel, message_ts) = match &ev.container {
             SlackInteractionActionContainer::Message(m) => (
@@ -143,9 +174,9 @@ impl Bot {
                     .unwrap_or_default(),
                 m.message_ts.to_string(),
             ),
-            _ => return,
+            _ => return Ok(()),
         };
-        for action in ev.actions.unwrap_or_default() {
+        for (part, action) in ev.actions.unwrap_or_default().into_iter().enumerate() {
             let action_id = action.action_id.to_string();
             let Some(case_id) = action.value.as_deref().and_then(CaseId::parse) else {
                 tracing::warn!(%action_id, "rejected a button without a case id value");
@@ -165,8 +196,15 @@ impl Bot {
                 channel: channel.clone(),
                 message_ts: message_ts.clone(),
             };
-            self.queue(&format!("action:{ts}:{user}"), Some(&case_id), item);
+            self.queue(
+                delivery,
+                part,
+                &format!("action:{ts}:{user}"),
+                Some(&case_id),
+                item,
+            )?;
         }
+        Ok(())
     }
 
     fn open_resolve_modal(&self, user: &str, case_id: &CaseId, trigger_id: String) {
@@ -207,11 +245,14 @@ impl Bot {
 
     /// The new-case form was submitted: the case is admitted like any alert (its id is the
     /// view's, so a resubmitted form cannot open a second case).
-    fn new_alert_submitted(&self, ev: &SlackInteractionViewSubmissionEvent) {
+    fn new_alert_submitted(
+        &self,
+        ev: &SlackInteractionViewSubmissionEvent,
+    ) -> Result<(), NotPersisted> {
         let user = ev.user.id.to_string();
         if !self.engine.analysts.contains(&user) {
             tracing::info!(%user, "refused a new-case form from a non-analyst");
-            return;
+            return Ok(());
         }
         let value = |id: &str| {
             ev.view
@@ -244,25 +285,32 @@ impl Bot {
             raw: serde_json::json!({"opened_by": user}),
             ..Default::default()
         };
-        if let Err(e) = self.engine.admit(alert) {
-            tracing::error!(error = %e, "could not admit a case opened by hand");
+        match self.engine.admit(alert) {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                tracing::error!(error = %e, "could not admit a case opened by hand; not acking the form");
+                Err(NotPersisted(e.to_string()))
+            }
         }
     }
 
-    fn view_submission(&self, ev: SlackInteractionViewSubmissionEvent) {
+    fn view_submission(
+        &self,
+        ev: SlackInteractionViewSubmissionEvent,
+        delivery: &Delivery,
+    ) -> Result<(), NotPersisted> {
         let SlackView::Modal(modal) = &ev.view.view else {
-            return;
+            return Ok(());
         };
         let callback = modal.callback_id.as_ref().map(|c| c.to_string());
         if callback.as_deref() == Some(render::modals::NEW_ALERT) {
-            self.new_alert_submitted(&ev);
-            return;
+            return self.new_alert_submitted(&ev);
         }
         if callback.as_deref() != Some(RESOLVE_VIEW) {
-            return;
+            return Ok(());
         }
         let Some(case_id) = modal.private_metadata.as_deref().and_then(CaseId::parse) else {
-            return;
+            return Ok(());
         };
         let reason = ev
             .view
@@ -287,13 +335,16 @@ impl Bot {
             channel: String::new(),
         };
         self.queue(
+            delivery,
+            0,
             &format!(
                 "view:{}:{}",
                 ev.view.state_params.id, ev.view.state_params.hash
             ),
             Some(&case_id),
             item,
-        );
+        )
+        .map(|_| ())
     }
 }
 
@@ -303,7 +354,11 @@ fn ephemeral(text: String) -> SlackCommandEventResponse {
 }
 
 impl Inbox for Bot {
-    fn command(&self, event: SlackCommandEvent) -> SlackCommandEventResponse {
+    fn command(
+        &self,
+        event: SlackCommandEvent,
+        delivery: &Delivery,
+    ) -> Result<SlackCommandEventResponse, NotPersisted> {
         let text = event.text.clone().unwrap_or_default();
         let user = event.user_id.to_string();
         let parsed = TriageCommand::parse(&text);
@@ -314,7 +369,9 @@ impl Inbox for Bot {
         if reads_cases && !self.engine.analysts.contains(&user) {
             tracing::info!(%user, "refused a case read from a non-analyst");
             crate::telemetry::events::refused("case read");
-            return ephemeral("Sorry, only security analysts can see cases.".into());
+            return Ok(ephemeral(
+                "Sorry, only security analysts can see cases.".into(),
+            ));
         }
         let answer = match parsed {
             Ok(TriageCommand::Help) => commands::help_text(),
@@ -322,36 +379,48 @@ impl Inbox for Bot {
             Ok(TriageCommand::Show(id)) => self.show(&id),
             Ok(TriageCommand::Stats) => self.stats(),
             Ok(TriageCommand::New) => self.new_alert_form(&user, event.trigger_id.to_string()),
-            Ok(TriageCommand::Ack(id)) => self.case_command(&event, &id, CaseCommand::Ack),
+            Ok(TriageCommand::Ack(id)) => {
+                self.case_command(&event, delivery, &id, CaseCommand::Ack)?
+            }
             Ok(TriageCommand::Assign(id, to)) => {
-                self.case_command(&event, &id, CaseCommand::Assign { to })
+                self.case_command(&event, delivery, &id, CaseCommand::Assign { to })?
             }
             Ok(TriageCommand::Escalate(id)) => {
-                self.case_command(&event, &id, CaseCommand::Escalate)
+                self.case_command(&event, delivery, &id, CaseCommand::Escalate)?
             }
             Ok(TriageCommand::Resolve(id, reason)) => {
-                self.case_command(&event, &id, CaseCommand::Resolve { reason })
+                self.case_command(&event, delivery, &id, CaseCommand::Resolve { reason })?
             }
-            Ok(TriageCommand::Snooze(id, d)) => {
-                self.case_command(&event, &id, CaseCommand::Snooze { secs: d.as_secs() })
-            }
+            Ok(TriageCommand::Snooze(id, d)) => self.case_command(
+                &event,
+                delivery,
+                &id,
+                CaseCommand::Snooze { secs: d.as_secs() },
+            )?,
             Err(unknown) => {
                 tracing::info!(%user, error = %unknown, "answered /triage input with usage");
                 commands::usage_text(&unknown)
             }
         };
-        ephemeral(answer)
+        Ok(ephemeral(answer))
     }
 
-    fn interaction(&self, event: SlackInteractionEvent) {
+    fn interaction(
+        &self,
+        event: SlackInteractionEvent,
+        delivery: &Delivery,
+    ) -> Result<(), NotPersisted> {
         match event {
-            SlackInteractionEvent::BlockActions(ev) => self.block_actions(ev),
-            SlackInteractionEvent::ViewSubmission(ev) => self.view_submission(ev),
-            other => tracing::debug!(kind = interaction_kind(&other), "interaction ignored"),
+            SlackInteractionEvent::BlockActions(ev) => self.block_actions(ev, delivery),
+            SlackInteractionEvent::ViewSubmission(ev) => self.view_submission(ev, delivery),
+            other => {
+                tracing::debug!(kind = interaction_kind(&other), "interaction ignored");
+                Ok(())
+            }
         }
     }
 
-    fn push(&self, event: SlackPushEventCallback) {
+    fn push(&self, event: SlackPushEventCallback, delivery: &Delivery) -> Result<(), NotPersisted> {
         let event_id = event.event_id.to_string();
         match event.event {
             SlackEventCallbackBody::Message(m) => {
@@ -364,10 +433,10 @@ impl Inbox for Bot {
                     == Some("im");
                 let from_person = m.sender.bot_id.is_none() && m.subtype.is_none();
                 let Some(user) = m.sender.user.as_ref().map(|u| u.to_string()) else {
-                    return;
+                    return Ok(());
                 };
                 if !is_im || !from_person || user == self.bot_user {
-                    return;
+                    return Ok(());
                 }
                 let item = Inbound::OwnerText {
                     user,
@@ -375,14 +444,19 @@ impl Inbox for Bot {
                     text: m.content.and_then(|c| c.text).unwrap_or_default(),
                     thread_ts: m.origin.thread_ts.map(|t| t.to_string()),
                 };
-                self.queue(&format!("event:{event_id}"), None, item);
+                self.queue(delivery, 0, &format!("event:{event_id}"), None, item)
+                    .map(|_| ())
             }
             SlackEventCallbackBody::AppHomeOpened(h) => {
                 let engine = self.engine.clone();
                 let user = h.user.to_string();
                 tokio::spawn(async move { crate::pipeline::home::publish(&engine, &user).await });
+                Ok(())
             }
-            _ => tracing::debug!(%event_id, "event ignored"),
+            _ => {
+                tracing::debug!(%event_id, "event ignored");
+                Ok(())
+            }
         }
     }
 }

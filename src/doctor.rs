@@ -59,6 +59,7 @@ impl Check {
 pub async fn run(config: &Config) -> Vec<Check> {
     let mut checks = vec![store_check(config)];
     checks.extend(slack_checks(config).await);
+    checks.push(socket_link_check(config).await);
     checks.push(crowdstrike_check(config).await);
     checks.push(oomnitza_check(config).await);
     checks.push(github_check(config).await);
@@ -179,6 +180,56 @@ async fn slack_checks(config: &Config) -> Vec<Check> {
         }
     }
     checks
+}
+
+/// What a running bot's `/healthz` says about its Socket Mode link. Slack's `link_disabled`
+/// (Socket Mode turned off for the app) stops Vigil for good, and only a person can fix it.
+async fn socket_link_check(config: &Config) -> Check {
+    const NAME: &str = "slack socket mode link";
+    crate::tls::init();
+    let url = format!("http://{}/healthz", config.server.listen);
+    let client = match reqwest::Client::builder()
+        .timeout(std::time::Duration::from_secs(2))
+        .build()
+    {
+        Ok(c) => c,
+        Err(e) => return Check::new(NAME, Outcome::Skipped(format!("no HTTP client: {e}"))),
+    };
+    let body: serde_json::Value = match client.get(&url).send().await {
+        Ok(resp) => match resp.json().await {
+            Ok(v) => v,
+            Err(e) => {
+                return Check::new(
+                    NAME,
+                    Outcome::Skipped(format!("{url} did not answer JSON: {e}")),
+                );
+            }
+        },
+        Err(_) => {
+            return Check::new(
+                NAME,
+                Outcome::Skipped(format!("no vigil running at {url} to ask")),
+            );
+        }
+    };
+    let outcome = match body.get("status").and_then(serde_json::Value::as_str) {
+        Some("link_disabled") => fail(
+            body.get("reason")
+                .and_then(serde_json::Value::as_str)
+                .unwrap_or("Slack disabled the app's Socket Mode link")
+                .to_string(),
+            "in the app's settings (api.slack.com/apps) turn Socket Mode back on, reinstall the app to the workspace if Slack asks, check that VIGIL_SLACK_APP_TOKEN / slack.app_token_file is an xapp- token of this app with connections:write, then restart vigil",
+        ),
+        Some("ok") => Outcome::Ok(format!(
+            "the running vigil has {} live socket(s)",
+            body.get("slack_sockets_live")
+                .and_then(serde_json::Value::as_u64)
+                .unwrap_or(0)
+        )),
+        Some(other) => Outcome::Ok(format!("the running vigil reports `{other}`")),
+        None => Outcome::Skipped(format!("{url} is not a vigil /healthz")),
+    };
+    Check::new(NAME, outcome)
 }
 
 async fn alerts_channel_check(

@@ -38,8 +38,20 @@ pub fn router(state: ServerState, webhook: Option<WebhookState>) -> Router {
     }
 }
 
+/// `GET /healthz`: 200 once a socket said hello; 503 while connecting, and 503 with the
+/// reason once Slack disabled the app's link (`link_disabled`), which needs a person.
 async fn healthz(State(state): State<ServerState>) -> impl IntoResponse {
-    let connected = state.socket.hellos() > 0;
+    let socket = &state.socket;
+    if let Some(reason) = socket.disabled() {
+        let body = json!({
+            "status": "link_disabled",
+            "reason": reason,
+            "slack_socket_hellos": socket.hellos(),
+            "slack_envelopes": socket.envelopes(),
+        });
+        return (StatusCode::SERVICE_UNAVAILABLE, axum::Json(body));
+    }
+    let connected = socket.hellos() > 0;
     let status = if connected {
         StatusCode::OK
     } else {
@@ -47,8 +59,11 @@ async fn healthz(State(state): State<ServerState>) -> impl IntoResponse {
     };
     let body = json!({
         "status": if connected { "ok" } else { "connecting" },
-        "slack_socket_hellos": state.socket.hellos(),
-        "slack_envelopes": state.socket.envelopes(),
+        "slack_socket_hellos": socket.hellos(),
+        "slack_sockets_live": socket.live(),
+        "slack_envelopes": socket.envelopes(),
+        "slack_acks": socket.acks(),
+        "slack_not_acked": socket.not_acked(),
     });
     (status, axum::Json(body))
 }

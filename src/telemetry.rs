@@ -69,6 +69,34 @@ pub mod events {
         counter!("vigil_slack_inbound_total", "outcome" => outcome).increment(1);
     }
 
+    /// A Socket Mode envelope arrived: its `type`, `retry_attempt` (`0`..`3`, `more` beyond)
+    /// and `retry_reason` (Slack's known reasons, `none` on a first delivery, `other` for
+    /// anything else, so a sender cannot grow the label set).
+    pub fn slack_envelope(kind: &str, retry_attempt: u32, retry_reason: &str) {
+        let kind = match kind {
+            "events_api" | "slash_commands" | "interactive" => kind.to_string(),
+            _ => "other".to_string(),
+        };
+        let attempt = match retry_attempt {
+            0..=3 => retry_attempt.to_string(),
+            _ => "more".to_string(),
+        };
+        let reason = match retry_reason {
+            "" => "none",
+            "timeout" | "http_timeout" | "http_error" | "too_many_requests" | "ssl_error"
+            | "connection_failed" | "unknown_error" => retry_reason,
+            _ => "other",
+        }
+        .to_string();
+        counter!(
+            "vigil_slack_envelopes_total",
+            "type" => kind,
+            "retry_attempt" => attempt,
+            "retry_reason" => reason
+        )
+        .increment(1);
+    }
+
     /// Someone was refused an action.
     pub fn refused(what: &'static str) {
         counter!("vigil_refusals_total", "what" => what).increment(1);

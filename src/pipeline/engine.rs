@@ -235,13 +235,14 @@ impl Engine {
     }
 
     /// Persists an inbound item (built by [`inbound::item`]) and kicks its case; `false` if
-    /// its dedupe key was seen before. Durable on return, so the Socket Mode ack may follow.
+    /// any of its dedupe keys (payload key, `envelope:<id>`) was seen before. Durable on
+    /// return, so the Socket Mode ack may follow.
     pub fn enqueue_item(
         self: &Arc<Self>,
-        dedupe_key: &str,
+        dedupe_keys: &[String],
         item: &Value,
     ) -> Result<bool, StoreError> {
-        let added = self.store.enqueue(dedupe_key, item)?;
+        let added = self.store.enqueue(dedupe_keys, item)?;
         crate::telemetry::events::slack_inbound(if added { "new" } else { "duplicate" });
         if !added {
             return Ok(false);

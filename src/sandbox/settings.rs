@@ -19,6 +19,9 @@ pub struct Settings {
     pub urlscan_result_delay_ms: u64,
     /// AbuseIPDB's daily `check` quota per key (free plan: 1000).
     pub abuseipdb_daily_limit: u64,
+    /// How long after a `warning` disconnect a socket gets its `refresh_requested` (Slack:
+    /// about 10 s); until then it keeps receiving envelopes.
+    pub slack_refresh_after_warning_ms: u64,
 }
 
 impl Default for Settings {
@@ -29,6 +32,7 @@ impl Default for Settings {
             slack_retry_delays_ms: vec![3_000, 60_000, 300_000],
             urlscan_result_delay_ms: 10_000,
             abuseipdb_daily_limit: 1_000,
+            slack_refresh_after_warning_ms: 10_000,
         }
     }
 }
@@ -47,6 +51,8 @@ pub struct SettingsPatch {
     pub urlscan_result_delay_ms: Option<u64>,
     /// See [`Settings::abuseipdb_daily_limit`].
     pub abuseipdb_daily_limit: Option<u64>,
+    /// See [`Settings::slack_refresh_after_warning_ms`].
+    pub slack_refresh_after_warning_ms: Option<u64>,
 }
 
 /// The live settings of one sandbox.
@@ -76,6 +82,9 @@ impl SettingsCell {
         }
         if let Some(v) = patch.abuseipdb_daily_limit {
             s.abuseipdb_daily_limit = v;
+        }
+        if let Some(v) = patch.slack_refresh_after_warning_ms {
+            s.slack_refresh_after_warning_ms = v;
         }
         s.clone()
     }

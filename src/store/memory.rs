@@ -102,10 +102,13 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    fn enqueue(&self, dedupe_key: &str, item: &Value) -> Result<bool, StoreError> {
+    fn enqueue(&self, dedupe_keys: &[String], item: &Value) -> Result<bool, StoreError> {
         let mut s = self.0.lock();
-        if !s.seen.insert(dedupe_key.to_string()) {
+        if dedupe_keys.iter().any(|k| s.seen.contains(k)) {
             return Ok(false);
+        }
+        for key in dedupe_keys {
+            s.seen.insert(key.clone());
         }
         s.inbox_seq += 1;
         let n = s.inbox_seq;

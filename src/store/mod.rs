@@ -96,9 +96,12 @@ pub trait Store: Send + Sync + 'static {
     /// Sets a named cursor; durable on return.
     fn set_cursor(&self, name: &str, value: &str) -> Result<(), StoreError>;
 
-    /// Persists an inbound item unless `dedupe_key` was seen before; `false` for a duplicate.
-    /// Durable on return: this is what lets the Socket Mode ack happen right after.
-    fn enqueue(&self, dedupe_key: &str, item: &Value) -> Result<bool, StoreError>;
+    /// Persists an inbound item unless any of `dedupe_keys` was seen before (`false` for a
+    /// duplicate); every key is remembered in the same transaction as the item, so a later
+    /// delivery matching any one of them (the same `envelope_id`, or the same `event_id` in a
+    /// new envelope) is a duplicate. Durable on return: this is what lets the Socket Mode ack
+    /// happen right after.
+    fn enqueue(&self, dedupe_keys: &[String], item: &Value) -> Result<bool, StoreError>;
 
     /// Remembers `key` (a webhook signature, say); `false` if it was remembered before.
     fn remember(&self, key: &str) -> Result<bool, StoreError>;

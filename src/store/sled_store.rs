@@ -267,15 +267,19 @@ impl Store for SledStore {
         self.flush()
     }
 
-    fn enqueue(&self, dedupe_key: &str, item: &Value) -> Result<bool, StoreError> {
+    fn enqueue(&self, dedupe_keys: &[String], item: &Value) -> Result<bool, StoreError> {
         let bytes = encode(item)?;
         let stamp = Utc::now().timestamp().to_be_bytes();
         let added = (&self.seen, &self.inbox, &self.meta)
             .transaction(|(seen, inbox, meta)| {
-                if seen.get(dedupe_key.as_bytes())?.is_some() {
-                    return Ok(false);
+                for key in dedupe_keys {
+                    if seen.get(key.as_bytes())?.is_some() {
+                        return Ok(false);
+                    }
                 }
-                seen.insert(dedupe_key.as_bytes(), &stamp)?;
+                for key in dedupe_keys {
+                    seen.insert(key.as_bytes(), &stamp)?;
+                }
                 let n = read_u64(meta.get("inbox_seq")?) + 1;
                 meta.insert("inbox_seq", &n.to_be_bytes())?;
                 inbox.insert(&n.to_be_bytes(), bytes.as_slice())?;

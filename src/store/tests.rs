@@ -82,21 +82,73 @@ fn suite(store: &dyn Store) {
         Some("2024-01-01T00:00:00Z")
     );
 
-    assert!(store.enqueue("ev1", &json!({"n": 1})).expect("enqueue"));
+    let keys = |k: &[&str]| k.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     assert!(
-        !store.enqueue("ev1", &json!({"n": 1})).expect("enqueue"),
+        store
+            .enqueue(&keys(&["ev1"]), &json!({"n": 1}))
+            .expect("enqueue")
+    );
+    assert!(
+        !store
+            .enqueue(&keys(&["ev1"]), &json!({"n": 1}))
+            .expect("enqueue"),
         "dedupe"
     );
-    assert!(store.enqueue("ev2", &json!({"n": 2})).expect("enqueue"));
+    assert!(
+        store
+            .enqueue(&keys(&["ev2"]), &json!({"n": 2}))
+            .expect("enqueue")
+    );
     let items = store.inbound().expect("inbound");
     assert_eq!(items.len(), 2);
     assert_eq!(items[0].1, json!({"n": 1}));
     store.finish(items[0].0).expect("finish");
     assert_eq!(store.inbound().expect("inbound").len(), 1);
     assert!(
-        !store.enqueue("ev1", &json!({})).expect("enqueue"),
+        !store.enqueue(&keys(&["ev1"]), &json!({})).expect("enqueue"),
         "still deduped after finish"
     );
+    multi_key_enqueue(store);
+}
+
+/// Several keys: a duplicate if any one was seen; all of them remembered together.
+fn multi_key_enqueue(store: &dyn Store) {
+    let keys = |k: &[&str]| k.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    let before = store.inbound().expect("inbound").len();
+    assert!(
+        store
+            .enqueue(&keys(&["envelope:e1", "event:Ev9"]), &json!({"n": 9}))
+            .expect("enqueue")
+    );
+    assert!(
+        !store
+            .enqueue(&keys(&["envelope:e2", "event:Ev9"]), &json!({"n": 9}))
+            .expect("enqueue"),
+        "same event in a new envelope"
+    );
+    assert!(
+        !store
+            .enqueue(&keys(&["envelope:e1", "event:Ev10"]), &json!({"n": 10}))
+            .expect("enqueue"),
+        "same envelope delivered again"
+    );
+    assert!(
+        store
+            .enqueue(&keys(&["envelope:e2"]), &json!({"n": 11}))
+            .expect("enqueue"),
+        "a refused duplicate remembers none of its own new keys"
+    );
+    assert!(
+        !store
+            .enqueue(&keys(&["envelope:e3", "envelope:e2"]), &json!({}))
+            .expect("enqueue"),
+        "the second key of a new item was remembered"
+    );
+    let items = store.inbound().expect("inbound");
+    assert_eq!(items.len(), before + 2);
+    for (seq, _) in &items[before..] {
+        store.finish(*seq).expect("finish");
+    }
 }
 
 #[test]

@@ -17,4 +17,5 @@ mod sandbox_slack_web;
 mod sandbox_tavily;
 mod sandbox_urlscan;
 mod sandbox_virustotal;
+mod transport;
 mod vendor_clients;

@@ -139,6 +139,7 @@ async fn settings_patch_and_reset() {
     let v = get_json(&ts.http, &ts.url("/_sandbox/settings")).await;
     assert_eq!(v["github_search_delay_ms"], json!(5000));
     assert_eq!(v["slack_retry_delays_ms"], json!([3000, 60000, 300000]));
+    assert_eq!(v["slack_refresh_after_warning_ms"], json!(10000));
 }
 
 async fn post_enqueue(ts: &crate::common::TestSandbox, body: Value) -> reqwest::Response {

@@ -690,8 +690,13 @@ async fn the_eleventh_socket_gets_too_many_websockets() {
         Some(Seen::Msg(Message::Close(_)))
     ));
     assert_eq!(ts.running.sandbox.slack.socket.connections(), 10);
-    // Freeing one slot lets a new socket in.
-    ts.running.sandbox.slack.socket.disconnect_all("warning");
+    // Freeing the slots lets a new socket in (a `warning` would not: a warned socket stays open
+    // until its `refresh_requested`).
+    ts.running
+        .sandbox
+        .slack
+        .socket
+        .disconnect_all("refresh_requested");
     let (_c, hello) = connect_hello(&ts).await;
     assert_eq!(hello["num_connections"], 1);
 }
@@ -769,4 +774,95 @@ async fn apps_connections_open_gives_a_working_socket_url() {
     let frame = c.next_json(WAIT).await;
     assert_eq!(frame["type"], "disconnect");
     assert_eq!(frame["reason"], "link_disabled");
+}
+
+/// The id of every open socket, from `GET /_sandbox/slack/sockets`.
+async fn socket_ids(ts: &TestSandbox) -> Vec<u64> {
+    let v = crate::common::get_json(&ts.http, &ts.url("/_sandbox/slack/sockets")).await;
+    v["connections"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter(|c| c["closing"] == json!(false))
+                .filter_map(|c| c["id"].as_u64())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn after_warning_a_socket_keeps_receiving_until_refresh_requested() {
+    let ts = sandbox().await;
+    settings(&ts, 1000, &[]).await;
+    ts.control("/settings", json!({"slack_refresh_after_warning_ms": 400}))
+        .await;
+    let (mut c, _) = connect_hello(&ts).await;
+    let v = ts
+        .control("/slack/disconnect", json!({"reason": "warning"}))
+        .await;
+    assert_eq!(v["told"], 1, "{v}");
+    assert_eq!(c.next_json(WAIT).await["reason"], "warning");
+    // Still open and still delivering: the envelope arrives and its ack counts.
+    assert_eq!(ts.running.sandbox.slack.socket.connections(), 1);
+    let task = push(&ts, EnvelopeKind::SlashCommands, json!({"command": "/x"}));
+    let env = c.next_json(WAIT).await;
+    assert_eq!(env["type"], "slash_commands", "{env}");
+    c.ack(&env["envelope_id"]).await;
+    assert!(task.await.expect("join").expect("a socket").acked);
+    // Then Slack's refresh_requested, after which no envelope goes to it.
+    let frame = c.next_json(WAIT).await;
+    assert_eq!(frame["reason"], "refresh_requested", "{frame}");
+    assert_eq!(ts.running.sandbox.slack.socket.connections(), 0);
+    assert!(
+        sb(&ts)
+            .slack
+            .socket
+            .push(&sb(&ts), EnvelopeKind::SlashCommands, json!({}))
+            .await
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn disconnect_can_target_one_socket() {
+    let ts = sandbox().await;
+    let (mut a, _) = connect_hello(&ts).await;
+    let (mut b, _) = connect_hello(&ts).await;
+    let ids = socket_ids(&ts).await;
+    assert_eq!(ids.len(), 2, "{ids:?}");
+    let v = ts
+        .control(
+            "/slack/disconnect",
+            json!({"reason": "refresh_requested", "socket": ids[1]}),
+        )
+        .await;
+    assert_eq!(v["told"], 1, "{v}");
+    assert_eq!(b.next_json(WAIT).await["reason"], "refresh_requested");
+    assert_eq!(socket_ids(&ts).await, vec![ids[0]]);
+    // The other socket got nothing and still takes envelopes.
+    let task = push(&ts, EnvelopeKind::SlashCommands, json!({"command": "/x"}));
+    let env = a.next_json(WAIT).await;
+    assert_eq!(env["type"], "slash_commands", "{env}");
+    a.ack(&env["envelope_id"]).await;
+    assert!(task.await.expect("join").expect("a socket").acked);
+}
+
+#[tokio::test]
+async fn a_hung_socket_answers_no_pings() {
+    let ts = sandbox().await;
+    let ticket = ts.running.sandbox.slack.socket.issue_ticket();
+    let (mut ws, _) = connect_async(socket_url(&ts, &ticket))
+        .await
+        .expect("connects");
+    let hello = tokio::time::timeout(WAIT, ws.next()).await;
+    assert!(matches!(hello, Ok(Some(Ok(Message::Text(_))))));
+    ts.control("/slack/disconnect", json!({"reason": "hang"}))
+        .await;
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    ws.send(Message::Ping(b"anyone".to_vec().into()))
+        .await
+        .expect("ping");
+    let answer = tokio::time::timeout(Duration::from_millis(500), ws.next()).await;
+    assert!(answer.is_err(), "a hung socket says nothing: {answer:?}");
+    assert_eq!(ts.running.sandbox.slack.socket.connections(), 0);
 }

@@ -560,15 +560,29 @@ fn raw_frame(mut req: Map<String, Value>) -> Value {
 struct DisconnectReq {
     #[serde(default)]
     reason: Option<String>,
+    /// One socket's id (from `GET /sockets`); all open sockets when absent.
+    #[serde(default)]
+    socket: Option<u64>,
 }
 
-/// `POST /disconnect`: a `disconnect` frame to every socket (`"drop"` closes abruptly).
+/// `POST /disconnect`: a `disconnect` frame to every open socket or to the one named by
+/// `socket` (SPEC §7.4): after `warning` it keeps receiving until `refresh_requested`
+/// arrives `slack_refresh_after_warning_ms` later; `"drop"` closes abruptly, `"hang"` goes
+/// silent. Answers how many sockets were open and how many were told.
 async fn disconnect(State(sb): State<Sandbox>, body: Bytes) -> Reply {
     let req: DisconnectReq = parse_body(&body)?;
     let reason = req.reason.unwrap_or_else(|| "refresh_requested".into());
     let before = sb.slack.socket.connections();
-    sb.slack.socket.disconnect_all(&reason);
-    Ok(Json(json!({"ok": true, "reason": reason, "connections": before})).into_response())
+    let refresh_after =
+        std::time::Duration::from_millis(sb.settings.get().slack_refresh_after_warning_ms);
+    let told = sb
+        .slack
+        .socket
+        .disconnect(&reason, req.socket, refresh_after);
+    Ok(
+        Json(json!({"ok": true, "reason": reason, "connections": before, "told": told}))
+            .into_response(),
+    )
 }
 
 // ---------------------------------------------------------------- what people see

@@ -5,6 +5,9 @@
 //! is `hello`, at most 10 sockets per app, envelopes go round robin to one socket each and must
 //! be acked on that socket, unacked `events_api` envelopes are delivered again with
 //! `retry_attempt` 1..3, `disconnect` frames recycle sockets, and ping/pong keeps them alive.
+//! As on Slack, a socket told `warning` keeps receiving envelopes until its `refresh_requested`
+//! arrives (`slack_refresh_after_warning_ms` later); after `refresh_requested` or any other
+//! reason it gets no more envelopes and closes after a short grace.
 //!
 //! `handshake` answers the HTTP upgrade, `conn` runs one socket, `redeliver` retries unacked
 //! events and `frames` builds the JSON Slack sends.
@@ -175,19 +178,38 @@ impl Hub {
         self.shared.deliver(ack_timeout(sb), outgoing).await
     }
 
-    /// Sends `{"type":"disconnect","reason":…}` to every socket and closes each after a short
-    /// grace with a normal close frame; `"drop"` instead closes them abruptly (no frame at all).
+    /// [`Hub::disconnect`] to every open socket.
     pub fn disconnect_all(&self, reason: &str) {
+        self.disconnect(reason, None, Duration::from_millis(10_000));
+    }
+
+    /// Sends `{"type":"disconnect","reason":…}` to the socket with id `socket`, or to every
+    /// open socket; answers how many were told. `"warning"`: the socket keeps receiving and
+    /// gets `refresh_requested` after `refresh_after`. `"drop"` closes abruptly (no frame);
+    /// `"hang"` makes the socket go silent both ways (no frames, no pongs, as a dead network
+    /// path would) until its idle timeout; it gets no more envelopes. Any other reason: no
+    /// more envelopes, then a normal close after a short grace.
+    pub fn disconnect(&self, reason: &str, socket: Option<u64>, refresh_after: Duration) -> usize {
         let mut st = self.shared.state.lock();
-        for conn in st.conns.iter_mut().filter(|c| !c.closing) {
-            conn.closing = true;
-            let cmd = if reason == "drop" {
-                Command::Drop
-            } else {
-                Command::Disconnect(reason.to_string())
+        let mut told = 0;
+        for conn in st
+            .conns
+            .iter_mut()
+            .filter(|c| !c.closing && socket.is_none_or(|id| id == c.id))
+        {
+            let cmd = match reason {
+                "drop" => Command::Drop,
+                "hang" => Command::Hang,
+                "warning" => Command::Warn(refresh_after),
+                other => Command::Disconnect(other.to_string()),
             };
+            if !matches!(cmd, Command::Warn(_)) {
+                conn.closing = true;
+            }
             let _ = conn.tx.send(cmd);
+            told += 1;
         }
+        told
     }
 
     /// How many sockets are open (those already told to disconnect are not counted).
@@ -270,6 +292,10 @@ enum Command {
     Frame(String),
     /// Send a `disconnect` frame with this reason, then close after a grace period.
     Disconnect(String),
+    /// Send a `warning` disconnect; `refresh_requested` follows after this long.
+    Warn(Duration),
+    /// Go silent both ways until the idle timeout, then drop the connection.
+    Hang,
     /// Close the TCP connection at once, without a close frame.
     Drop,
 }

@@ -1,6 +1,7 @@
 //! One Socket Mode connection: sends `hello`, writes the frames the hub hands it, reads acks,
 //! pings the app, and closes the socket the way Slack does (a `disconnect` frame then a close
-//! frame, abruptly for `"drop"`, or when the app goes silent).
+//! frame, abruptly for `"drop"`, or when the app goes silent). After `warning` the socket keeps
+//! working until its `refresh_requested`; `"hang"` makes it a dead network path.
 
 use std::ops::ControlFlow;
 use std::sync::Arc;
@@ -103,8 +104,8 @@ fn normal_close() -> CloseFrame {
 enum Phase {
     /// Normal traffic.
     Open,
-    /// The `warning` disconnect went out; `refresh_requested` follows at end of life.
-    Warned,
+    /// The `warning` disconnect went out; `refresh_requested` follows at this instant.
+    Warned(Instant),
     /// A `disconnect` went out; the close frame follows at this instant.
     Closing(Instant),
     /// Our close frame went out; give up waiting for the app's at this instant.
@@ -161,8 +162,7 @@ impl Conn {
             Phase::Open => (self.born + self.lifetime)
                 .checked_sub(WARNING_LEAD)
                 .unwrap_or(self.born),
-            Phase::Warned => self.born + self.lifetime,
-            Phase::Closing(at) | Phase::CloseSent(at) => at,
+            Phase::Warned(at) | Phase::Closing(at) | Phase::CloseSent(at) => at,
         }
     }
 
@@ -194,6 +194,8 @@ impl Conn {
                 _ => self.send_text(text).await,
             },
             Some(Command::Disconnect(reason)) => self.disconnect(&reason).await,
+            Some(Command::Warn(refresh_after)) => self.warn(Instant::now() + refresh_after).await,
+            Some(Command::Hang) => self.hang().await,
         }
     }
 
@@ -213,14 +215,38 @@ impl Conn {
     /// The current phase's timer fired.
     async fn on_deadline(&mut self) -> ControlFlow<()> {
         match self.phase {
-            Phase::Open => {
-                self.phase = Phase::Warned;
-                let frame = frames::disconnect("warning", &self.host);
-                self.send_text(frame.to_string()).await
-            }
-            Phase::Warned => self.disconnect("refresh_requested").await,
+            Phase::Open => self.warn(self.born + self.lifetime).await,
+            Phase::Warned(_) => self.disconnect("refresh_requested").await,
             Phase::Closing(_) => self.close().await,
             Phase::CloseSent(_) => ControlFlow::Break(()),
+        }
+    }
+
+    /// Sends the `warning` disconnect; the socket keeps receiving envelopes until
+    /// `refresh_requested` goes out at `refresh_at`.
+    async fn warn(&mut self, refresh_at: Instant) -> ControlFlow<()> {
+        if self.phase != Phase::Open {
+            return ControlFlow::Continue(());
+        }
+        self.phase = Phase::Warned(refresh_at);
+        let frame = frames::disconnect("warning", &self.host);
+        self.send_text(frame.to_string()).await
+    }
+
+    /// Stops reading and writing (no pongs either) until the socket has been silent for the
+    /// idle timeout or the hub drops it, then ends without a close frame.
+    async fn hang(&mut self) -> ControlFlow<()> {
+        self.shared.mark_closing(self.id);
+        let until = Instant::now() + self.keepalive.idle_after;
+        loop {
+            tokio::select! {
+                cmd = self.rx.recv() => {
+                    if matches!(cmd, None | Some(Command::Drop)) {
+                        return ControlFlow::Break(());
+                    }
+                }
+                _ = tokio::time::sleep_until(until) => return ControlFlow::Break(()),
+            }
         }
     }
 
