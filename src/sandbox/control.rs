@@ -32,6 +32,7 @@ pub fn routes() -> Router<Sandbox> {
         .nest("/oomnitza", super::oomnitza::control_routes())
         .nest("/github", super::github::control_routes())
         .nest("/pagerduty", super::pagerduty::control_routes())
+        .nest("/confluence", super::confluence::control_routes())
 }
 
 /// A control-API error: 400 (or the given status) with `{"error": …}`.

@@ -18,6 +18,8 @@ pub struct Credentials {
     pub github: GitHubCredentials,
     /// PagerDuty Events v2 routing key and REST API token.
     pub pagerduty: PagerDutyCredentials,
+    /// Confluence Cloud account email and API token (HTTP Basic).
+    pub confluence: ConfluenceCredentials,
 }
 
 /// Slack workspace, app and tokens.
@@ -71,6 +73,15 @@ pub struct PagerDutyCredentials {
     pub api_token: String,
 }
 
+/// Confluence Cloud basic-auth credentials.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConfluenceCredentials {
+    /// The Atlassian account's email (the Basic user name).
+    pub email: String,
+    /// Classic API token (`ATATT3…`), the Basic password.
+    pub api_token: String,
+}
+
 fn alnum(n: usize) -> String {
     rand::rng()
         .sample_iter(&Alphanumeric)
@@ -120,6 +131,10 @@ impl Credentials {
             pagerduty: PagerDutyCredentials {
                 routing_key: hex(32),
                 api_token: format!("u+{}", alnum(18)),
+            },
+            confluence: ConfluenceCredentials {
+                email: "vigil-bot@acme.example".into(),
+                api_token: format!("ATATT3xFfGF0{}", alnum(48)),
             },
         }
     }

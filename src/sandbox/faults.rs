@@ -152,6 +152,7 @@ pub fn fault_response(
         "oomnitza" => super::oomnitza::fault_response(status, retry_after, body),
         "github" => super::github::fault_response(status, retry_after, body),
         "pagerduty" => super::pagerduty::fault_response(status, retry_after, body),
+        "confluence" => super::confluence::fault_response(status, retry_after, body),
         _ => {
             let body = body.unwrap_or_else(|| serde_json::json!({"error": status.as_str()}));
             (status, axum::Json(body)).into_response()

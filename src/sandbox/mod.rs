@@ -24,6 +24,8 @@ pub mod oomnitza;
 pub mod pagerduty;
 pub mod slack;
 
+pub mod confluence;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -63,6 +65,8 @@ pub struct Inner {
     pub github: github::GitHubSim,
     /// PagerDuty state.
     pub pagerduty: pagerduty::PagerDutySim,
+    /// Confluence Cloud state (SOP pages).
+    pub confluence: confluence::ConfluenceSim,
 }
 
 impl std::ops::Deref for Sandbox {
@@ -83,6 +87,7 @@ impl Sandbox {
             oomnitza: oomnitza::OomnitzaSim::new(&seed),
             github: github::GitHubSim::new(&seed),
             pagerduty: pagerduty::PagerDutySim::new(&seed),
+            confluence: confluence::ConfluenceSim::new(&seed),
             settings: settings::SettingsCell::default(),
             recorder: record::Recorder::default(),
             faults: faults::Faults::default(),
@@ -100,6 +105,7 @@ impl Sandbox {
         self.oomnitza.reset(&self.seed);
         self.github.reset(&self.seed);
         self.pagerduty.reset(&self.seed);
+        self.confluence.reset(&self.seed);
         self.settings.reset();
         self.recorder.clear();
         self.faults.clear();
@@ -115,6 +121,7 @@ impl Sandbox {
             .nest("/oomnitza", oomnitza::routes())
             .nest("/github", github::routes())
             .nest("/pagerduty", pagerduty::routes())
+            .nest("/confluence", confluence::routes())
             .layer(axum::middleware::from_fn_with_state(
                 self.clone(),
                 faults::inject,

@@ -14,6 +14,8 @@ pub struct Seed {
     pub crowdstrike: CrowdStrikeSeed,
     /// Oomnitza assets and users.
     pub oomnitza: OomnitzaSeed,
+    /// Confluence SOP pages.
+    pub confluence: ConfluenceSeed,
 }
 
 /// Slack workspace: people, channels, user groups.
@@ -80,6 +82,14 @@ pub struct OomnitzaSeed {
     pub assets: Vec<Value>,
     /// Users.
     pub users: Vec<Value>,
+}
+
+/// Confluence pages as summaries (`id`, `title`, `labels`, `version`, `space`, and the
+/// `alert_type` each SOP covers); bodies come from the Confluence API.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConfluenceSeed {
+    /// One SOP page per alert type, in space `SEC`.
+    pub pages: Vec<Value>,
 }
 
 /// The company's email domain.
@@ -286,6 +296,21 @@ impl Seed {
             oomnitza: OomnitzaSeed {
                 assets,
                 users: oomnitza_users,
+            },
+            confluence: ConfluenceSeed {
+                pages: super::confluence::sops::pages()
+                    .iter()
+                    .map(|p| {
+                        json!({
+                            "id": p.id,
+                            "title": p.title,
+                            "labels": ["sop", format!("sop-{}", p.alert_type)],
+                            "version": 1,
+                            "space": super::confluence::sops::SPACE_KEY,
+                            "alert_type": p.alert_type,
+                        })
+                    })
+                    .collect(),
             },
         }
     }
