@@ -33,6 +33,7 @@ pub fn routes() -> Router<Sandbox> {
         .nest("/github", super::github::control_routes())
         .nest("/pagerduty", super::pagerduty::control_routes())
         .nest("/confluence", super::confluence::control_routes())
+        .nest("/okta", super::okta::control_routes())
 }
 
 /// A control-API error: 400 (or the given status) with `{"error": …}`.

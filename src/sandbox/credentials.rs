@@ -20,6 +20,8 @@ pub struct Credentials {
     pub pagerduty: PagerDutyCredentials,
     /// Confluence Cloud account email and API token (HTTP Basic).
     pub confluence: ConfluenceCredentials,
+    /// Okta API token (`Authorization: SSWS …`).
+    pub okta: OktaCredentials,
 }
 
 /// Slack workspace, app and tokens.
@@ -82,6 +84,13 @@ pub struct ConfluenceCredentials {
     pub api_token: String,
 }
 
+/// Okta API token.
+#[derive(Debug, Clone, Serialize)]
+pub struct OktaCredentials {
+    /// The SSWS token (42 characters starting `00`, like Okta's).
+    pub api_token: String,
+}
+
 fn alnum(n: usize) -> String {
     rand::rng()
         .sample_iter(&Alphanumeric)
@@ -135,6 +144,9 @@ impl Credentials {
             confluence: ConfluenceCredentials {
                 email: "vigil-bot@acme.example".into(),
                 api_token: format!("ATATT3xFfGF0{}", alnum(48)),
+            },
+            okta: OktaCredentials {
+                api_token: format!("00{}", alnum(40)),
             },
         }
     }

@@ -25,6 +25,7 @@ pub mod pagerduty;
 pub mod slack;
 
 pub mod confluence;
+pub mod okta;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -67,6 +68,8 @@ pub struct Inner {
     pub pagerduty: pagerduty::PagerDutySim,
     /// Confluence Cloud state (SOP pages).
     pub confluence: confluence::ConfluenceSim,
+    /// Okta state (users, sessions, push factors).
+    pub okta: okta::OktaSim,
 }
 
 impl std::ops::Deref for Sandbox {
@@ -88,6 +91,7 @@ impl Sandbox {
             github: github::GitHubSim::new(&seed),
             pagerduty: pagerduty::PagerDutySim::new(&seed),
             confluence: confluence::ConfluenceSim::new(&seed),
+            okta: okta::OktaSim::new(&seed),
             settings: settings::SettingsCell::default(),
             recorder: record::Recorder::default(),
             faults: faults::Faults::default(),
@@ -106,6 +110,7 @@ impl Sandbox {
         self.github.reset(&self.seed);
         self.pagerduty.reset(&self.seed);
         self.confluence.reset(&self.seed);
+        self.okta.reset(&self.seed);
         self.settings.reset();
         self.recorder.clear();
         self.faults.clear();
@@ -122,6 +127,7 @@ impl Sandbox {
             .nest("/github", github::routes())
             .nest("/pagerduty", pagerduty::routes())
             .nest("/confluence", confluence::routes())
+            .nest("/okta", okta::routes())
             .layer(axum::middleware::from_fn_with_state(
                 self.clone(),
                 faults::inject,
