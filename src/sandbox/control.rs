@@ -34,6 +34,7 @@ pub fn routes() -> Router<Sandbox> {
         .nest("/pagerduty", super::pagerduty::control_routes())
         .nest("/confluence", super::confluence::control_routes())
         .nest("/okta", super::okta::control_routes())
+        .nest("/llm", super::llm::control_routes())
 }
 
 /// A control-API error: 400 (or the given status) with `{"error": …}`.

@@ -22,6 +22,8 @@ pub struct Credentials {
     pub confluence: ConfluenceCredentials,
     /// Okta API token (`Authorization: SSWS …`).
     pub okta: OktaCredentials,
+    /// OpenAI-compatible endpoint key and the model it serves.
+    pub llm: LlmCredentials,
 }
 
 /// Slack workspace, app and tokens.
@@ -91,6 +93,15 @@ pub struct OktaCredentials {
     pub api_token: String,
 }
 
+/// OpenAI-compatible LLM key and model.
+#[derive(Debug, Clone, Serialize)]
+pub struct LlmCredentials {
+    /// Bearer key (`sk-…`).
+    pub api_key: String,
+    /// The one model name the endpoint accepts.
+    pub model: String,
+}
+
 fn alnum(n: usize) -> String {
     rand::rng()
         .sample_iter(&Alphanumeric)
@@ -147,6 +158,10 @@ impl Credentials {
             },
             okta: OktaCredentials {
                 api_token: format!("00{}", alnum(40)),
+            },
+            llm: LlmCredentials {
+                api_key: format!("sk-sandbox-{}", alnum(40)),
+                model: "vigil-sandbox-1".into(),
             },
         }
     }

@@ -25,6 +25,7 @@ pub mod pagerduty;
 pub mod slack;
 
 pub mod confluence;
+pub mod llm;
 pub mod okta;
 
 use std::net::SocketAddr;
@@ -70,6 +71,8 @@ pub struct Inner {
     pub confluence: confluence::ConfluenceSim,
     /// Okta state (users, sessions, push factors).
     pub okta: okta::OktaSim,
+    /// The scripted OpenAI-compatible model.
+    pub llm: llm::LlmSim,
 }
 
 impl std::ops::Deref for Sandbox {
@@ -92,6 +95,7 @@ impl Sandbox {
             pagerduty: pagerduty::PagerDutySim::new(&seed),
             confluence: confluence::ConfluenceSim::new(&seed),
             okta: okta::OktaSim::new(&seed),
+            llm: llm::LlmSim::new(&seed),
             settings: settings::SettingsCell::default(),
             recorder: record::Recorder::default(),
             faults: faults::Faults::default(),
@@ -111,6 +115,7 @@ impl Sandbox {
         self.pagerduty.reset(&self.seed);
         self.confluence.reset(&self.seed);
         self.okta.reset(&self.seed);
+        self.llm.reset(&self.seed);
         self.settings.reset();
         self.recorder.clear();
         self.faults.clear();
@@ -128,6 +133,7 @@ impl Sandbox {
             .nest("/pagerduty", pagerduty::routes())
             .nest("/confluence", confluence::routes())
             .nest("/okta", okta::routes())
+            .nest("/llm", llm::routes())
             .layer(axum::middleware::from_fn_with_state(
                 self.clone(),
                 faults::inject,

@@ -8,6 +8,7 @@ mod sandbox_confluence;
 mod sandbox_control;
 mod sandbox_crowdstrike;
 mod sandbox_github;
+mod sandbox_llm;
 mod sandbox_okta;
 mod sandbox_oomnitza;
 mod sandbox_pagerduty;
