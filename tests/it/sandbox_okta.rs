@@ -282,6 +282,13 @@ async fn okta_verify_push_waits_then_resolves_as_scripted() {
 #[tokio::test]
 async fn errors_use_oktas_body_and_the_rate_limit_answers_429() {
     let sb = sandbox().await;
+    // okta-sdk-python 3.x glues the scheme to the token: `SSWS<token>`.
+    let glued = format!(
+        "SSWS{}",
+        sb.creds["okta"]["api_token"].as_str().unwrap_or_default()
+    );
+    let sdk = call_with(&sb, Method::GET, "/api/v1/users/carol.diaz", &glued, None).await;
+    assert_eq!(sdk.status, StatusCode::OK, "{}", sdk.body);
     let bad = call_with(&sb, Method::GET, "/api/v1/users", "SSWS wrong", None).await;
     assert_eq!(bad.status, StatusCode::UNAUTHORIZED);
     assert_eq!(bad.body["errorCode"], "E0000011");

@@ -39,14 +39,21 @@ impl Call {
     }
 }
 
+/// `value` without a leading `scheme` (case-insensitive), if it starts with it.
+fn strip_scheme<'a>(value: &'a str, scheme: &str) -> Option<&'a str> {
+    let head = value.get(..scheme.len())?;
+    head.eq_ignore_ascii_case(scheme)
+        .then(|| &value[scheme.len()..])
+}
+
 /// Checks `SSWS <token>` and counts the request in the current one-minute window.
 fn begin(sb: &Sandbox, headers: &HeaderMap) -> Result<Call, Response> {
+    // okta-sdk-python 3.x sends `SSWS<token>` with no space (it concatenates the mode and the
+    // token), so the space after the scheme is optional here.
     let token = header(headers, "authorization")
-        .and_then(|v| v.trim().split_once(' '))
-        .filter(|(scheme, _)| {
-            scheme.eq_ignore_ascii_case("ssws") || scheme.eq_ignore_ascii_case("bearer")
-        })
-        .map(|(_, t)| t.trim());
+        .map(str::trim)
+        .and_then(|v| strip_scheme(v, "SSWS").or_else(|| strip_scheme(v, "Bearer")))
+        .map(str::trim);
     if token != Some(sb.credentials.okta.api_token.as_str()) {
         return Err(error(
             StatusCode::UNAUTHORIZED,
@@ -409,7 +416,12 @@ pub async fn verify(
             );
         }
         let tx = s.push(i, Utc::now());
-        (StatusCode::CREATED, Json(tx_json(s, &tx, "WAITING", &base))).into_response()
+        // Okta's verify answer has no `profile` (the SDK's model types it as a map of maps).
+        let mut answer = tx_json(s, &tx, "WAITING", &base);
+        if let Some(m) = answer.as_object_mut() {
+            m.remove("profile");
+        }
+        (StatusCode::CREATED, Json(answer)).into_response()
     });
     call.finish(resp)
 }
