@@ -211,7 +211,7 @@ async fn search_pages_with_start_limit_and_the_next_link() {
     };
     let t1 = titles(&first);
     let mut sorted = t1.clone();
-    sorted.sort_by(|a, b| b.to_lowercase().cmp(&a.to_lowercase()));
+    sorted.sort_by_key(|t| std::cmp::Reverse(t.to_lowercase()));
     assert_eq!(t1, sorted, "order by title desc");
     let next = first["_links"]["next"]
         .as_str()

@@ -320,6 +320,8 @@ fn next_link(path: &str, query: Option<&str>, next_start: usize, limit: usize) -
     format!("{path}?{}", ser.finish())
 }
 
+/// The `cql` parameter, or Confluence's 400 (the error is the answer itself).
+#[allow(clippy::result_large_err)]
 fn cql_param(query: Option<&str>) -> Result<String, Response> {
     match query_one(query, "cql").filter(|s| !s.trim().is_empty()) {
         Some(c) => Ok(c),
@@ -604,13 +606,13 @@ pub async fn v2_page(
         return v2_bad(&format!("id must be a number, got '{id}'"));
     }
     let format = query_one(q, "body-format").filter(|s| !s.is_empty());
-    if let Some(f) = &format {
-        if !BODY_FORMATS.contains(&f.as_str()) {
-            return v2_bad(&format!(
-                "body-format '{f}' is not one of {}",
-                BODY_FORMATS.join(", ")
-            ));
-        }
+    if let Some(f) = &format
+        && !BODY_FORMATS.contains(&f.as_str())
+    {
+        return v2_bad(&format!(
+            "body-format '{f}' is not one of {}",
+            BODY_FORMATS.join(", ")
+        ));
     }
     let version = match version_param(q) {
         Ok(v) => v,

@@ -189,6 +189,8 @@ pub fn fault_response(
     resp
 }
 
+/// The 401 a request without this sandbox's key gets (the error is the answer itself).
+#[allow(clippy::result_large_err)]
 fn authorized(sb: &Sandbox, headers: &HeaderMap) -> Result<(), Response> {
     match super::args::bearer(headers) {
         Some(k) if k == sb.credentials.llm.api_key => Ok(()),

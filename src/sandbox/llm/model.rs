@@ -201,23 +201,21 @@ pub fn runbook(messages: &[Value]) -> Vec<Value> {
         .filter(|m| m["role"] != "assistant" && m["role"] != "tool")
     {
         for v in embedded_json(&content_text(m)) {
-            if let Value::Array(steps) = &v {
-                if !steps.is_empty()
+            let is_steps = |steps: &[Value]| {
+                !steps.is_empty()
                     && steps
                         .iter()
                         .all(|s| s.get("tool").is_some_and(Value::is_string))
-                {
-                    return steps.clone();
-                }
+            };
+            if let Value::Array(steps) = &v
+                && is_steps(steps)
+            {
+                return steps.clone();
             }
-            if let Some(steps) = v.get("steps").and_then(Value::as_array) {
-                if !steps.is_empty()
-                    && steps
-                        .iter()
-                        .all(|s| s.get("tool").is_some_and(Value::is_string))
-                {
-                    return steps.clone();
-                }
+            if let Some(steps) = v.get("steps").and_then(Value::as_array)
+                && is_steps(steps)
+            {
+                return steps.clone();
             }
         }
     }

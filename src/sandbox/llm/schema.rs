@@ -82,18 +82,18 @@ fn check(root: &Value, schema: &Value, v: &Value, at: &str, depth: usize, errs: 
         errs.push(format!("{at}: expected {}", ts.join(" or ")));
         return;
     }
-    if let Some(c) = s.get("const") {
-        if c != v {
-            errs.push(format!("{at}: expected the constant {c}"));
-        }
+    if let Some(c) = s.get("const")
+        && c != v
+    {
+        errs.push(format!("{at}: expected the constant {c}"));
     }
-    if let Some(options) = s.get("enum").and_then(Value::as_array) {
-        if !options.contains(v) {
-            errs.push(format!(
-                "{at}: {v} is not one of {}",
-                Value::Array(options.clone())
-            ));
-        }
+    if let Some(options) = s.get("enum").and_then(Value::as_array)
+        && !options.contains(v)
+    {
+        errs.push(format!(
+            "{at}: {v} is not one of {}",
+            Value::Array(options.clone())
+        ));
     }
     for key in ["anyOf", "oneOf"] {
         if let Some(branches) = s.get(key).and_then(Value::as_array) {
@@ -122,10 +122,10 @@ fn check(root: &Value, schema: &Value, v: &Value, at: &str, depth: usize, errs: 
                 .into_iter()
                 .flatten()
             {
-                if let Some(name) = r.as_str() {
-                    if !m.contains_key(name) {
-                        errs.push(format!("{at}: missing required property '{name}'"));
-                    }
+                if let Some(name) = r.as_str()
+                    && !m.contains_key(name)
+                {
+                    errs.push(format!("{at}: missing required property '{name}'"));
                 }
             }
             for (k, x) in m {

@@ -46,7 +46,9 @@ fn strip_scheme<'a>(value: &'a str, scheme: &str) -> Option<&'a str> {
         .then(|| &value[scheme.len()..])
 }
 
-/// Checks `SSWS <token>` and counts the request in the current one-minute window.
+/// Checks `SSWS <token>` and counts the request in the current one-minute window. The error
+/// is the HTTP answer itself, hence its size.
+#[allow(clippy::result_large_err)]
 fn begin(sb: &Sandbox, headers: &HeaderMap) -> Result<Call, Response> {
     // okta-sdk-python 3.x sends `SSWS<token>` with no space (it concatenates the mode and the
     // token), so the space after the scheme is optional here.
@@ -201,13 +203,13 @@ pub async fn list_users(
             };
             let page: Vec<Value> = all.iter().skip(start).take(limit).cloned().collect();
             let mut links = vec![link(&format!("{base}/api/v1/users?limit={limit}"), "self")];
-            if start + page.len() < all.len() {
-                if let Some(last) = page.last().and_then(|u| u["id"].as_str()) {
-                    links.push(link(
-                        &format!("{base}/api/v1/users?after={last}&limit={limit}"),
-                        "next",
-                    ));
-                }
+            if start + page.len() < all.len()
+                && let Some(last) = page.last().and_then(|u| u["id"].as_str())
+            {
+                links.push(link(
+                    &format!("{base}/api/v1/users?after={last}&limit={limit}"),
+                    "next",
+                ));
             }
             let mut resp = Json(Value::Array(page)).into_response();
             for l in links {
@@ -509,10 +511,10 @@ pub async fn control_put_user(
         "STAGED",
         "SUSPENDED",
     ];
-    if let Some(s) = &input.status {
-        if !STATUSES.contains(&s.as_str()) {
-            return control::bad_request(format!("status must be one of {}", STATUSES.join(", ")));
-        }
+    if let Some(s) = &input.status
+        && !STATUSES.contains(&s.as_str())
+    {
+        return control::bad_request(format!("status must be one of {}", STATUSES.join(", ")));
     }
     input.profile.entry("email").or_insert_with(|| json!(login));
     let base = base_url(&headers);
