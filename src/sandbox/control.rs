@@ -36,6 +36,9 @@ pub fn routes() -> Router<Sandbox> {
         .nest("/abuseipdb", super::abuseipdb::control_routes())
         .nest("/emailrep", super::emailrep::control_routes())
         .nest("/urlscan", super::urlscan::control_routes())
+        .nest("/confluence", super::confluence::control_routes())
+        .nest("/okta", super::okta::control_routes())
+        .nest("/llm", super::llm::control_routes())
 }
 
 /// A control-API error: 400 (or the given status) with `{"error": …}`.

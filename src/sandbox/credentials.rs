@@ -28,6 +28,12 @@ pub struct Credentials {
     pub urlscan: ApiKeyCredentials,
     /// Tavily API key (`tvly-…`, bearer or `api_key` in the body).
     pub tavily: ApiKeyCredentials,
+    /// Confluence Cloud account email and API token (HTTP Basic).
+    pub confluence: ConfluenceCredentials,
+    /// Okta API token (`Authorization: SSWS …`).
+    pub okta: OktaCredentials,
+    /// OpenAI-compatible endpoint key and the model it serves.
+    pub llm: LlmCredentials,
 }
 
 /// Slack workspace, app and tokens.
@@ -89,6 +95,31 @@ pub struct ApiKeyCredentials {
     pub api_key: String,
 }
 
+/// Confluence Cloud basic-auth credentials.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConfluenceCredentials {
+    /// The Atlassian account's email (the Basic user name).
+    pub email: String,
+    /// Classic API token (`ATATT3…`), the Basic password.
+    pub api_token: String,
+}
+
+/// Okta API token.
+#[derive(Debug, Clone, Serialize)]
+pub struct OktaCredentials {
+    /// The SSWS token (42 characters starting `00`, like Okta's).
+    pub api_token: String,
+}
+
+/// OpenAI-compatible LLM key and model.
+#[derive(Debug, Clone, Serialize)]
+pub struct LlmCredentials {
+    /// Bearer key (`sk-…`).
+    pub api_key: String,
+    /// The one model name the endpoint accepts.
+    pub model: String,
+}
+
 fn alnum(n: usize) -> String {
     rand::rng()
         .sample_iter(&Alphanumeric)
@@ -147,6 +178,17 @@ impl Credentials {
             },
             tavily: ApiKeyCredentials {
                 api_key: format!("tvly-{}", alnum(32)),
+            },
+            confluence: ConfluenceCredentials {
+                email: "vigil-bot@acme.example".into(),
+                api_token: format!("ATATT3xFfGF0{}", alnum(48)),
+            },
+            okta: OktaCredentials {
+                api_token: format!("00{}", alnum(40)),
+            },
+            llm: LlmCredentials {
+                api_key: format!("sk-sandbox-{}", alnum(40)),
+                model: "vigil-sandbox-1".into(),
             },
         }
     }

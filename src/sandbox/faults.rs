@@ -157,6 +157,9 @@ pub fn fault_response(
         "emailrep" => super::emailrep::fault_response(status, retry_after, body),
         "urlscan" => super::urlscan::fault_response(status, retry_after, body),
         "tavily" => super::tavily::fault_response(status, retry_after, body),
+        "confluence" => super::confluence::fault_response(status, retry_after, body),
+        "okta" => super::okta::fault_response(status, retry_after, body),
+        "llm" => super::llm::fault_response(status, retry_after, body),
         _ => {
             let body = body.unwrap_or_else(|| serde_json::json!({"error": status.as_str()}));
             (status, axum::Json(body)).into_response()

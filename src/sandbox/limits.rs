@@ -3,9 +3,11 @@
 //!
 //! Default rules: Slack `chat.postMessage` 1/s per channel (burst 4); GitHub `content`
 //! (issues and comments) 80/min and `search` 30/min; PagerDuty `enqueue` 120/min per routing
-//! key; CrowdStrike `api` 6000/min per client; Slack `conversations.history` and
-//! `conversations.replies` at Tier 3, 50/min each for the app (what internal, customer-built
-//! apps like Vigil get; vendor-apis §1.2). Any other Slack method (by its name, e.g.
+//! key; CrowdStrike `api` 6000/min per client; Okta `api` 600 per one-minute window (counted
+//! by the Okta simulator itself, which needs the exact remaining count for its headers); Slack
+//! `conversations.history` and `conversations.replies` at Tier 3, 50/min each for the app (what
+//! internal, customer-built apps like Vigil get; vendor-apis §1.2). Any other Slack method (by
+//! its name, e.g.
 //! `apps.connections.open`) is limited only once `POST /_sandbox/limits` turns it on.
 
 use std::collections::HashMap;
@@ -64,6 +66,7 @@ pub fn defaults() -> Vec<LimitSpec> {
         spec("github", "search", 30, 30),
         spec("pagerduty", "enqueue", 120, 120),
         spec("crowdstrike", "api", 6000, 6000),
+        spec("okta", "api", 600, 600),
     ]
 }
 

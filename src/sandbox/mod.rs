@@ -34,6 +34,10 @@ pub mod emailrep;
 pub mod tavily;
 pub mod urlscan;
 
+pub mod confluence;
+pub mod llm;
+pub mod okta;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -81,6 +85,12 @@ pub struct Inner {
     pub emailrep: emailrep::EmailRepSim,
     /// urlscan.io state.
     pub urlscan: urlscan::UrlscanSim,
+    /// Confluence Cloud state (SOP pages).
+    pub confluence: confluence::ConfluenceSim,
+    /// Okta state (users, sessions, push factors).
+    pub okta: okta::OktaSim,
+    /// The scripted OpenAI-compatible model.
+    pub llm: llm::LlmSim,
 }
 
 impl std::ops::Deref for Sandbox {
@@ -105,6 +115,9 @@ impl Sandbox {
             abuseipdb: abuseipdb::AbuseIpDbSim::new(&seed),
             emailrep: emailrep::EmailRepSim::new(&seed),
             urlscan: urlscan::UrlscanSim::new(&seed),
+            confluence: confluence::ConfluenceSim::new(&seed),
+            okta: okta::OktaSim::new(&seed),
+            llm: llm::LlmSim::new(&seed),
             settings: settings::SettingsCell::default(),
             recorder: record::Recorder::default(),
             faults: faults::Faults::default(),
@@ -126,6 +139,9 @@ impl Sandbox {
         self.abuseipdb.reset(&self.seed);
         self.emailrep.reset(&self.seed);
         self.urlscan.reset(&self.seed);
+        self.confluence.reset(&self.seed);
+        self.okta.reset(&self.seed);
+        self.llm.reset(&self.seed);
         self.settings.reset();
         self.recorder.clear();
         self.faults.clear();
@@ -146,6 +162,9 @@ impl Sandbox {
             .nest("/emailrep", emailrep::routes())
             .nest("/urlscan", urlscan::routes())
             .nest("/tavily", tavily::routes())
+            .nest("/confluence", confluence::routes())
+            .nest("/okta", okta::routes())
+            .nest("/llm", llm::routes())
             .layer(axum::middleware::from_fn_with_state(
                 self.clone(),
                 faults::inject,

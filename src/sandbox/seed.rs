@@ -16,6 +16,8 @@ pub struct Seed {
     pub oomnitza: OomnitzaSeed,
     /// Seeded threat-intel indicators the reputation simulators agree on (`sandbox::intel`).
     pub indicators: Value,
+    /// Confluence SOP pages.
+    pub confluence: ConfluenceSeed,
 }
 
 /// Slack workspace: people, channels, user groups.
@@ -82,6 +84,14 @@ pub struct OomnitzaSeed {
     pub assets: Vec<Value>,
     /// Users.
     pub users: Vec<Value>,
+}
+
+/// Confluence pages as summaries (`id`, `title`, `labels`, `version`, `space`, and the
+/// `alert_type` each SOP covers); bodies come from the Confluence API.
+#[derive(Debug, Clone, Serialize)]
+pub struct ConfluenceSeed {
+    /// One SOP page per alert type, in space `SEC`.
+    pub pages: Vec<Value>,
 }
 
 /// The company's email domain.
@@ -290,6 +300,21 @@ impl Seed {
                 users: oomnitza_users,
             },
             indicators: super::intel::seed_json(),
+            confluence: ConfluenceSeed {
+                pages: super::confluence::sops::pages()
+                    .iter()
+                    .map(|p| {
+                        json!({
+                            "id": p.id,
+                            "title": p.title,
+                            "labels": ["sop", format!("sop-{}", p.alert_type)],
+                            "version": 1,
+                            "space": super::confluence::sops::SPACE_KEY,
+                            "alert_type": p.alert_type,
+                        })
+                    })
+                    .collect(),
+            },
         }
     }
 

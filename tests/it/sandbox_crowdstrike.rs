@@ -781,6 +781,46 @@ async fn containment_goes_through_pending_and_conflicts_answer_409() {
     );
 }
 
+/// FalconPy's `perform_action(action_name="contain")` then `perform_action(action_name=
+/// "lift_containment")` on the same host, the second while the first is still pending: Falcon
+/// is last-write-wins, so both answer 202 and the host ends `normal`.
+#[tokio::test]
+async fn contain_then_lift_while_pending_is_accepted_and_ends_normal() {
+    let sb = sandbox().await;
+    let tok = token(&sb).await;
+    let aid = device_id(&sb, 2);
+    let contain = "/devices/entities/devices-actions/v2?action_name=contain";
+    let lift = "/devices/entities/devices-actions/v2?action_name=lift_containment";
+    let details = format!("/devices/entities/devices/v2?ids={aid}");
+    let status_of = |a: &Answer| a.body["resources"][0]["status"].clone();
+
+    let c = post(&sb, &tok, contain, json!({"ids": [aid]})).await;
+    assert_eq!(c.status, StatusCode::ACCEPTED);
+    assert_eq!(
+        status_of(&get(&sb, &tok, &details).await),
+        "containment_pending"
+    );
+    let l = post(&sb, &tok, lift, json!({"ids": [aid]})).await;
+    assert_eq!(l.status, StatusCode::ACCEPTED, "{}", l.body);
+    assert_eq!(l.body["resources"], json!([{"id": aid, "path": ""}]));
+    assert_eq!(
+        status_of(&get(&sb, &tok, &details).await),
+        "lift_containment_pending"
+    );
+    let twice = post(&sb, &tok, lift, json!({"ids": [aid]})).await;
+    assert_eq!(twice.status, StatusCode::CONFLICT, "already being lifted");
+
+    // Once the pending change settles the host is back to normal, never contained.
+    sb.control("/crowdstrike/settings", json!({"containment_delay_ms": 0}))
+        .await;
+    let again = post(&sb, &tok, contain, json!({"ids": [aid]})).await;
+    assert_eq!(again.status, StatusCode::ACCEPTED, "{}", again.body);
+    assert_eq!(status_of(&get(&sb, &tok, &details).await), "contained");
+    let l = post(&sb, &tok, lift, json!({"ids": [aid]})).await;
+    assert_eq!(l.status, StatusCode::ACCEPTED);
+    assert_eq!(status_of(&get(&sb, &tok, &details).await), "normal");
+}
+
 #[tokio::test]
 async fn rate_limit_answers_429_with_epoch_retry_after() {
     let sb = sandbox().await;

@@ -3,10 +3,15 @@
 //!
 //! Containment moves `normal` → `containment_pending` → `contained` and `contained` →
 //! `lift_containment_pending` → `normal`; the pending state settles `containment_delay_ms`
-//! after the action (2 s by default), computed lazily whenever a host is read. Asking to
-//! contain a host that is contained or on its way there (or to lift containment from a host
-//! that is not contained) answers 409, Falcon's status for an action in conflict with the
-//! host's state. `hide_host` removes the host from `queries/devices/v1` (Falcon lists hidden
+//! after the action (2 s by default), computed lazily whenever a host is read. Falcon treats
+//! the containment actions on one host as last-write-wins: an action that reverses a change
+//! still pending is accepted (202) and turns it round (`lift_containment` on a
+//! `containment_pending` host moves it to `lift_containment_pending`, then `normal`; `contain`
+//! on a `lift_containment_pending` host moves it back to `containment_pending`, then
+//! `contained`), which is FalconPy's contain-then-lift sequence. Asking for the state a host is
+//! already in or on its way to (contain a contained or `containment_pending` host, lift a
+//! `normal` or `lift_containment_pending` one) answers 409, Falcon's status for an action in
+//! conflict with the host's state. `hide_host` removes the host from `queries/devices/v1` (Falcon lists hidden
 //! hosts elsewhere) and marks `host_hidden_status: "hidden"`; `unhide_host` restores it.
 
 use axum::extract::{Request, State};
@@ -413,7 +418,7 @@ impl Hosts {
 fn apply(host: &mut Host, action: Action, settle_at: DateTime<Utc>) -> Result<(), String> {
     let id = host.id().to_string();
     match (action, host.status()) {
-        (Action::Contain, "normal") => {
+        (Action::Contain, "normal" | "lift_containment_pending") => {
             host.record
                 .insert("status".into(), json!("containment_pending"));
             host.pending_until = Some(settle_at);
@@ -422,7 +427,7 @@ fn apply(host: &mut Host, action: Action, settle_at: DateTime<Utc>) -> Result<()
         (Action::Contain, state) => Err(format!(
             "host {id} cannot be contained while its status is {state}"
         )),
-        (Action::LiftContainment, "contained") => {
+        (Action::LiftContainment, "contained" | "containment_pending") => {
             host.record
                 .insert("status".into(), json!("lift_containment_pending"));
             host.pending_until = Some(settle_at);
@@ -475,6 +480,30 @@ mod tests {
             apply(&mut h, Action::LiftContainment, now).is_err(),
             "not contained"
         );
+    }
+
+    #[test]
+    fn containment_actions_are_last_write_wins_while_pending() {
+        let now = Utc::now();
+        let later = now + Duration::seconds(2);
+        let mut h = host("normal");
+        assert!(apply(&mut h, Action::Contain, later).is_ok());
+        assert!(
+            apply(&mut h, Action::LiftContainment, later).is_ok(),
+            "lift while containment is pending is accepted"
+        );
+        assert_eq!(h.status(), "lift_containment_pending");
+        assert!(
+            apply(&mut h, Action::LiftContainment, later).is_err(),
+            "already on its way to normal"
+        );
+        assert!(
+            apply(&mut h, Action::Contain, later).is_ok(),
+            "contain while the lift is pending is accepted"
+        );
+        assert_eq!(h.status(), "containment_pending");
+        h.settle(later);
+        assert_eq!(h.status(), "contained");
     }
 
     #[test]
