@@ -189,6 +189,13 @@ pub async fn find_existing(
                     if matches!(case.state, CaseState::Ticketed | CaseState::Enriched) {
                         case.state = CaseState::Announced;
                     }
+                    // Both the issue step and this one may have been recovered rather than
+                    // performed, so the owner's Slack lookup that rides on them may never have
+                    // run: do it now, before routing decides whether the owner can be asked.
+                    if let Some(email) = slack_lookup_due(case) {
+                        let found = lookup_owner_slack(engine, Some(email)).await;
+                        record_slack_lookup(case, found, Utc::now());
+                    }
                     true
                 }
                 None => false,
