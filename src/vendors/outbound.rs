@@ -124,7 +124,10 @@ pub async fn capture_retries<F: Future>(fut: F) -> (F::Output, Vec<Retried>) {
         .await
 }
 
-fn report(retried: Retried) {
+/// Logs a retry and hands it to the enclosing [`capture_retries`], if any: for retry loops
+/// outside the scheduler (Slack's `Retry-After` waits) so their retries reach the case
+/// timeline too.
+pub fn report(retried: Retried) {
     tracing::warn!(
         vendor = retried.vendor,
         call = retried.call,

@@ -195,3 +195,99 @@ impl TestSandbox {
         v["incidents"].as_array().cloned().unwrap_or_default()
     }
 }
+
+/// A seeded analyst (in `slack.analyst_users`).
+pub const ANA: &str = "U0ANA00001";
+
+/// The alerts channel of the seed.
+pub const ALERTS: &str = "C0ALERTS01";
+
+impl TestSandbox {
+    /// Top-level messages of `channel` that carry Vigil's metadata of this `kind` (`card`,
+    /// `dm`), newest first, read through `conversations.history`.
+    pub async fn tagged(&self, channel: &str, kind: &str) -> Vec<Value> {
+        let v = self
+            .slack(
+                "conversations.history",
+                &[
+                    ("channel", channel),
+                    ("include_all_metadata", "true"),
+                    ("limit", "200"),
+                ],
+            )
+            .await;
+        v["messages"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter(|m| m["metadata"]["event_payload"]["kind"] == serde_json::json!(kind))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The card of `case` in the alerts channel.
+    pub async fn card_of(&self, case: &str) -> Option<Value> {
+        self.tagged(ALERTS, "card")
+            .await
+            .into_iter()
+            .find(|m| m["metadata"]["event_payload"]["case_id"] == serde_json::json!(case))
+    }
+
+    /// The replies of a thread, without its parent message, oldest first.
+    pub async fn replies(&self, channel: &str, ts: &str) -> Vec<Value> {
+        let v = self
+            .slack("conversations.replies", &[("channel", channel), ("ts", ts)])
+            .await;
+        v["messages"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter(|m| m["ts"].as_str() != Some(ts))
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// The comments of issue `number` of the case repository, through GitHub's REST API.
+    pub async fn issue_comments(&self, number: u64) -> Vec<Value> {
+        let token = self.creds["github"]["token"].as_str().unwrap_or_default();
+        let repo = self.creds["github"]["repo"].as_str().unwrap_or_default();
+        self.http
+            .get(self.url(&format!(
+                "/github/repos/{repo}/issues/{number}/comments?per_page=100"
+            )))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("github")
+            .json::<Value>()
+            .await
+            .expect("json")
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// `GET /_sandbox/slack/sockets`: open sockets and the last deliveries with their
+    /// `retry_attempt`, connection and ack.
+    pub async fn sockets(&self) -> Value {
+        get_json(&self.http, &self.url("/_sandbox/slack/sockets")).await
+    }
+
+    /// What an analyst sees with `/triage show CASE` (the case's timeline among it).
+    pub async fn show(&self, case: &str) -> String {
+        let v = self
+            .control(
+                "/slack/command",
+                serde_json::json!({"user": ANA, "channel": ALERTS, "command": "/triage", "text": format!("show {case}")}),
+            )
+            .await;
+        v["response"]["text"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+}

@@ -6,11 +6,12 @@ use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::common::{TestSandbox, sandbox, start_bot};
+use crate::common::{ALERTS, ANA, TestSandbox, sandbox, start_bot};
 
 const CAROL: &str = "U0CAROL003";
 const DAN: &str = "U0DAN00004";
 const CAROL_MBP: &str = "a1b2c3d4e5f60718293a4b5c6d7e8f01";
+const DAN_WIN: &str = "b2c3d4e5f60718293a4b5c6d7e8f0102";
 
 async fn until<F, Fut, T>(what: &str, f: F) -> T
 where
@@ -103,25 +104,57 @@ fn ts_of(m: &Value) -> String {
     m["ts"].as_str().unwrap_or_default().to_string()
 }
 
+/// Thread replies of `case`'s card whose text contains `needle`.
+async fn card_replies_with(ts: &TestSandbox, case: &str, needle: &str) -> usize {
+    let Some(c) = ts.card_of(case).await else {
+        return 0;
+    };
+    ts.replies(ALERTS, &ts_of(&c))
+        .await
+        .iter()
+        .filter(|m| m.to_string().contains(needle))
+        .count()
+}
+
+/// Comments of `case`'s issue (the only one in these tests) whose body contains `needle`.
+async fn issue_comments_with(ts: &TestSandbox, needle: &str) -> usize {
+    let Some(number) = issue(ts).await.and_then(|i| i["number"].as_u64()) else {
+        return 0;
+    };
+    ts.issue_comments(number)
+        .await
+        .iter()
+        .filter(|c| c["body"].as_str().is_some_and(|b| b.contains(needle)))
+        .count()
+}
+
+fn case_of(m: &Value) -> String {
+    m["metadata"]["event_payload"]["case_id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
 #[tokio::test]
 async fn the_same_button_delivered_twice_on_two_connections_acts_once() {
     let ts = sandbox().await;
     let bot = start_bot(&ts).await;
     low_alert_on_carols_laptop(&ts).await;
-    let dm_msg = until("the owner DM", || dm(&ts, "D0CAROL003")).await;
-    let case = dm_msg["metadata"]["event_payload"]["case_id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
-    let dm_ts = ts_of(&dm_msg);
+    until("the owner DM", || dm(&ts, "D0CAROL003")).await;
+    let c = until("the card", || card(&ts)).await;
+    let case = case_of(&c);
+    // "Assign to me" is not idempotent by itself: every application posts a "took this case"
+    // reply in the card's thread. The same press (same action_ts and user) arrives twice, in
+    // two envelopes that go round robin to the bot's two connections.
     let payload = block_actions(&Press {
-        user: CAROL,
-        channel: "D0CAROL003",
-        message_ts: &dm_ts,
-        action_id: "owner_me",
+        user: ANA,
+        channel: ALERTS,
+        message_ts: &ts_of(&c),
+        action_id: "case_assign",
         value: &case,
         action_ts: "1700000000.000001",
     });
+    let mut envelopes = vec![];
     for _ in 0..2 {
         let v = ts
             .control(
@@ -130,16 +163,36 @@ async fn the_same_button_delivered_twice_on_two_connections_acts_once() {
             )
             .await;
         assert_eq!(v["acked"], json!(true), "{v}");
+        envelopes.push(v["envelope_id"].as_str().unwrap_or_default().to_string());
     }
-    let i = until("the owner's answer on the issue", || async {
-        issue(&ts)
-            .await
-            .filter(|i| i["comments"].as_u64().unwrap_or(0) >= 1)
+    let sockets = ts.sockets().await;
+    let connection = |id: &str| {
+        sockets["deliveries"]
+            .as_array()
+            .and_then(|d| d.iter().find(|d| d["envelope_id"] == json!(id)))
+            .map(|d| d["connection"].clone())
+    };
+    let (first, second) = (connection(&envelopes[0]), connection(&envelopes[1]));
+    assert!(
+        first.is_some() && first != second,
+        "the two deliveries went to two connections: {sockets}"
+    );
+    // Then a different, legitimate press on the same case. Its items are applied in order, so
+    // once its effect shows, both copies of the assign press were handled.
+    ts.control(
+        "/slack/click",
+        json!({"user": ANA, "channel": ALERTS, "ts": ts_of(&c), "action_id": "case_ack"}),
+    )
+    .await;
+    until("the acknowledgement in the card's thread", || async {
+        (card_replies_with(&ts, &case, "Acknowledged by").await == 1).then_some(())
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(800)).await;
-    let i = issue(&ts).await.unwrap_or(i);
-    assert_eq!(i["comments"], json!(1), "one comment, not two: {i}");
+    assert_eq!(
+        card_replies_with(&ts, &case, "took this case").await,
+        1,
+        "the press delivered twice was applied once"
+    );
     bot.running.shutdown().await;
 }
 
@@ -150,32 +203,66 @@ async fn an_event_redelivered_after_a_lost_ack_acts_once() {
     low_alert_on_carols_laptop(&ts).await;
     until("the owner DM", || dm(&ts, "D0CAROL003")).await;
     until("the issue", || issue(&ts)).await;
-    // Every ack now arrives "too late", so Slack redelivers the message event (same event_id).
+    let c = until("the card", || card(&ts)).await;
+    let case = case_of(&c);
+    // The first delivery's ack arrives "too late" (the ack timeout is 0), so Slack delivers
+    // the message event again (same event_id, new envelope, retry_attempt 1) after 500 ms;
+    // that redelivery is acked in time.
     ts.control(
         "/settings",
-        json!({"slack_ack_timeout_ms": 0, "slack_retry_delays_ms": [50, 50, 50]}),
+        json!({"slack_ack_timeout_ms": 0, "slack_retry_delays_ms": [500]}),
     )
     .await;
-    ts.control(
-        "/slack/message",
-        json!({"user": CAROL, "channel": "D0CAROL003", "text": "I was testing a script"}),
-    )
-    .await;
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    let first = ts
+        .control(
+            "/slack/message",
+            json!({"user": CAROL, "channel": "D0CAROL003", "text": "I was testing a script"}),
+        )
+        .await;
+    assert_eq!(first["acked"], json!(false), "{first}");
     ts.control("/settings", json!({"slack_ack_timeout_ms": 3000}))
         .await;
-    until("the reply on the issue", || async {
-        issue(&ts)
-            .await
-            .filter(|i| i["comments"].as_u64().unwrap_or(0) >= 1)
+    let redelivered = until("the redelivery, acked", || async {
+        let s = ts.sockets().await;
+        s["deliveries"]
+            .as_array()?
+            .iter()
+            .find(|d| {
+                d["type"] == json!("events_api")
+                    && d["retry_attempt"].as_u64().unwrap_or(0) >= 1
+                    && d["acked"] == json!(true)
+            })
+            .cloned()
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(800)).await;
-    let i = issue(&ts).await.expect("issue");
+    assert_ne!(
+        redelivered["envelope_id"], first["envelope_id"],
+        "a new envelope: {redelivered}"
+    );
+    // Then Carol writes again (a new event). Her DM's items are applied in order, so once the
+    // second note shows, the first delivery and its redelivery were both handled.
+    ts.control(
+        "/slack/message",
+        json!({"user": CAROL, "channel": "D0CAROL003", "text": "and nothing else"}),
+    )
+    .await;
+    until("the second note on the issue", || async {
+        (issue_comments_with(&ts, "and nothing else").await == 1).then_some(())
+    })
+    .await;
+    until("the second note in the card's thread", || async {
+        (card_replies_with(&ts, &case, "and nothing else").await == 1).then_some(())
+    })
+    .await;
     assert_eq!(
-        i["comments"],
-        json!(1),
-        "the redelivered event was applied once: {i}"
+        issue_comments_with(&ts, "I was testing a script").await,
+        1,
+        "one issue comment for the event delivered twice"
+    );
+    assert_eq!(
+        card_replies_with(&ts, &case, "I was testing a script").await,
+        1,
+        "one thread reply for the event delivered twice"
     );
     bot.running.shutdown().await;
 }
@@ -193,6 +280,7 @@ async fn faults_are_retried_or_recorded_and_the_case_completes() {
     let bot = start_bot(&ts).await;
     low_alert_on_carols_laptop(&ts).await;
     let c = until("the card", || card(&ts)).await;
+    let case = case_of(&c);
     until("the issue after two 502s", || issue(&ts)).await;
     assert_eq!(
         github_issue_count(&ts).await,
@@ -200,37 +288,63 @@ async fn faults_are_retried_or_recorded_and_the_case_completes() {
         "502s did not double the issue"
     );
     // Oomnitza is down: no owner, so (default policy) on-call is paged, and the thread says why.
-    let thread = until("the timeline in the thread", || async {
-        let v = ts
-            .slack(
-                "conversations.replies",
-                &[("channel", "C0ALERTS01"), ("ts", &ts_of(&c))],
-            )
-            .await;
-        let text = v.to_string();
-        text.contains("paged").then_some(v)
+    until("the page in the card's thread", || async {
+        (card_replies_with(&ts, &case, "Paged on-call").await == 1).then_some(())
     })
     .await;
-    let _ = thread;
+    assert_eq!(ts.incidents().await.len(), 1, "the case was paged once");
     // The case's timeline says what happened, as an analyst sees it with /triage show.
-    let shown = until("the timeline to show the retries and the outage", || async {
-        let v = ts
-            .control("/slack/command", json!({"user": "U0ANA00001", "channel": "C0ALERTS01", "command": "/triage", "text": "show VIG-1"}))
-            .await;
-        let text = v["response"]["text"].as_str().unwrap_or("").to_string();
-        (text.contains("502") && text.to_lowercase().contains("oomnitza")).then_some(text)
-    })
+    let shown = until(
+        "the timeline to show the retries and the outage",
+        || async {
+            let text = ts.show(&case).await;
+            (text.contains("GitHub create issue: HTTP 502, retried")
+                && text.contains("Slack chat.postMessage: HTTP 429, retried")
+                && text.to_lowercase().contains("oomnitza"))
+            .then_some(text)
+        },
+    )
     .await;
-    assert!(shown.contains("retried"), "{shown}");
-    let recs = ts.requests("github").await;
-    let creates = recs
+    assert!(shown.contains("503"), "the outage's status: {shown}");
+    // What the vendors answered: each fault was really hit, and each retry then succeeded.
+    let statuses = |recs: &[Value], pred: &dyn Fn(&Value) -> bool| -> Vec<u64> {
+        recs.iter()
+            .filter(|r| pred(r))
+            .map(|r| r["status"].as_u64().unwrap_or(0))
+            .collect()
+    };
+    let github = ts.requests("github").await;
+    let creates = statuses(&github, &|r| {
+        r["method"] == json!("POST") && r["path"].as_str().is_some_and(|p| p.ends_with("/issues"))
+    });
+    assert_eq!(creates, vec![502, 502, 201], "two 502s then the 201");
+    let slack = ts.requests("slack").await;
+    let posts: Vec<&Value> = slack
         .iter()
         .filter(|r| {
-            r["method"] == json!("POST")
-                && r["path"].as_str().is_some_and(|p| p.ends_with("/issues"))
+            r["path"]
+                .as_str()
+                .is_some_and(|p| p.starts_with("/api/chat.postMessage"))
         })
-        .count();
-    assert_eq!(creates, 3, "two 502s then the 201");
+        .collect();
+    assert!(
+        posts.len() >= 2 && posts[0]["status"] == json!(429) && posts[1]["status"] == json!(200),
+        "the first post was answered 429 and its retry 200: {posts:?}"
+    );
+    assert_eq!(
+        posts[0]["body"]["channel"], posts[1]["body"]["channel"],
+        "the retry is the same post"
+    );
+    let oomnitza = ts.requests("oomnitza").await;
+    let assets = statuses(&oomnitza, &|r| {
+        r["path"]
+            .as_str()
+            .is_some_and(|p| p.starts_with("/api/v3/assets"))
+    });
+    assert!(
+        !assets.is_empty() && assets.iter().all(|s| *s == 503),
+        "Oomnitza answered 503: {oomnitza:?}"
+    );
     bot.running.shutdown().await;
 }
 
@@ -445,17 +559,23 @@ async fn a_card_button_whose_value_names_another_case_is_refused() {
     let ts = sandbox().await;
     let bot = start_bot(&ts).await;
     low_alert_on_carols_laptop(&ts).await;
-    let c = until("the card", || card(&ts)).await;
-    let case = c["metadata"]["event_payload"]["case_id"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+    let first = until("the first case's card", || card(&ts)).await;
+    ts.control(
+        "/crowdstrike/alerts",
+        json!({"device": {"device_id": DAN_WIN}, "severity": 30, "technique_id": "T1204"}),
+    )
+    .await;
+    let other_case = case_of(&until("Dan's DM", || dm(&ts, "D0DAN00004")).await);
+    let (case, other) = (case_of(&first), other_case);
+    assert_ne!(case, other, "two cases");
+    let other_card = until("the second case's card", || ts.card_of(&other)).await;
+    // "Escalate" on the first case's card, its value changed to the second case's id.
     let payload = block_actions(&Press {
-        user: "U0ANA00001",
-        channel: "C0ALERTS01",
-        message_ts: "1.000001",
+        user: ANA,
+        channel: ALERTS,
+        message_ts: &ts_of(&first),
         action_id: "case_escalate",
-        value: &case,
+        value: &other,
         action_ts: "1700000000.000077",
     });
     let v = ts
@@ -465,26 +585,31 @@ async fn a_card_button_whose_value_names_another_case_is_refused() {
         )
         .await;
     assert_eq!(v["acked"], json!(true), "{v}");
-    // An analyst then acknowledges from the real card; once that shows in the thread, the
-    // mismatched press before it was handled, and refused.
+    // An analyst then acknowledges the second case from its real card. The case's items are
+    // applied in order, so once that shows in its thread, the mismatched press was handled.
     ts.control(
         "/slack/click",
-        json!({"user": "U0ANA00001", "channel": "C0ALERTS01", "ts": ts_of(&c), "action_id": "case_ack"}),
+        json!({"user": ANA, "channel": ALERTS, "ts": ts_of(&other_card), "action_id": "case_ack"}),
     )
     .await;
-    until("the acknowledgement in the card's thread", || async {
-        let v = ts
-            .slack(
-                "conversations.replies",
-                &[("channel", "C0ALERTS01"), ("ts", &ts_of(&c))],
-            )
-            .await;
-        v.to_string().contains("Acknowledged").then_some(())
-    })
+    until(
+        "the acknowledgement in the second card's thread",
+        || async { (card_replies_with(&ts, &other, "Acknowledged by").await == 1).then_some(()) },
+    )
     .await;
     assert!(
         ts.incidents().await.is_empty(),
         "a mismatched button must not page"
+    );
+    assert_eq!(
+        card_replies_with(&ts, &other, "Paged on-call").await,
+        0,
+        "the second case was not escalated"
+    );
+    let shown = ts.show(&other).await;
+    assert!(
+        shown.contains("Refused `case_escalate`"),
+        "the press reached the case it named and was refused there: {shown}"
     );
     bot.running.shutdown().await;
 }

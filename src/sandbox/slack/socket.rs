@@ -530,8 +530,10 @@ impl Shared {
             });
         };
         let envelope_id = out.envelope_id.clone().unwrap_or_default();
+        // An ack is judged by when it arrived, not by when this task got to look at it: on a
+        // busy runtime the timer can fire late, and an ack after the timeout is late.
         let ack = match tokio::time::timeout(timeout, rx).await {
-            Ok(Ok(ack)) => Some(ack),
+            Ok(Ok(ack)) if ack.at.saturating_duration_since(sent_at) <= timeout => Some(ack),
             _ => None,
         };
         let ack_ms = ack
