@@ -379,8 +379,7 @@ impl Engine {
             if let Some(first) = case.steps.first_mut() {
                 first.attempts = attempts;
                 first.last_error = Some(message.clone());
-                first.not_before =
-                    Some(now + chrono::Duration::from_std(backoff).unwrap_or_default());
+                first.not_before = Some(super::flow::later(now, backoff));
             }
             case.note(
                 now,
@@ -439,17 +438,29 @@ fn remove_step(case: &mut Case, seq: u64) {
     case.steps.retain(|s| s.seq != seq);
 }
 
-/// Exponential backoff with jitter: 1 s, 2 s, 4 s … capped at 5 minutes.
+/// The longest wait between two attempts of a step.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(300);
+
+/// Exponential backoff with jitter: 1 s, 2 s, 4 s … capped at [`MAX_BACKOFF`].
 pub fn backoff(attempt: u32) -> Duration {
     let base = 1u64 << attempt.min(8).saturating_sub(1);
     let jitter = rand::random::<u64>() % 1000;
-    Duration::from_millis((base * 1000 + jitter).min(300_000))
+    Duration::from_millis((base * 1000 + jitter).min(300_000)).min(MAX_BACKOFF)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::case::{Alert, CaseState};
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        assert!(backoff(1) < Duration::from_secs(2));
+        assert!(backoff(3) >= Duration::from_secs(4));
+        for attempt in [9, 64, u32::MAX] {
+            assert!(backoff(attempt) <= MAX_BACKOFF, "attempt {attempt}");
+        }
+    }
 
     #[test]
     fn next_wake_is_the_earliest_of_step_retry_and_owner_timers() {
