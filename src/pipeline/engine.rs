@@ -88,6 +88,10 @@ pub struct Engine {
     /// engine writes cases, so keeping this on every save makes the timer tick a map scan
     /// instead of decoding every case from the store.
     wake: parking_lot::Mutex<HashMap<CaseId, DateTime<Utc>>>,
+    /// One pass over stray items (no case) at a time, in inbox order; `strays_due` says a
+    /// pass is wanted, so ticks never pile up passes while Slack is slow.
+    strays: tokio::sync::Mutex<()>,
+    strays_due: std::sync::atomic::AtomicBool,
 }
 
 /// How a step went.
@@ -134,6 +138,8 @@ impl Engine {
             analysts: Analysts::default(),
             runner: Runner::new(concurrency),
             wake: parking_lot::Mutex::new(HashMap::new()),
+            strays: tokio::sync::Mutex::new(()),
+            strays_due: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -235,9 +241,13 @@ impl Engine {
     pub fn kick_due(self: &Arc<Self>) {
         match self.store.inbound() {
             Ok(items) => {
-                for (_, item) in items {
-                    if let Some(id) = inbound::target(&self.store, &item) {
-                        self.kick(id);
+                for (seq, item) in items {
+                    match inbound::target(&self.store, &item) {
+                        Ok(Some(id)) => self.kick(id),
+                        Ok(None) => self.finish_strays(),
+                        Err(e) => {
+                            tracing::error!(seq, error = %e, "cannot find the case of an inbound item")
+                        }
                     }
                 }
             }
@@ -286,13 +296,43 @@ impl Engine {
                 let engine = self.clone();
                 let item = item.clone();
                 tokio::spawn(async move {
-                    if let Some(id) = inbound::target(&engine.store, &item) {
-                        engine.kick(id);
+                    match inbound::target(&engine.store, &item) {
+                        Ok(Some(id)) => engine.kick(id),
+                        Ok(None) => engine.finish_strays(),
+                        Err(e) => {
+                            tracing::error!(error = %e, "cannot find the case of an inbound item; the timer retries")
+                        }
                     }
                 });
             }
         }
         Ok(true)
+    }
+
+    /// Asks for a pass over inbound items that have no case, unless one is already wanted.
+    fn finish_strays(self: &Arc<Self>) {
+        use std::sync::atomic::Ordering;
+        if self.strays_due.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let engine = self.clone();
+        tokio::spawn(async move {
+            let _one_pass = engine.strays.lock().await;
+            engine.strays_due.store(false, Ordering::SeqCst);
+            if let Err(e) = engine.stray_pass().await {
+                tracing::error!(error = %e, "finishing inbound items with no case failed; the timer retries");
+            }
+        });
+    }
+
+    /// Finishes every inbound item with no case, oldest first.
+    async fn stray_pass(&self) -> Result<(), StoreError> {
+        for (seq, item) in self.store.inbound()? {
+            if inbound::target(&self.store, &item)?.is_none() {
+                inbound::stray(self, seq, &item).await?;
+            }
+        }
+        Ok(())
     }
 
     /// Processes one case: inbound items, timers, then outbox steps in order.
@@ -330,7 +370,7 @@ impl Engine {
 
     async fn apply_inbound(self: &Arc<Self>, id: &CaseId) -> Result<(), StoreError> {
         for (seq, item) in self.store.inbound()? {
-            if inbound::target(&self.store, &item).as_ref() != Some(id) {
+            if inbound::target(&self.store, &item)?.as_ref() != Some(id) {
                 continue;
             }
             let Some(mut case) = self.store.get(id)? else {
