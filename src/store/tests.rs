@@ -187,8 +187,19 @@ fn open_error(dir: &std::path::Path) -> String {
     err
 }
 
+/// Opens `dir` with sled directly, waiting out the lock a just-dropped store's flusher holds.
+fn raw_open(dir: &std::path::Path) -> sled::Db {
+    for _ in 0..100 {
+        if let Ok(db) = sled::open(dir) {
+            return db;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    sled::open(dir).expect("raw open")
+}
+
 fn raw_insert(dir: &std::path::Path, tree: &str, key: &[u8], value: &[u8]) {
-    let db = sled::open(dir).expect("raw open");
+    let db = raw_open(dir);
     db.open_tree(tree)
         .expect("tree")
         .insert(key, value)
@@ -237,7 +248,7 @@ fn case_seq_never_goes_backwards_when_it_is_lost() {
         }
     }
     {
-        let db = sled::open(dir.path()).expect("raw open");
+        let db = raw_open(dir.path());
         db.open_tree("meta")
             .expect("tree")
             .remove("case_seq")
@@ -280,7 +291,7 @@ fn sled_fills_the_dm_index_from_cases_written_before_it() {
         store.save(&c).expect("save");
     }
     {
-        let db = sled::open(dir.path()).expect("raw open");
+        let db = raw_open(dir.path());
         db.open_tree("dms").expect("tree").clear().expect("clear");
         db.flush().expect("flush");
     }
