@@ -27,6 +27,8 @@ use crate::vendors::pagerduty::client::PagerDutyClient;
 
 /// How often timers and retries are checked.
 const TICK: Duration = Duration::from_millis(500);
+/// How often the `seen` dedupe tree is pruned.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 /// How often the analyst group is re-read.
 const ANALYSTS_REFRESH: Duration = Duration::from_secs(300);
 
@@ -129,10 +131,16 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     );
     refresh_analysts(&engine, config).await;
     engine.recover()?;
+    prune_seen(&engine, config.store.dedupe_retention);
 
     let (stop, stopped) = watch::channel(false);
     let mut tasks = vec![];
     tasks.push(tokio::spawn(tick(engine.clone(), stopped.clone())));
+    tasks.push(tokio::spawn(prune_loop(
+        engine.clone(),
+        config.store.dedupe_retention,
+        stopped.clone(),
+    )));
     tasks.push(tokio::spawn(analysts_loop(
         engine.clone(),
         config.clone(),
@@ -189,6 +197,28 @@ async fn tick(engine: Arc<Engine>, mut stop: watch::Receiver<bool>) {
     loop {
         tokio::select! {
             _ = tokio::time::sleep(TICK) => engine.kick_due(),
+            _ = stop.wait_for(|s| *s) => return,
+        }
+    }
+}
+
+/// Forgets dedupe keys older than `retention` (`store.dedupe_retention`).
+fn prune_seen(engine: &Engine, retention: Duration) {
+    let cutoff = chrono::Duration::from_std(retention)
+        .ok()
+        .and_then(|r| chrono::Utc::now().checked_sub_signed(r))
+        .unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC);
+    match engine.store.prune_seen(cutoff) {
+        Ok(0) => {}
+        Ok(n) => tracing::info!(pruned = n, "forgot dedupe keys past store.dedupe_retention"),
+        Err(e) => tracing::warn!(error = %e, "could not prune the dedupe keys; trying again later"),
+    }
+}
+
+async fn prune_loop(engine: Arc<Engine>, retention: Duration, mut stop: watch::Receiver<bool>) {
+    loop {
+        tokio::select! {
+            _ = tokio::time::sleep(PRUNE_EVERY) => prune_seen(&engine, retention),
             _ = stop.wait_for(|s| *s) => return,
         }
     }

@@ -97,6 +97,19 @@ pub mod events {
         .increment(1);
     }
 
+    /// Case work failed in a way no error covers (a panic), caught so the case goes on:
+    /// `step`, `inbound`, `timers` or `process`.
+    pub fn unexpected_failure(what: &'static str) {
+        counter!("vigil_unexpected_failures_total", "what" => what).increment(1);
+    }
+
+    /// An inbound item had no case to go to (a DM from someone with no open case): finished,
+    /// not re-scanned; `replied` says whether the person was told.
+    pub fn stray_inbound(replied: bool) {
+        counter!("vigil_stray_inbound_total", "replied" => if replied { "yes" } else { "no" })
+            .increment(1);
+    }
+
     /// Someone was refused an action.
     pub fn refused(what: &'static str) {
         counter!("vigil_refusals_total", "what" => what).increment(1);

@@ -91,14 +91,27 @@ pub struct StoreConfig {
     /// Folder of the sled database (relative to the config file).
     #[serde(default = "default_store_path")]
     pub path: PathBuf,
+    /// How long Slack event ids and webhook signatures are remembered for dedupe before the
+    /// `seen` tree forgets them (it would otherwise grow forever). Slack redelivers within
+    /// minutes and webhook timestamps expire after 5, so at least [`MIN_DEDUPE_RETENTION`].
+    #[serde(default = "default_dedupe_retention", with = "humantime_serde")]
+    pub dedupe_retention: std::time::Duration,
 }
 
 impl Default for StoreConfig {
     fn default() -> Self {
         StoreConfig {
             path: default_store_path(),
+            dedupe_retention: default_dedupe_retention(),
         }
     }
+}
+
+/// The shortest `store.dedupe_retention` accepted: longer than any redelivery or replay window.
+pub const MIN_DEDUPE_RETENTION: std::time::Duration = std::time::Duration::from_secs(3600);
+
+fn default_dedupe_retention() -> std::time::Duration {
+    std::time::Duration::from_secs(7 * 24 * 3600)
 }
 
 fn default_store_path() -> PathBuf {
@@ -312,6 +325,13 @@ impl Config {
     fn resolve(&mut self, env: Env<'_>) -> Result<(), ConfigError> {
         let base = self.base_dir.clone();
         self.store.path = secret::absolutize(&base, &self.store.path);
+        if self.store.dedupe_retention < MIN_DEDUPE_RETENTION {
+            return Err(ConfigError::Invalid {
+                key: "store.dedupe_retention".into(),
+                expected: "a duration of at least 1h, like \"7d\" (shorter lets Slack redeliveries and webhook replays through)".into(),
+                got: humantime::format_duration(self.store.dedupe_retention).to_string(),
+            });
+        }
         self.server.webhook_secret = secret::resolve_optional(
             &SecretSpec {
                 key: "server.webhook_secret",

@@ -174,3 +174,21 @@ fn a_channel_name_is_refused_with_where_to_find_the_id() {
     assert!(err.contains("slack.alerts_channel"), "{err}");
     assert!(err.contains("channel id"), "{err}");
 }
+
+#[test]
+fn dedupe_retention_defaults_to_a_week_and_refuses_less_than_an_hour() {
+    let c = load(EXAMPLE, ALL_SECRETS).expect("example is valid");
+    assert_eq!(
+        c.store.dedupe_retention,
+        std::time::Duration::from_secs(7 * 24 * 3600)
+    );
+    let text = EXAMPLE.replace("dedupe_retention = \"7d\"", "dedupe_retention = \"2h\"");
+    let c = load(&text, ALL_SECRETS).expect("2h is fine");
+    assert_eq!(
+        c.store.dedupe_retention,
+        std::time::Duration::from_secs(7200)
+    );
+    let text = EXAMPLE.replace("dedupe_retention = \"7d\"", "dedupe_retention = \"5m\"");
+    let err = load(&text, ALL_SECRETS).unwrap_err().to_string();
+    assert!(err.contains("store.dedupe_retention"), "{err}");
+}

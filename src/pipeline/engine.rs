@@ -3,6 +3,10 @@
 //!
 //! Only a case's own runner changes a case (after creation): alerts that join a case, Slack
 //! events and timers all reach it as inbound items or kicks, so no two writers race.
+//!
+//! Nothing a case's work does can freeze it: a step, an inbound item or a timer that panics is
+//! caught, written on the case's timeline ("… failed unexpectedly") and set aside (the step
+//! given up, the item finished, the timers stopped), so it never replays after a restart.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,12 +14,13 @@ use std::time::Duration;
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
+use futures_util::FutureExt;
 use serde_json::Value;
 
 use super::config::TriageConfig;
 use super::failpoint;
 use super::inbound;
-use super::runner::Runner;
+use super::runner::{Runner, panic_message};
 use super::steps;
 use crate::case::{Alert, Case, CaseId, Step, StepRecord};
 use crate::slack::api::SlackApi;
@@ -83,6 +88,10 @@ pub struct Engine {
     /// engine writes cases, so keeping this on every save makes the timer tick a map scan
     /// instead of decoding every case from the store.
     wake: parking_lot::Mutex<HashMap<CaseId, DateTime<Utc>>>,
+    /// One pass over stray items (no case) at a time, in inbox order; `strays_due` says a
+    /// pass is wanted, so ticks never pile up passes while Slack is slow.
+    strays: tokio::sync::Mutex<()>,
+    strays_due: std::sync::atomic::AtomicBool,
 }
 
 /// How a step went.
@@ -91,6 +100,9 @@ pub enum StepError {
     Vendor(VendorError),
     /// The store failed; the step is retried from the record.
     Store(StoreError),
+    /// The step's own code failed in a way no error covers (it panicked); retrying the same
+    /// input would fail the same way, so the step is given up.
+    Unexpected(String),
 }
 
 impl From<VendorError> for StepError {
@@ -126,6 +138,8 @@ impl Engine {
             analysts: Analysts::default(),
             runner: Runner::new(concurrency),
             wake: parking_lot::Mutex::new(HashMap::new()),
+            strays: tokio::sync::Mutex::new(()),
+            strays_due: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -166,8 +180,33 @@ impl Engine {
         let engine = self.clone();
         self.runner.kick(id, move |id| {
             let engine = engine.clone();
-            async move { engine.process(&id).await }
+            async move {
+                let run = std::panic::AssertUnwindSafe(engine.process(&id));
+                if let Err(panic) = run.catch_unwind().await {
+                    engine.unexpected(&id, &panic_message(panic.as_ref()));
+                }
+            }
         });
+    }
+
+    /// Writes a panic that escaped the finer-grained catches on the case's timeline.
+    fn unexpected(&self, id: &CaseId, panic: &str) {
+        crate::telemetry::events::unexpected_failure("process");
+        tracing::error!(case = %id, panic, "processing the case failed unexpectedly");
+        let noted = self.store.get(id).and_then(|c| match c {
+            Some(mut case) => {
+                case.note(
+                    Utc::now(),
+                    None,
+                    format!("Processing failed unexpectedly: {panic}; Vigil tries again on the next kick"),
+                );
+                self.save(&case)
+            }
+            None => Ok(()),
+        });
+        if let Err(e) = noted {
+            tracing::error!(case = %id, error = %e, "could not record the failure on the case");
+        }
     }
 
     /// Cases being processed right now.
@@ -202,9 +241,13 @@ impl Engine {
     pub fn kick_due(self: &Arc<Self>) {
         match self.store.inbound() {
             Ok(items) => {
-                for (_, item) in items {
-                    if let Some(id) = inbound::target(&self.store, &item) {
-                        self.kick(id);
+                for (seq, item) in items {
+                    match inbound::target(&self.store, &item) {
+                        Ok(Some(id)) => self.kick(id),
+                        Ok(None) => self.finish_strays(),
+                        Err(e) => {
+                            tracing::error!(seq, error = %e, "cannot find the case of an inbound item")
+                        }
                     }
                 }
             }
@@ -254,13 +297,43 @@ impl Engine {
                 let engine = self.clone();
                 let item = item.clone();
                 tokio::spawn(async move {
-                    if let Some(id) = inbound::target(&engine.store, &item) {
-                        engine.kick(id);
+                    match inbound::target(&engine.store, &item) {
+                        Ok(Some(id)) => engine.kick(id),
+                        Ok(None) => engine.finish_strays(),
+                        Err(e) => {
+                            tracing::error!(error = %e, "cannot find the case of an inbound item; the timer retries")
+                        }
                     }
                 });
             }
         }
         Ok(true)
+    }
+
+    /// Asks for a pass over inbound items that have no case, unless one is already wanted.
+    fn finish_strays(self: &Arc<Self>) {
+        use std::sync::atomic::Ordering;
+        if self.strays_due.swap(true, Ordering::SeqCst) {
+            return;
+        }
+        let engine = self.clone();
+        tokio::spawn(async move {
+            let _one_pass = engine.strays.lock().await;
+            engine.strays_due.store(false, Ordering::SeqCst);
+            if let Err(e) = engine.stray_pass().await {
+                tracing::error!(error = %e, "finishing inbound items with no case failed; the timer retries");
+            }
+        });
+    }
+
+    /// Finishes every inbound item with no case, oldest first.
+    async fn stray_pass(&self) -> Result<(), StoreError> {
+        for (seq, item) in self.store.inbound()? {
+            if inbound::target(&self.store, &item)?.is_none() {
+                inbound::stray(self, seq, &item).await?;
+            }
+        }
+        Ok(())
     }
 
     /// Processes one case: inbound items, timers, then outbox steps in order.
@@ -298,7 +371,7 @@ impl Engine {
 
     async fn apply_inbound(self: &Arc<Self>, id: &CaseId) -> Result<(), StoreError> {
         for (seq, item) in self.store.inbound()? {
-            if inbound::target(&self.store, &item).as_ref() != Some(id) {
+            if inbound::target(&self.store, &item)?.as_ref() != Some(id) {
                 continue;
             }
             let Some(mut case) = self.store.get(id)? else {
@@ -306,7 +379,28 @@ impl Engine {
                 continue;
             };
             if case.mark_applied(seq) {
-                inbound::apply(self, &mut case, &item).await;
+                let mut work = case.clone();
+                let run = std::panic::AssertUnwindSafe(async {
+                    test_panic("inbound", &work.alert.id);
+                    inbound::apply(self, &mut work, &item).await
+                });
+                match run.catch_unwind().await {
+                    Ok(()) => case = work,
+                    Err(panic) => {
+                        let panic = panic_message(panic.as_ref());
+                        let what = item
+                            .pointer("/event/type")
+                            .and_then(Value::as_str)
+                            .unwrap_or("unknown");
+                        crate::telemetry::events::unexpected_failure("inbound");
+                        tracing::error!(case = %id, seq, kind = what, panic, "an inbound item failed unexpectedly; set aside");
+                        case.note(
+                            Utc::now(),
+                            None,
+                            format!("An inbound `{what}` item (#{seq}) failed unexpectedly and was set aside: {panic}"),
+                        );
+                    }
+                }
                 self.save(&case)?;
             }
             self.store.finish(seq)?;
@@ -318,8 +412,28 @@ impl Engine {
         let Some(mut case) = self.store.get(id)? else {
             return Ok(());
         };
-        if super::timers::apply(&mut case, Utc::now(), &self.triage) {
-            self.save(&case)?;
+        let now = Utc::now();
+        let mut work = case.clone();
+        let run = std::panic::AssertUnwindSafe(|| {
+            test_panic("timers", &work.alert.id);
+            super::timers::apply(&mut work, now, &self.triage)
+        });
+        match std::panic::catch_unwind(run) {
+            Ok(true) => self.save(&work)?,
+            Ok(false) => {}
+            Err(panic) => {
+                let panic = panic_message(panic.as_ref());
+                crate::telemetry::events::unexpected_failure("timers");
+                tracing::error!(case = %id, panic, "owner timers failed unexpectedly; stopped");
+                case.remind_at = None;
+                case.escalate_at = None;
+                case.note(
+                    now,
+                    None,
+                    format!("Owner timers failed unexpectedly and were stopped: {panic}"),
+                );
+                self.save(&case)?;
+            }
         }
         Ok(())
     }
@@ -329,7 +443,22 @@ impl Engine {
         let kind = rec.step.kind();
         if rec.step.needs_intent() {
             if let Some(at) = rec.intent_at {
-                match steps::find_existing(self, &mut case, &rec, at).await {
+                let mut work = case.clone();
+                let found =
+                    std::panic::AssertUnwindSafe(steps::find_existing(self, &mut work, &rec, at))
+                        .catch_unwind()
+                        .await;
+                let found = match found {
+                    Ok(found) => {
+                        case = work;
+                        found
+                    }
+                    Err(panic) => {
+                        let panic = panic_message(panic.as_ref());
+                        return self.failed(case, &rec, StepError::Unexpected(panic));
+                    }
+                };
+                match found {
                     Ok(true) => {
                         crate::telemetry::events::step_recovered(kind);
                         tracing::info!(case = %case.id, step = kind, "found the effect of an interrupted step; not repeating it");
@@ -346,8 +475,20 @@ impl Engine {
             self.save(&case)?;
         }
         failpoint::hit(&format!("{kind}.intent"));
-        let (outcome, retries) =
-            crate::vendors::outbound::capture_retries(steps::perform(self, &mut case, &rec)).await;
+        let mut work = case.clone();
+        let perform = std::panic::AssertUnwindSafe(async {
+            test_panic(kind, &work.alert.id);
+            steps::perform(self, &mut work, &rec).await
+        })
+        .catch_unwind();
+        let (outcome, retries) = crate::vendors::outbound::capture_retries(perform).await;
+        let outcome = match outcome {
+            Ok(outcome) => {
+                case = work;
+                outcome
+            }
+            Err(panic) => Err(StepError::Unexpected(panic_message(panic.as_ref()))),
+        };
         for r in retries {
             case.note(Utc::now(), None, r.to_string());
         }
@@ -372,6 +513,10 @@ impl Engine {
         let (transient, wait, message) = match &err {
             StepError::Vendor(e) => (e.is_transient(), e.retry_after(), e.to_string()),
             StepError::Store(e) => (true, None, e.to_string()),
+            StepError::Unexpected(panic) => {
+                crate::telemetry::events::unexpected_failure("step");
+                (false, None, format!("{kind} failed unexpectedly ({panic})"))
+            }
         };
         let attempts = rec.attempts + 1;
         let now = Utc::now();
@@ -380,8 +525,7 @@ impl Engine {
             if let Some(first) = case.steps.first_mut() {
                 first.attempts = attempts;
                 first.last_error = Some(message.clone());
-                first.not_before =
-                    Some(now + chrono::Duration::from_std(backoff).unwrap_or_default());
+                first.not_before = Some(super::flow::later(now, backoff));
             }
             case.note(
                 now,
@@ -418,6 +562,22 @@ impl Engine {
     }
 }
 
+/// Panics at the named point for the named alert once, when a unit test armed it: the one way
+/// to prove a panic in a step, an inbound item or a timer is caught. Nothing in other builds.
+#[cfg(test)]
+fn test_panic(point: &str, alert: &str) {
+    let armed = format!("{point}:{alert}");
+    let mut points = tests::PANIC_AT.lock();
+    if let Some(i) = points.iter().position(|p| *p == armed) {
+        points.remove(i);
+        drop(points);
+        panic!("test panic at {armed}");
+    }
+}
+
+#[cfg(not(test))]
+fn test_panic(_point: &str, _alert: &str) {}
+
 /// When a case next needs attention: now for a pending step (or its retry time), and the
 /// owner's reminder or escalation while the case waits on them.
 pub fn next_wake(case: &Case) -> Option<DateTime<Utc>> {
@@ -440,17 +600,193 @@ fn remove_step(case: &mut Case, seq: u64) {
     case.steps.retain(|s| s.seq != seq);
 }
 
-/// Exponential backoff with jitter: 1 s, 2 s, 4 s … capped at 5 minutes.
+/// The longest wait between two attempts of a step.
+pub const MAX_BACKOFF: Duration = Duration::from_secs(300);
+
+/// Exponential backoff with jitter: 1 s, 2 s, 4 s … capped at [`MAX_BACKOFF`].
 pub fn backoff(attempt: u32) -> Duration {
     let base = 1u64 << attempt.min(8).saturating_sub(1);
     let jitter = rand::random::<u64>() % 1000;
-    Duration::from_millis((base * 1000 + jitter).min(300_000))
+    Duration::from_millis((base * 1000 + jitter).min(300_000)).min(MAX_BACKOFF)
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::case::{Alert, CaseState};
+    use crate::store::MemoryStore;
+
+    /// Points armed for [`test_panic`] (`<point>:<alert id>`), each firing once.
+    pub(crate) static PANIC_AT: parking_lot::Mutex<Vec<String>> =
+        parking_lot::Mutex::new(Vec::new());
+
+    /// An engine over `store` with no vendors and a Slack that cannot be reached: enough for
+    /// work that does not call out.
+    pub(crate) fn engine(store: Arc<dyn Store>) -> Arc<Engine> {
+        let config: crate::slack::config::SlackConfig = toml::from_str(
+            "alerts_channel = \"C0ALERTS01\"\nbase_url = \"http://127.0.0.1:9/api/\"",
+        )
+        .expect("slack config");
+        let slack = crate::slack::client::build(&config).expect("slack client");
+        let api = SlackApi::new(slack, crate::slack::client::bot_token(&config));
+        Engine::new(
+            store,
+            api,
+            Vendors::default(),
+            TriageConfig::default(),
+            "C0ALERTS01".into(),
+            vec![],
+        )
+    }
+
+    fn alert(id: &str) -> Alert {
+        Alert {
+            id: id.into(),
+            name: format!("alert {id}"),
+            ..Default::default()
+        }
+    }
+
+    /// Opens a case for `a` (grouping key `key`) whose outbox is `steps`, or queues a grouped
+    /// item for the open case with that key.
+    fn admit(engine: &Engine, a: &Alert, key: &str, steps: &[Step]) -> Admission {
+        let now = Utc::now();
+        let open = |id| {
+            let mut c = Case::new(id, a.clone(), key.to_string(), now);
+            for s in steps {
+                c.push_step(s.clone());
+            }
+            c
+        };
+        let group = |id: &CaseId| inbound::grouped_item(id, a, now);
+        engine
+            .store
+            .admit(a, key, chrono::Duration::hours(1), now, &open, &group)
+            .expect("admit")
+    }
+
+    async fn until(what: &str, mut f: impl FnMut() -> bool) {
+        let started = std::time::Instant::now();
+        while !f() {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "timed out waiting for {what}"
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    fn notes(case: &Case, needle: &str) -> usize {
+        case.timeline
+            .iter()
+            .filter(|t| t.text.contains(needle))
+            .count()
+    }
+
+    #[tokio::test]
+    async fn a_step_that_panics_is_given_up_on_the_timeline_and_the_case_goes_on() {
+        let engine = engine(Arc::new(MemoryStore::new()));
+        let a = alert("panic-step");
+        let Admission::Opened(case) =
+            admit(&engine, &a, "k-step", &[Step::Prioritise, Step::Prioritise])
+        else {
+            panic!("opens")
+        };
+        PANIC_AT.lock().push(format!("prioritise:{}", a.id));
+        engine.kick(case.id.clone());
+        // The second step running is the later effect: the panicking run let the case go on.
+        let get = || engine.store.get(&case.id).ok().flatten();
+        until("the second step", || {
+            get().is_some_and(|c| c.decision.is_some() && c.steps.is_empty())
+        })
+        .await;
+        let c = get().expect("case");
+        assert_eq!(
+            notes(&c, "prioritise failed unexpectedly"),
+            1,
+            "{:?}",
+            c.timeline
+        );
+        assert_eq!(notes(&c, "gave up on prioritise"), 1);
+        until("the runner to let go", || engine.busy() == 0).await;
+    }
+
+    #[tokio::test]
+    async fn a_poison_inbound_item_is_finished_with_the_failure_on_the_case() {
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+        let engine = engine(store.clone());
+        let first = alert("poison-first");
+        let Admission::Opened(case) = admit(&engine, &first, "k-poison", &[]) else {
+            panic!("opens")
+        };
+        assert_eq!(
+            admit(&engine, &alert("poison-b"), "k-poison", &[]),
+            Admission::Grouped(case.id.clone())
+        );
+        assert_eq!(
+            admit(&engine, &alert("poison-c"), "k-poison", &[]),
+            Admission::Grouped(case.id.clone())
+        );
+        PANIC_AT.lock().push(format!("inbound:{}", first.id));
+        engine.kick(case.id.clone());
+        // Items of a case apply in order: once C's shows, B's was handled before it.
+        let get = || store.get(&case.id).ok().flatten();
+        until("the item after the poison one", || {
+            get().is_some_and(|c| c.grouped.iter().any(|g| g.id == "poison-c"))
+        })
+        .await;
+        let c = get().expect("case");
+        assert!(
+            !c.grouped.iter().any(|g| g.id == "poison-b"),
+            "the poison item's effect was dropped with it"
+        );
+        assert_eq!(notes(&c, "failed unexpectedly and was set aside"), 1);
+        assert!(
+            store.inbound().expect("inbound").is_empty(),
+            "finished: nothing replays after a restart"
+        );
+        // A restart (a new engine on the same store) has nothing left to replay.
+        let again = super::tests::engine(store.clone());
+        again.recover().expect("recover");
+        until("the restarted engine to settle", || again.busy() == 0).await;
+        let c = get().expect("case");
+        assert_eq!(notes(&c, "failed unexpectedly"), 1);
+    }
+
+    #[tokio::test]
+    async fn timers_that_panic_are_stopped_on_the_timeline() {
+        let store: Arc<dyn Store> = Arc::new(MemoryStore::new());
+        let engine = engine(store.clone());
+        let a = alert("panic-timers");
+        let Admission::Opened(case) = admit(&engine, &a, "k-timers", &[]) else {
+            panic!("opens")
+        };
+        let mut c = store.get(&case.id).expect("get").expect("case");
+        c.state = CaseState::AwaitingOwner;
+        c.remind_at = Some(Utc::now() - chrono::Duration::seconds(1));
+        store.save(&c).expect("save");
+        PANIC_AT.lock().push(format!("timers:{}", a.id));
+        engine.kick(case.id.clone());
+        let get = || store.get(&case.id).ok().flatten();
+        until("the failure on the timeline", || {
+            get().is_some_and(|c| notes(&c, "Owner timers failed unexpectedly") == 1)
+        })
+        .await;
+        assert_eq!(
+            get().and_then(|c| c.remind_at),
+            None,
+            "stopped, not retried every tick"
+        );
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        assert!(backoff(1) < Duration::from_secs(2));
+        assert!(backoff(3) >= Duration::from_secs(4));
+        for attempt in [9, 64, u32::MAX] {
+            assert!(backoff(attempt) <= MAX_BACKOFF, "attempt {attempt}");
+        }
+    }
 
     #[test]
     fn next_wake_is_the_earliest_of_step_retry_and_owner_timers() {

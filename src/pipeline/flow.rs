@@ -8,6 +8,23 @@ use crate::case::step::{CloseReason, DmKind};
 use crate::case::{Case, CaseState, OwnerAnswer, OwnerReply, Priority, Resolution, Step};
 use crate::render;
 
+/// The longest snooze: people mistype (`300000y`), and a case postponed for longer than a
+/// month is a case nobody is watching.
+pub const MAX_SNOOZE: std::time::Duration = std::time::Duration::from_secs(30 * 24 * 3600);
+
+/// The furthest any owner timer is set from now, whatever the config says: far enough to mean
+/// "never" and near enough that the time always exists and serialises.
+const MAX_TIMER: std::time::Duration = std::time::Duration::from_secs(100 * 365 * 24 * 3600);
+
+/// `from + wait` without overflow: `wait` is cut to [`MAX_TIMER`] and a sum past chrono's range
+/// stays at `from` (checked arithmetic; a duration from config or people never panics).
+pub fn later(from: DateTime<Utc>, wait: std::time::Duration) -> DateTime<Utc> {
+    chrono::Duration::from_std(wait.min(MAX_TIMER))
+        .ok()
+        .and_then(|d| from.checked_add_signed(d))
+        .unwrap_or(from)
+}
+
 /// After the card is up: ask the owner (low, with an owner in Slack) or page (high, or no one
 /// to ask and the policy says page).
 pub fn route(case: &mut Case, now: DateTime<Utc>, cfg: &TriageConfig) {
@@ -17,10 +34,8 @@ pub fn route(case: &mut Case, now: DateTime<Utc>, cfg: &TriageConfig) {
         (Priority::High, _) => escalate(case, now, "high priority"),
         (Priority::Low, Some(_)) => {
             case.state = CaseState::AwaitingOwner;
-            case.remind_at =
-                Some(now + chrono::Duration::from_std(cfg.reminder_after).unwrap_or_default());
-            case.escalate_at =
-                Some(now + chrono::Duration::from_std(cfg.escalate_after).unwrap_or_default());
+            case.remind_at = Some(later(now, cfg.reminder_after));
+            case.escalate_at = Some(later(now, cfg.escalate_after));
             case.note(now, None, "Asking the device owner");
             case.push_step(Step::OwnerDm { kind: DmKind::Ask });
             case.push_step(Step::UpdateCard);
@@ -153,14 +168,15 @@ pub fn assign(case: &mut Case, to: &str, by: &str, now: DateTime<Utc>) {
     });
 }
 
-/// An analyst postponed the owner timers.
+/// An analyst postponed the owner timers, by at most [`MAX_SNOOZE`] (the command refuses more;
+/// an item stored before that rule, or built elsewhere, is cut to it here).
 pub fn snooze(case: &mut Case, by: &str, for_: std::time::Duration, now: DateTime<Utc>) {
     if !case.state.is_open() {
         return;
     }
-    let delta = chrono::Duration::from_std(for_).unwrap_or_default();
-    case.remind_at = case.remind_at.map(|t| t.max(now) + delta);
-    case.escalate_at = case.escalate_at.map(|t| t.max(now) + delta);
+    let for_ = for_.min(MAX_SNOOZE);
+    case.remind_at = case.remind_at.map(|t| later(t.max(now), for_));
+    case.escalate_at = case.escalate_at.map(|t| later(t.max(now), for_));
     let text = humantime::format_duration(for_).to_string();
     case.note(now, Some(by), format!("Snoozed for {text}"));
     case.push_step(Step::UpdateCard);
@@ -224,5 +240,60 @@ pub fn close_reason(reason: &str) -> CloseReason {
         CloseReason::NotPlanned
     } else {
         CloseReason::Completed
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::case::{Alert, CaseId};
+    use proptest::prelude::*;
+
+    fn awaiting(now: DateTime<Utc>, remind: DateTime<Utc>) -> Case {
+        let mut c = Case::new(CaseId::from_seq(1), Alert::default(), "k".into(), now);
+        c.state = CaseState::AwaitingOwner;
+        c.remind_at = Some(remind);
+        c.escalate_at = Some(remind);
+        c
+    }
+
+    #[test]
+    fn a_snooze_past_the_cap_is_cut_to_thirty_days() {
+        let now = Utc::now();
+        let mut c = awaiting(now, now);
+        snooze(&mut c, "U1", std::time::Duration::from_secs(u64::MAX), now);
+        assert_eq!(
+            c.remind_at,
+            Some(now + chrono::Duration::days(30)),
+            "cut to MAX_SNOOZE"
+        );
+    }
+
+    proptest! {
+        /// Any snooze length on any timer time (up to chrono's last day) neither panics nor
+        /// moves a timer by more than the cap or backwards.
+        #[test]
+        fn snooze_never_panics_and_stays_within_the_cap(
+            secs in prop_oneof![0u64..400_000 * 365 * 86_400, any::<u64>()],
+            remind_secs in 0i64..=DateTime::<Utc>::MAX_UTC.timestamp(),
+        ) {
+            let now = Utc::now();
+            let remind = DateTime::<Utc>::from_timestamp(remind_secs, 0).unwrap_or(now);
+            let mut c = awaiting(now, remind);
+            snooze(&mut c, "U1", std::time::Duration::from_secs(secs), now);
+            let from = remind.max(now);
+            let t = c.remind_at.unwrap_or(from);
+            prop_assert!(t >= from);
+            prop_assert!(t - from <= chrono::Duration::days(30));
+        }
+
+        /// `later` is total: any wait from any representable time.
+        #[test]
+        fn later_is_checked(secs in any::<u64>(), nanos in 0u32..1_000_000_000, at in any::<i64>()) {
+            let from = DateTime::<Utc>::from_timestamp(at % DateTime::<Utc>::MAX_UTC.timestamp(), 0)
+                .unwrap_or(DateTime::<Utc>::MIN_UTC);
+            let t = later(from, std::time::Duration::new(secs, nanos));
+            prop_assert!(t >= from);
+        }
     }
 }

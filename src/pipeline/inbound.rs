@@ -1,6 +1,11 @@
 //! Inbound work for a case: Slack events (already acked and persisted by the socket adapter)
 //! and alerts that joined the case. Each is stored as `{"case": id|null, "event": …}`; the
 //! case's runner applies it, checking who may do what.
+//!
+//! An owner's DM text names no case: it finds one through the store's DM index (IM channel →
+//! cases), never by decoding every case. Text that finds no case (anyone may write to the
+//! bot) is a stray: finished and logged, and its writer told once a day that there is nothing
+//! to do, so it is never re-scanned.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -9,7 +14,7 @@ use serde_json::{Value, json};
 use super::engine::Engine;
 use super::flow;
 use crate::case::{Alert, Case, CaseId, GroupedAlert, OwnerReply, Step};
-use crate::store::Store;
+use crate::store::{Store, StoreError};
 
 /// One piece of inbound work.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -103,18 +108,27 @@ pub fn grouped_item(case: &CaseId, alert: &Alert, at: DateTime<Utc>) -> Value {
 
 /// Which case an item is for: the one it names, or for an owner's DM text, the case whose DM
 /// thread it is in, else that owner's most recent open case with a DM in that channel.
-pub fn target(store: &std::sync::Arc<dyn Store>, item: &Value) -> Option<CaseId> {
+/// `Ok(None)`: no case (a stray); an error means "cannot tell now", and the item waits.
+pub fn target(
+    store: &std::sync::Arc<dyn Store>,
+    item: &Value,
+) -> Result<Option<CaseId>, StoreError> {
     if let Some(id) = item.get("case").and_then(Value::as_str) {
-        return Some(CaseId(id.to_string()));
+        return Ok(Some(CaseId(id.to_string())));
     }
-    let event: Inbound = serde_json::from_value(item.get("event")?.clone()).ok()?;
-    let Inbound::OwnerText {
+    let Some(Inbound::OwnerText {
         channel, thread_ts, ..
-    } = event
+    }) = event_of(item)
     else {
-        return None;
+        return Ok(None);
     };
-    let cases = store.cases().ok()?;
+    let mut cases = Vec::new();
+    for id in store.dm_cases(&channel)? {
+        if let Some(c) = store.get(&id)? {
+            cases.push(c);
+        }
+    }
+    // The index may name a case whose save did not land; the case itself decides.
     let in_channel = cases
         .iter()
         .filter(|c| c.dm.as_ref().is_some_and(|d| d.channel == channel));
@@ -123,12 +137,50 @@ pub fn target(store: &std::sync::Arc<dyn Store>, item: &Value) -> Option<CaseId>
             .clone()
             .find(|c| c.dm.as_ref().is_some_and(|d| &d.ts == ts))
     {
-        return Some(c.id.clone());
+        return Ok(Some(c.id.clone()));
     }
-    in_channel
+    Ok(in_channel
         .filter(|c| c.state.is_open())
         .max_by_key(|c| c.created_at)
-        .map(|c| c.id.clone())
+        .map(|c| c.id.clone()))
+}
+
+fn event_of(item: &Value) -> Option<Inbound> {
+    serde_json::from_value(item.get("event")?.clone()).ok()
+}
+
+/// What a person who wrote to the bot with no open case is told, once a day.
+pub const STRAY_REPLY: &str = "Hi, I'm Vigil, the security-alert bot. I have no open case for you, so there is nothing to do here. If you need the security team, contact them directly.";
+
+/// Finishes an item that has no case (see [`target`]): logs and counts it, and tells its
+/// writer [`STRAY_REPLY`] unless they were told already today (remembered in the store
+/// before the reply, so a crash never doubles it; pruned with the other dedupe keys).
+pub async fn stray(engine: &Engine, seq: u64, item: &Value) -> Result<(), StoreError> {
+    let mut replied = false;
+    match event_of(item) {
+        Some(Inbound::OwnerText { user, channel, .. }) => {
+            let day = Utc::now().format("%Y-%m-%d");
+            if engine
+                .store
+                .remember(&format!("stray-reply:{user}:{day}"))?
+            {
+                replied = true;
+                if let Err(e) = engine.slack.ephemeral(&channel, &user, STRAY_REPLY).await {
+                    tracing::warn!(%user, error = %e, "could not tell a person with no case that there is nothing to do");
+                }
+            }
+            tracing::info!(seq, %user, %channel, replied, "a DM with no open case; finished");
+        }
+        Some(other) => {
+            tracing::warn!(seq, event = ?other, "an inbound item names no case; finished")
+        }
+        None => tracing::warn!(
+            seq,
+            "an inbound item names no case and does not decode; finished"
+        ),
+    }
+    crate::telemetry::events::stray_inbound(replied);
+    engine.store.finish(seq)
 }
 
 /// Applies an item to its case.

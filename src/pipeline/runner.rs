@@ -4,12 +4,17 @@
 //! `kick(key)` asks for the key to be processed. If a task is already processing it, the task
 //! is told to go round once more before it stops, so a kick is never lost; otherwise a task is
 //! spawned. A semaphore bounds how many keys run at once.
+//!
+//! A `work` future that panics is caught: the key is released (or run again if kicked), so a
+//! bug in one case's work never freezes that case. Reporting the failure where people see it
+//! is the caller's job (the engine catches finer-grained and writes it on the case).
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::hash::Hash;
 use std::sync::Arc;
 
+use futures_util::FutureExt;
 use parking_lot::Mutex;
 use tokio::sync::Semaphore;
 
@@ -28,7 +33,7 @@ impl<K> Clone for Runner<K> {
     }
 }
 
-impl<K: Eq + Hash + Clone + Send + Sync + 'static> Runner<K> {
+impl<K: Eq + Hash + Clone + std::fmt::Debug + Send + Sync + 'static> Runner<K> {
     /// A runner allowing `concurrency` keys at once.
     pub fn new(concurrency: usize) -> Self {
         Runner {
@@ -56,7 +61,10 @@ impl<K: Eq + Hash + Clone + Send + Sync + 'static> Runner<K> {
         tokio::spawn(async move {
             let _permit = permits.acquire_owned().await;
             loop {
-                work(key.clone()).await;
+                let run = std::panic::AssertUnwindSafe(async { work(key.clone()).await });
+                if let Err(panic) = run.catch_unwind().await {
+                    tracing::error!(key = ?key, panic = %panic_message(panic.as_ref()), "work panicked; the key is released");
+                }
                 let mut s = state.lock();
                 match s.get_mut(&key) {
                     Some(again) if *again => *again = false,
@@ -73,6 +81,15 @@ impl<K: Eq + Hash + Clone + Send + Sync + 'static> Runner<K> {
     pub fn busy(&self) -> usize {
         self.state.lock().len()
     }
+}
+
+/// The text of a caught panic (`panic!("…")` payloads are `&str` or `String`).
+pub fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a panic without a message".into())
 }
 
 #[cfg(test)]
@@ -136,5 +153,42 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
         assert!(max_seen.load(Ordering::SeqCst) > 1);
+    }
+
+    #[tokio::test]
+    async fn work_that_panics_releases_its_key_and_a_later_kick_runs() {
+        let runner = Runner::new(2);
+        let runs = Arc::new(AtomicUsize::new(0));
+        let work = {
+            let runs = runs.clone();
+            move |_k: u32| {
+                let runs = runs.clone();
+                async move {
+                    if runs.fetch_add(1, Ordering::SeqCst) == 0 {
+                        panic!("first run fails");
+                    }
+                }
+            }
+        };
+        let work = Arc::new(work);
+        let w = work.clone();
+        runner.kick(1, move |k| w(k));
+        // The later kick is the proof: it runs only if the panicking run gave the key back.
+        let started = std::time::Instant::now();
+        while runs.load(Ordering::SeqCst) < 2 {
+            assert!(
+                started.elapsed() < Duration::from_secs(5),
+                "the key stayed busy after its work panicked"
+            );
+            if runner.busy() == 0 {
+                let w = work.clone();
+                runner.kick(1, move |k| w(k));
+            }
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        while runner.busy() > 0 {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        assert_eq!(runs.load(Ordering::SeqCst), 2);
     }
 }

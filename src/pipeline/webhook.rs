@@ -102,9 +102,10 @@ pub async fn receive(
             return reject(StatusCode::UNAUTHORIZED, "invalid signature or timestamp");
         }
     };
-    match state.engine.store.remember(&format!("webhook:{signature}")) {
-        Ok(true) => {}
-        Ok(false) => {
+    let used = format!("webhook:{signature}");
+    match state.engine.store.remembered(&used) {
+        Ok(false) => {}
+        Ok(true) => {
             tracing::warn!("webhook replay rejected");
             return reject(StatusCode::UNAUTHORIZED, "replayed request");
         }
@@ -118,23 +119,38 @@ pub async fn receive(
         Ok(a) => a,
         Err(e) => return reject(StatusCode::BAD_REQUEST, &e),
     };
-    match state.engine.admit(alert) {
-        Ok(Admission::Opened(c)) => (
+    let admission = match state.engine.admit(alert) {
+        Ok(a) => a,
+        Err(e) => return reject(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
+    };
+    // Admitted: only now is the signature used. Two copies racing both pass the check above;
+    // the alert id dedupes them, and the one that loses here is the replay.
+    match state.engine.store.remember(&used) {
+        Ok(true) => {}
+        Ok(false) => {
+            tracing::warn!("webhook replay rejected");
+            return reject(StatusCode::UNAUTHORIZED, "replayed request");
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "could not remember a webhook signature; a replay would be answered as a duplicate")
+        }
+    }
+    match admission {
+        Admission::Opened(c) => (
             StatusCode::ACCEPTED,
             axum::Json(json!({"case": c.id.as_str(), "status": "opened"})),
         )
             .into_response(),
-        Ok(Admission::Grouped(id)) => (
+        Admission::Grouped(id) => (
             StatusCode::ACCEPTED,
             axum::Json(json!({"case": id.as_str(), "status": "grouped"})),
         )
             .into_response(),
-        Ok(Admission::Duplicate(id)) => (
+        Admission::Duplicate(id) => (
             StatusCode::OK,
             axum::Json(json!({"case": id.as_str(), "status": "duplicate"})),
         )
             .into_response(),
-        Err(e) => reject(StatusCode::SERVICE_UNAVAILABLE, &e.to_string()),
     }
 }
 
@@ -180,6 +196,7 @@ pub fn to_alert(v: &Value) -> Result<Alert, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::Store;
 
     fn headers(ts: i64, sig: &str) -> HeaderMap {
         let mut h = HeaderMap::new();
@@ -222,5 +239,126 @@ mod tests {
         let a = to_alert(&json!({"id": "7", "hostname": "WS-1", "severity": 900})).unwrap();
         assert_eq!(a.severity, 100);
         assert_eq!(a.id, "webhook:7");
+    }
+
+    /// A store whose next `admit` fails, as a full disk or a sled I/O error would.
+    struct FailingAdmit {
+        inner: crate::store::MemoryStore,
+        fail_next: std::sync::atomic::AtomicBool,
+    }
+
+    impl crate::store::Store for FailingAdmit {
+        fn admit(
+            &self,
+            alert: &Alert,
+            group_key: &str,
+            window: chrono::Duration,
+            now: chrono::DateTime<chrono::Utc>,
+            open: crate::store::OpenFn<'_>,
+            group: crate::store::GroupFn<'_>,
+        ) -> Result<Admission, crate::store::StoreError> {
+            if self
+                .fail_next
+                .swap(false, std::sync::atomic::Ordering::SeqCst)
+            {
+                return Err(crate::store::StoreError::Io("disk full".into()));
+            }
+            self.inner.admit(alert, group_key, window, now, open, group)
+        }
+        fn get(
+            &self,
+            id: &crate::case::CaseId,
+        ) -> Result<Option<crate::case::Case>, crate::store::StoreError> {
+            self.inner.get(id)
+        }
+        fn save(&self, case: &crate::case::Case) -> Result<(), crate::store::StoreError> {
+            self.inner.save(case)
+        }
+        fn cases(&self) -> Result<Vec<crate::case::Case>, crate::store::StoreError> {
+            self.inner.cases()
+        }
+        fn cursor(&self, name: &str) -> Result<Option<String>, crate::store::StoreError> {
+            self.inner.cursor(name)
+        }
+        fn set_cursor(&self, name: &str, value: &str) -> Result<(), crate::store::StoreError> {
+            self.inner.set_cursor(name, value)
+        }
+        fn enqueue(
+            &self,
+            dedupe_keys: &[String],
+            item: &Value,
+        ) -> Result<bool, crate::store::StoreError> {
+            self.inner.enqueue(dedupe_keys, item)
+        }
+        fn remember(&self, key: &str) -> Result<bool, crate::store::StoreError> {
+            self.inner.remember(key)
+        }
+        fn remembered(&self, key: &str) -> Result<bool, crate::store::StoreError> {
+            self.inner.remembered(key)
+        }
+        fn prune_seen(
+            &self,
+            cutoff: chrono::DateTime<chrono::Utc>,
+        ) -> Result<usize, crate::store::StoreError> {
+            self.inner.prune_seen(cutoff)
+        }
+        fn dm_cases(
+            &self,
+            channel: &str,
+        ) -> Result<Vec<crate::case::CaseId>, crate::store::StoreError> {
+            self.inner.dm_cases(channel)
+        }
+        fn inbound(&self) -> Result<Vec<(u64, Value)>, crate::store::StoreError> {
+            self.inner.inbound()
+        }
+        fn finish(&self, seq: u64) -> Result<(), crate::store::StoreError> {
+            self.inner.finish(seq)
+        }
+    }
+
+    #[tokio::test]
+    async fn a_refused_request_leaves_its_signature_unused_and_an_admitted_one_is_used() {
+        let store = Arc::new(FailingAdmit {
+            inner: crate::store::MemoryStore::new(),
+            fail_next: std::sync::atomic::AtomicBool::new(true),
+        });
+        let state = WebhookState {
+            engine: crate::pipeline::engine::tests::engine(store.clone()),
+            secret: Secret::new("s3cret-s3cret-s3cret"),
+        };
+        let now = chrono::Utc::now().timestamp();
+        let send = |body: &'static [u8]| {
+            let state = state.clone();
+            let sig = sign("s3cret-s3cret-s3cret", now, body);
+            async move {
+                receive(State(state), headers(now, &sig), Bytes::from_static(body))
+                    .await
+                    .status()
+            }
+        };
+        let bad: &[u8] = br#"{"name": "no id"}"#;
+        assert_eq!(send(bad).await, StatusCode::BAD_REQUEST);
+        assert_eq!(
+            send(bad).await,
+            StatusCode::BAD_REQUEST,
+            "the same request again is judged on its body, not refused as a replay"
+        );
+        let good: &[u8] = br#"{"id": "ext-9", "name": "Impossible travel"}"#;
+        assert_eq!(
+            send(good).await,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "the store failed"
+        );
+        assert_eq!(
+            send(good).await,
+            StatusCode::ACCEPTED,
+            "the sender's retry after the store recovered is admitted"
+        );
+        assert_eq!(
+            send(good).await,
+            StatusCode::UNAUTHORIZED,
+            "a replay of an admitted request is refused"
+        );
+        assert_eq!(store.inner.cases().map(|c| c.len()).unwrap_or(0), 1);
     }
 }

@@ -97,6 +97,12 @@ pub enum UnknownCommand {
     /// A subcommand is missing something.
     #[error("usage: {0}")]
     Usage(&'static str),
+    /// A snooze longer than [`crate::pipeline::flow::MAX_SNOOZE`] (or zero, or not a
+    /// duration): refused rather than silently cut, so a typo like `300000y` is noticed.
+    #[error(
+        "snooze takes a duration from 1m to 30d, like 2h or 3d (not `{0}`); usage: /triage snooze VIG-1 2h"
+    )]
+    SnoozeLength(String),
 }
 
 fn usage_of(word: &str) -> &'static str {
@@ -156,8 +162,7 @@ impl TriageCommand {
             "snooze" => {
                 need(1)?;
                 let d = match words.get(2) {
-                    Some(w) => humantime::parse_duration(w)
-                        .map_err(|_| UnknownCommand::Usage(usage_of("snooze")))?,
+                    Some(w) => snooze_length(w)?,
                     None => Duration::from_secs(2 * 3600),
                 };
                 Ok(TriageCommand::Snooze(id(), d))
@@ -167,6 +172,16 @@ impl TriageCommand {
             other => Err(UnknownCommand::Subcommand(other.chars().take(40).collect())),
         }
     }
+}
+
+/// A snooze length as typed: a humantime duration from one minute to 30 days.
+fn snooze_length(word: &str) -> Result<Duration, UnknownCommand> {
+    let refuse = || UnknownCommand::SnoozeLength(word.chars().take(40).collect());
+    let d = humantime::parse_duration(word).map_err(|_| refuse())?;
+    if d < Duration::from_secs(60) || d > crate::pipeline::flow::MAX_SNOOZE {
+        return Err(refuse());
+    }
+    Ok(d)
 }
 
 /// The help as Slack mrkdwn.
@@ -237,6 +252,39 @@ mod tests {
             TriageCommand::parse("assign VIG-3 <!channel>"),
             Err(UnknownCommand::Usage(_))
         ));
+    }
+
+    #[test]
+    fn a_snooze_past_thirty_days_is_answered_with_usage() {
+        for word in ["300000y", "31d", "999999999999999999999s", "0s", "soon"] {
+            let err = TriageCommand::parse(&format!("snooze VIG-1 {word}")).unwrap_err();
+            assert!(
+                matches!(err, UnknownCommand::SnoozeLength(_)),
+                "{word}: {err:?}"
+            );
+            let text = usage_text(&err);
+            assert!(text.contains("/triage snooze VIG-1 2h"), "{text}");
+        }
+        assert_eq!(
+            TriageCommand::parse("snooze VIG-1 30d"),
+            Ok(TriageCommand::Snooze(
+                "VIG-1".into(),
+                crate::pipeline::flow::MAX_SNOOZE
+            ))
+        );
+    }
+
+    proptest::proptest! {
+        /// Whatever follows `snooze VIG-1`, parsing never panics and never yields a length
+        /// past the cap.
+        #[test]
+        fn snooze_parsing_is_total_and_bounded(word in "\\PC{0,24}", n in proptest::prelude::any::<u64>()) {
+            for w in [word.clone(), format!("{n}s"), format!("{n}y"), format!("{n}d")] {
+                if let Ok(TriageCommand::Snooze(_, d)) = TriageCommand::parse(&format!("snooze VIG-1 {w}")) {
+                    proptest::prop_assert!(d <= crate::pipeline::flow::MAX_SNOOZE);
+                }
+            }
+        }
     }
 
     #[test]

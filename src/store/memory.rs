@@ -1,6 +1,6 @@
 //! An in-memory [`Store`] for unit tests: the same semantics as sled, nothing on disk.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use chrono::{DateTime, Duration, Utc};
 use parking_lot::Mutex;
@@ -17,7 +17,8 @@ struct State {
     alerts: HashMap<String, CaseId>,
     groups: HashMap<String, CaseId>,
     cursors: HashMap<String, String>,
-    seen: HashSet<String>,
+    seen: HashMap<String, DateTime<Utc>>,
+    dms: HashMap<String, BTreeSet<u64>>,
     inbox_seq: u64,
     inbox: BTreeMap<u64, Value>,
 }
@@ -84,6 +85,9 @@ impl Store for MemoryStore {
     fn save(&self, case: &Case) -> Result<(), StoreError> {
         let mut s = self.0.lock();
         let n = seq_of(&case.id);
+        if let Some(dm) = &case.dm {
+            s.dms.entry(dm.channel.clone()).or_default().insert(n);
+        }
         s.by_id.insert(case.id.clone(), n);
         s.cases.insert(n, case.clone());
         Ok(())
@@ -104,11 +108,12 @@ impl Store for MemoryStore {
 
     fn enqueue(&self, dedupe_keys: &[String], item: &Value) -> Result<bool, StoreError> {
         let mut s = self.0.lock();
-        if dedupe_keys.iter().any(|k| s.seen.contains(k)) {
+        if dedupe_keys.iter().any(|k| s.seen.contains_key(k)) {
             return Ok(false);
         }
+        let now = Utc::now();
         for key in dedupe_keys {
-            s.seen.insert(key.clone());
+            s.seen.insert(key.clone(), now);
         }
         s.inbox_seq += 1;
         let n = s.inbox_seq;
@@ -117,7 +122,33 @@ impl Store for MemoryStore {
     }
 
     fn remember(&self, key: &str) -> Result<bool, StoreError> {
-        Ok(self.0.lock().seen.insert(key.to_string()))
+        let mut s = self.0.lock();
+        if s.seen.contains_key(key) {
+            return Ok(false);
+        }
+        s.seen.insert(key.to_string(), Utc::now());
+        Ok(true)
+    }
+
+    fn remembered(&self, key: &str) -> Result<bool, StoreError> {
+        Ok(self.0.lock().seen.contains_key(key))
+    }
+
+    fn prune_seen(&self, cutoff: DateTime<Utc>) -> Result<usize, StoreError> {
+        let mut s = self.0.lock();
+        let before = s.seen.len();
+        s.seen.retain(|_, first_seen| *first_seen >= cutoff);
+        Ok(before - s.seen.len())
+    }
+
+    fn dm_cases(&self, channel: &str) -> Result<Vec<CaseId>, StoreError> {
+        Ok(self
+            .0
+            .lock()
+            .dms
+            .get(channel)
+            .map(|ns| ns.iter().map(|n| CaseId::from_seq(*n)).collect())
+            .unwrap_or_default())
     }
 
     fn inbound(&self) -> Result<Vec<(u64, Value)>, StoreError> {

@@ -54,6 +54,22 @@ pub enum StoreError {
         /// The decoder's message.
         reason: String,
     },
+    /// A record found when the store was checked at open is damaged; `vigil run` refuses to
+    /// start on it rather than guess (a corrupt `case_seq` would reuse case ids, a corrupt
+    /// inbox item would stall every case).
+    #[error(
+        "the store at {path} is damaged: tree `{tree}`, {record}: {reason}. Vigil will not start on it; restore the store from a backup (sled export) or repair that record. Never delete the store to start over, or every open case is re-ticketed and re-paged"
+    )]
+    Damaged {
+        /// The store's folder.
+        path: String,
+        /// The sled tree holding the record.
+        tree: &'static str,
+        /// Which record (its key, readably).
+        record: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// A read or write failed.
     #[error("store I/O failed: {0}")]
     Io(String),
@@ -105,6 +121,18 @@ pub trait Store: Send + Sync + 'static {
 
     /// Remembers `key` (a webhook signature, say); `false` if it was remembered before.
     fn remember(&self, key: &str) -> Result<bool, StoreError>;
+
+    /// Whether `key` was remembered (by [`Store::remember`] or as a dedupe key) and not yet
+    /// pruned; a read, so a request can be checked before it is admitted.
+    fn remembered(&self, key: &str) -> Result<bool, StoreError>;
+
+    /// Forgets dedupe keys and remembered keys first seen before `cutoff` (the `seen` tree
+    /// would otherwise grow with every Slack event forever); returns how many went.
+    fn prune_seen(&self, cutoff: DateTime<Utc>) -> Result<usize, StoreError>;
+
+    /// Cases that have (or had) their owner DM in IM `channel`, oldest first: how an owner's
+    /// free text finds its case without decoding every case. Kept by [`Store::save`].
+    fn dm_cases(&self, channel: &str) -> Result<Vec<CaseId>, StoreError>;
 
     /// Inbound items not yet done, oldest first.
     fn inbound(&self) -> Result<Vec<(u64, Value)>, StoreError>;

@@ -3,7 +3,13 @@
 //!
 //! Trees: `cases` (case number, big-endian → case JSON), `alerts` (alert id → case id),
 //! `groups` (grouping key → case id), `meta` (`case_seq`, `inbox_seq`, `cursor:<name>`),
-//! `seen` (inbound dedupe key → first-seen time), `inbox` (inbound number → item JSON).
+//! `seen` (inbound dedupe key → first-seen time), `inbox` (inbound number → item JSON),
+//! `dms` (IM channel, a zero byte, case number → nothing: the owner-DM index).
+//!
+//! Opening checks every record of every tree and refuses a store with a damaged one, naming
+//! the path, the tree and the record. `case_seq` never goes backwards: a missing or lagging
+//! counter is raised to the highest case number at open, and a new case never overwrites one
+//! that exists.
 
 use std::path::Path;
 
@@ -25,6 +31,8 @@ pub struct SledStore {
     meta: sled::Tree,
     seen: sled::Tree,
     inbox: sled::Tree,
+    dms: sled::Tree,
+    path: String,
 }
 
 type TxResult<T> = Result<T, ConflictableTransactionError<StoreError>>;
@@ -67,6 +75,41 @@ fn read_u64(bytes: Option<sled::IVec>) -> u64 {
         .unwrap_or(0)
 }
 
+/// A sequence counter in `meta` inside a transaction: absent is 0, anything but 8 bytes is an
+/// error (reading it as 0 would reuse ids).
+fn read_seq(bytes: Option<sled::IVec>, name: &str) -> Result<u64, StoreError> {
+    match bytes {
+        None => Ok(0),
+        Some(b) => <[u8; 8]>::try_from(b.as_ref())
+            .map(u64::from_be_bytes)
+            .map_err(|_| StoreError::Corrupt {
+                what: format!("meta {name}"),
+                reason: format!("{} bytes, expected 8", b.len()),
+            }),
+    }
+}
+
+/// The `dms` key of a case's DM channel: `channel`, a zero byte, the case number.
+fn dm_key(channel: &str, n: u64) -> Vec<u8> {
+    let mut k = Vec::with_capacity(channel.len() + 9);
+    k.extend_from_slice(channel.as_bytes());
+    k.push(0);
+    k.extend_from_slice(&n.to_be_bytes());
+    k
+}
+
+/// A key as people can read it in an error.
+fn readable(key: &[u8]) -> String {
+    match std::str::from_utf8(key) {
+        Ok(s) if !s.chars().any(char::is_control) => format!("key {s:?}"),
+        _ => format!("key 0x{}", hex::encode(key)),
+    }
+}
+
+fn number_key(key: &[u8]) -> Option<u64> {
+    <[u8; 8]>::try_from(key).ok().map(u64::from_be_bytes)
+}
+
 fn tx_error(e: TransactionError<StoreError>) -> StoreError {
     match e {
         TransactionError::Abort(e) => e,
@@ -96,6 +139,8 @@ impl SledStore {
             meta: tree("meta")?,
             seen: tree("seen")?,
             inbox: tree("inbox")?,
+            dms: tree("dms")?,
+            path: path.display().to_string(),
             db,
             commits: GroupCommit::default(),
         };
@@ -103,9 +148,122 @@ impl SledStore {
         Ok(store)
     }
 
-    /// Decodes every case once at open, so a damaged store stops `vigil run` at start.
+    fn damaged(&self, tree: &'static str, record: String, reason: impl Into<String>) -> StoreError {
+        StoreError::Damaged {
+            path: self.path.clone(),
+            tree,
+            record,
+            reason: reason.into(),
+        }
+    }
+
+    /// Checks every record of every tree once at open, so a damaged store stops `vigil run`
+    /// at start instead of stalling cases (or reusing ids) later. Also raises a missing or
+    /// lagging `case_seq`/`inbox_seq` to the highest number in use and fills the DM index
+    /// from the cases (a store written before the index existed).
     fn check_readable(&self) -> Result<(), StoreError> {
-        self.cases().map(|_| ())
+        let mut highest_case = 0;
+        let mut dms = Vec::new();
+        for item in self.cases.iter() {
+            let (k, v) = item.map_err(io)?;
+            let n = number_key(&k)
+                .ok_or_else(|| self.damaged("cases", readable(&k), "not an 8-byte case number"))?;
+            let case: Case = serde_json::from_slice(&v).map_err(|e| {
+                self.damaged(
+                    "cases",
+                    format!("case VIG-{n}"),
+                    format!("does not decode: {e}"),
+                )
+            })?;
+            if case.id != CaseId::from_seq(n) {
+                return Err(self.damaged(
+                    "cases",
+                    format!("case VIG-{n}"),
+                    format!("holds case {} under another number", case.id),
+                ));
+            }
+            if let Some(dm) = &case.dm {
+                dms.push(dm_key(&dm.channel, n));
+            }
+            highest_case = n;
+        }
+        for (name, tree) in [("alerts", &self.alerts), ("groups", &self.groups)] {
+            for item in tree.iter() {
+                let (k, v) = item.map_err(io)?;
+                let ok = std::str::from_utf8(&v)
+                    .ok()
+                    .is_some_and(|id| case_key(&CaseId(id.to_string())).is_ok());
+                if !ok {
+                    return Err(self.damaged(name, readable(&k), "the value is not a case id"));
+                }
+            }
+        }
+        let mut highest_item = 0;
+        for item in self.inbox.iter() {
+            let (k, v) = item.map_err(io)?;
+            let n = number_key(&k)
+                .ok_or_else(|| self.damaged("inbox", readable(&k), "not an 8-byte item number"))?;
+            serde_json::from_slice::<Value>(&v).map_err(|e| {
+                self.damaged(
+                    "inbox",
+                    format!("inbound item #{n}"),
+                    format!("does not decode: {e}"),
+                )
+            })?;
+            highest_item = n;
+        }
+        for item in self.seen.iter() {
+            let (k, v) = item.map_err(io)?;
+            if v.len() != 8 {
+                return Err(self.damaged(
+                    "seen",
+                    readable(&k),
+                    format!("first-seen time of {} bytes, expected 8", v.len()),
+                ));
+            }
+        }
+        for item in self.dms.iter() {
+            let (k, _) = item.map_err(io)?;
+            if k.len() < 9 || k[k.len() - 9] != 0 {
+                return Err(self.damaged("dms", readable(&k), "not <channel>, 0, <case number>"));
+            }
+        }
+        for item in self.meta.iter() {
+            let (k, v) = item.map_err(io)?;
+            let bad = match k.as_ref() {
+                b"case_seq" | b"inbox_seq" => (v.len() != 8).then_some("not an 8-byte counter"),
+                k if k.starts_with(b"cursor:") => std::str::from_utf8(&v)
+                    .is_err()
+                    .then_some("the cursor is not text"),
+                _ => None,
+            };
+            if let Some(reason) = bad {
+                return Err(self.damaged("meta", readable(&k), reason));
+            }
+        }
+        let mut repaired = false;
+        for (name, highest) in [("case_seq", highest_case), ("inbox_seq", highest_item)] {
+            let at = read_seq(self.meta.get(name).map_err(io)?, name)?;
+            if at < highest {
+                tracing::warn!(
+                    counter = name,
+                    was = at,
+                    now = highest,
+                    "a store counter was behind the records it numbers; raised so no id is reused"
+                );
+                self.meta.insert(name, &highest.to_be_bytes()).map_err(io)?;
+                repaired = true;
+            }
+        }
+        for key in dms {
+            if self.dms.insert(key, &[]).map_err(io)?.is_none() {
+                repaired = true;
+            }
+        }
+        if repaired {
+            self.flush()?;
+        }
+        Ok(())
     }
 
     /// Makes every write made before the call durable (group commit, see [`GroupCommit`]).
@@ -214,7 +372,13 @@ impl Store for SledStore {
                         return Ok(Admission::Grouped(id));
                     }
                 }
-                let n = read_u64(meta.get("case_seq")?) + 1;
+                let n = read_seq(meta.get("case_seq")?, "case_seq").map_err(abort)? + 1;
+                if cases.get(n.to_be_bytes())?.is_some() {
+                    return Err(abort(StoreError::Corrupt {
+                        what: format!("meta case_seq ({})", n - 1),
+                        reason: format!("case VIG-{n} already exists; refusing to overwrite it"),
+                    }));
+                }
                 meta.insert("case_seq", &n.to_be_bytes())?;
                 let id = CaseId::from_seq(n);
                 let case = open(id.clone());
@@ -238,6 +402,13 @@ impl Store for SledStore {
 
     fn save(&self, case: &Case) -> Result<(), StoreError> {
         let key = case_key(&case.id)?;
+        // The index first: an entry whose case was not saved yet is checked against the case
+        // when read, while a case saved without its entry could not be found.
+        if let Some(dm) = &case.dm {
+            self.dms
+                .insert(dm_key(&dm.channel, u64::from_be_bytes(key)), &[])
+                .map_err(io)?;
+        }
         self.cases.insert(key, encode(case)?).map_err(io)?;
         self.flush()
     }
@@ -306,6 +477,44 @@ impl Store for SledStore {
             self.flush()?;
         }
         Ok(previous.is_ok())
+    }
+
+    fn remembered(&self, key: &str) -> Result<bool, StoreError> {
+        self.seen.contains_key(key.as_bytes()).map_err(io)
+    }
+
+    fn prune_seen(&self, cutoff: DateTime<Utc>) -> Result<usize, StoreError> {
+        let cutoff = cutoff.timestamp();
+        let mut pruned = 0;
+        for item in self.seen.iter() {
+            let (k, v) = item.map_err(io)?;
+            let first_seen = <[u8; 8]>::try_from(v.as_ref()).map(i64::from_be_bytes);
+            if first_seen.is_ok_and(|t| t < cutoff) {
+                self.seen.remove(k).map_err(io)?;
+                pruned += 1;
+            }
+        }
+        if pruned > 0 {
+            self.flush()?;
+        }
+        Ok(pruned)
+    }
+
+    fn dm_cases(&self, channel: &str) -> Result<Vec<CaseId>, StoreError> {
+        let mut prefix = channel.as_bytes().to_vec();
+        prefix.push(0);
+        self.dms
+            .scan_prefix(&prefix)
+            .map(|item| {
+                let (k, _) = item.map_err(io)?;
+                number_key(&k[prefix.len()..])
+                    .map(CaseId::from_seq)
+                    .ok_or_else(|| StoreError::Corrupt {
+                        what: format!("dms {}", readable(&k)),
+                        reason: "not <channel>, 0, <case number>".into(),
+                    })
+            })
+            .collect()
     }
 
     fn inbound(&self) -> Result<Vec<(u64, Value)>, StoreError> {

@@ -108,6 +108,39 @@ fn suite(store: &dyn Store) {
         !store.enqueue(&keys(&["ev1"]), &json!({})).expect("enqueue"),
         "still deduped after finish"
     );
+
+    assert!(!store.remembered("sig-1").expect("remembered"));
+    assert!(store.remember("sig-1").expect("remember"));
+    assert!(store.remembered("sig-1").expect("remembered"));
+    assert!(!store.remember("sig-1").expect("remember"), "once only");
+    assert!(
+        store.remembered("ev1").expect("remembered"),
+        "dedupe keys too"
+    );
+
+    let mut with_dm = store.get(&first.id).expect("get").expect("exists");
+    with_dm.dm = Some(crate::case::SlackRef {
+        channel: "D0CAROL003".into(),
+        ts: "1.0".into(),
+    });
+    store.save(&with_dm).expect("save");
+    store.save(&with_dm).expect("save again");
+    let mut other_dm = store.get(&other.id).expect("get").expect("exists");
+    other_dm.dm = Some(crate::case::SlackRef {
+        channel: "D0CAROL003".into(),
+        ts: "2.0".into(),
+    });
+    store.save(&other_dm).expect("save");
+    assert_eq!(
+        store.dm_cases("D0CAROL003").expect("dms"),
+        vec![first.id.clone(), other.id.clone()]
+    );
+    assert_eq!(
+        store.dm_cases("D0CAROL").expect("dms"),
+        vec![],
+        "whole channel ids only"
+    );
+    assert_eq!(store.dm_cases("D0NOBODY").expect("dms"), vec![]);
     multi_key_enqueue(store);
 }
 
@@ -149,6 +182,183 @@ fn multi_key_enqueue(store: &dyn Store) {
     for (seq, _) in &items[before..] {
         store.finish(*seq).expect("finish");
     }
+}
+
+/// The `seen` tree is pruned by first-seen time: keys older than the cutoff go, newer stay.
+fn prune_suite(store: &dyn Store) {
+    assert!(
+        store
+            .enqueue(&["old".to_string()], &json!({}))
+            .expect("enqueue")
+    );
+    assert!(store.remember("webhook:old").expect("remember"));
+    assert_eq!(
+        store
+            .prune_seen(Utc::now() - Duration::days(7))
+            .expect("prune"),
+        0,
+        "nothing is a week old yet"
+    );
+    assert!(store.remembered("old").expect("remembered"));
+    assert_eq!(
+        store
+            .prune_seen(Utc::now() + Duration::seconds(2))
+            .expect("prune"),
+        2,
+        "both are older than a cutoff in the future"
+    );
+    assert!(!store.remembered("old").expect("remembered"));
+    assert!(!store.remembered("webhook:old").expect("remembered"));
+    assert!(
+        store
+            .enqueue(&["old".to_string()], &json!({}))
+            .expect("enqueue"),
+        "a pruned key is new again"
+    );
+}
+
+#[test]
+fn memory_store_prunes_seen_by_age() {
+    prune_suite(&MemoryStore::new());
+}
+
+#[test]
+fn sled_store_prunes_seen_by_age() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    prune_suite(&SledStore::open(dir.path()).expect("open"));
+}
+
+/// Opens `dir` as a store, retrying while sled's flusher thread of a just-dropped raw handle
+/// still holds the file lock.
+fn open_error(dir: &std::path::Path) -> String {
+    let mut err = String::new();
+    for _ in 0..100 {
+        err = match SledStore::open(dir) {
+            Ok(_) => return String::new(),
+            Err(e) => e.to_string(),
+        };
+        if !err.contains("lock") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    err
+}
+
+/// Opens `dir` with sled directly, waiting out the lock a just-dropped store's flusher holds.
+fn raw_open(dir: &std::path::Path) -> sled::Db {
+    for _ in 0..100 {
+        if let Ok(db) = sled::open(dir) {
+            return db;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    sled::open(dir).expect("raw open")
+}
+
+fn raw_insert(dir: &std::path::Path, tree: &str, key: &[u8], value: &[u8]) {
+    let db = raw_open(dir);
+    db.open_tree(tree)
+        .expect("tree")
+        .insert(key, value)
+        .expect("insert");
+    db.flush().expect("flush");
+}
+
+#[test]
+fn sled_refuses_a_damaged_record_in_every_tree_naming_the_path_and_the_tree() {
+    let damaged: &[(&str, &[u8], &[u8])] = &[
+        ("cases", &1u64.to_be_bytes(), b"{not json"),
+        ("cases", b"short", b"{}"),
+        ("alerts", b"cs:1", b"not-a-case"),
+        ("groups", b"dev|T1", &[0xff, 0xfe]),
+        ("meta", b"case_seq", b"\x01"),
+        ("meta", b"inbox_seq", b"seven"),
+        ("meta", b"cursor:crowdstrike", &[0xff]),
+        ("seen", b"event:Ev1", b"yesterday"),
+        ("inbox", &3u64.to_be_bytes(), b"{\"case\": "),
+        ("dms", b"D0CAROL003", b""),
+    ];
+    for (tree, key, value) in damaged {
+        let dir = tempfile::tempdir().expect("tempdir");
+        drop(SledStore::open(dir.path()).expect("a fresh store opens"));
+        raw_insert(dir.path(), tree, key, value);
+        let err = open_error(dir.path());
+        assert!(!err.is_empty(), "{tree}: a damaged store must not open");
+        assert!(
+            err.contains(&dir.path().display().to_string()),
+            "{tree}: names the path: {err}"
+        );
+        assert!(err.contains(&format!("tree `{tree}`")), "{tree}: {err}");
+    }
+}
+
+#[test]
+fn case_seq_never_goes_backwards_when_it_is_lost() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let now = Utc::now();
+    {
+        let store = SledStore::open(dir.path()).expect("open");
+        for (id, key) in [("a1", "k1"), ("a2", "k2")] {
+            let Admission::Opened(_) = admit(&store, &alert(id), key, now) else {
+                panic!("opens")
+            };
+        }
+    }
+    {
+        let db = raw_open(dir.path());
+        db.open_tree("meta")
+            .expect("tree")
+            .remove("case_seq")
+            .expect("remove");
+        db.flush().expect("flush");
+    }
+    assert_eq!(
+        open_error(dir.path()),
+        "",
+        "a lost counter is recovered, not fatal"
+    );
+    let store = SledStore::open(dir.path()).expect("open");
+    let Admission::Opened(next) = admit(&store, &alert("a3"), "k3", now) else {
+        panic!("opens")
+    };
+    assert_eq!(
+        next.id.as_str(),
+        "VIG-3",
+        "continues after the highest case"
+    );
+    let first = store
+        .get(&CaseId::from_seq(1))
+        .expect("get")
+        .expect("VIG-1");
+    assert_eq!(first.alert.id, "a1", "VIG-1 was not overwritten");
+}
+
+#[test]
+fn sled_fills_the_dm_index_from_cases_written_before_it() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let store = SledStore::open(dir.path()).expect("open");
+        let Admission::Opened(mut c) = admit(&store, &alert("a1"), "k1", Utc::now()) else {
+            panic!("opens")
+        };
+        c.dm = Some(crate::case::SlackRef {
+            channel: "D0DAN00004".into(),
+            ts: "1.0".into(),
+        });
+        store.save(&c).expect("save");
+    }
+    {
+        let db = raw_open(dir.path());
+        db.open_tree("dms").expect("tree").clear().expect("clear");
+        db.flush().expect("flush");
+    }
+    assert_eq!(open_error(dir.path()), "");
+    let store = SledStore::open(dir.path()).expect("open");
+    assert_eq!(
+        store.dm_cases("D0DAN00004").expect("dms"),
+        vec![CaseId::from_seq(1)]
+    );
 }
 
 #[test]

@@ -3,6 +3,11 @@
 
 use std::time::Duration;
 
+/// The longest wait a vendor can make Vigil keep for one call (`Retry-After`,
+/// `X-RateLimit-RetryAfter`): a header asking for a day, or a mistyped epoch, must not park a
+/// step for that long, nor overflow the time it is added to.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(15 * 60);
+
 /// A failed vendor call.
 #[derive(Debug, Clone, thiserror::Error)]
 pub enum VendorError {
@@ -80,11 +85,13 @@ impl VendorError {
         }
     }
 
-    /// The wait the vendor asked for, if any.
+    /// The wait the vendor asked for, if any, cut to [`MAX_RETRY_AFTER`].
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
             VendorError::Status { retry_after, .. }
-            | VendorError::RateLimited { retry_after, .. } => *retry_after,
+            | VendorError::RateLimited { retry_after, .. } => {
+                retry_after.map(|d| d.min(MAX_RETRY_AFTER))
+            }
             _ => None,
         }
     }
@@ -110,5 +117,24 @@ impl VendorError {
             VendorError::Decode { .. } => "unexpected answer".to_string(),
             VendorError::Invalid { .. } => "not sent".to_string(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_vendor_cannot_ask_for_more_than_the_cap() {
+        let e = |secs| VendorError::Status {
+            vendor: "github",
+            call: "create issue",
+            status: 429,
+            message: "slow down".into(),
+            retry_after: Some(Duration::from_secs(secs)),
+        };
+        assert_eq!(e(u64::MAX).retry_after(), Some(MAX_RETRY_AFTER));
+        assert_eq!(e(86_400).retry_after(), Some(MAX_RETRY_AFTER));
+        assert_eq!(e(30).retry_after(), Some(Duration::from_secs(30)));
     }
 }

@@ -56,7 +56,7 @@ pub fn retry_after(resp: &Response, signal: RetrySignal) -> Option<Duration> {
             let at = v.trim().parse::<i64>().ok()?;
             let now = chrono::Utc::now().timestamp();
             Some(Duration::from_secs(
-                u64::try_from(at - now).unwrap_or(0).max(1),
+                u64::try_from(at.saturating_sub(now)).unwrap_or(0).max(1),
             ))
         }
     }

@@ -5,6 +5,7 @@ mod common;
 mod crash;
 mod enrich;
 mod flow;
+mod robust;
 mod sandbox_abuseipdb;
 mod sandbox_confluence;
 mod sandbox_control;

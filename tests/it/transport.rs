@@ -243,6 +243,15 @@ impl Store for TestStore {
     fn remember(&self, key: &str) -> Result<bool, StoreError> {
         self.inner.remember(key)
     }
+    fn remembered(&self, key: &str) -> Result<bool, StoreError> {
+        self.inner.remembered(key)
+    }
+    fn prune_seen(&self, cutoff: chrono::DateTime<chrono::Utc>) -> Result<usize, StoreError> {
+        self.inner.prune_seen(cutoff)
+    }
+    fn dm_cases(&self, channel: &str) -> Result<Vec<vigil::case::CaseId>, StoreError> {
+        self.inner.dm_cases(channel)
+    }
     fn inbound(&self) -> Result<Vec<(u64, Value)>, StoreError> {
         self.inner.inbound()
     }

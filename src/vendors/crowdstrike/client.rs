@@ -20,8 +20,19 @@ use crate::vendors::outbound::{self, Outbound, RetryPolicy};
 const VENDOR: &str = "crowdstrike";
 /// Falcon's rate-limit header: Unix epoch seconds when a retry is allowed.
 pub const RETRY_SIGNAL: RetrySignal = RetrySignal::EpochHeader("x-ratelimit-retryafter");
-/// Refresh this long before the token's stated expiry.
+/// Refresh this long before the token's stated expiry (at most half its life).
 const REFRESH_MARGIN: Duration = Duration::from_secs(60);
+/// The range a token's `expires_in` is taken within: Falcon says 1799 s, but a value of 0 would
+/// mean a token request per call and a huge one a token kept long after it was revoked.
+const TOKEN_LIFETIME: (Duration, Duration) =
+    (Duration::from_secs(60), Duration::from_secs(24 * 3600));
+
+/// How long a token that Falcon says `expires_in` seconds is used: the lifetime clamped to
+/// [`TOKEN_LIFETIME`], less a margin so it is refreshed before it expires.
+pub fn token_reuse_for(expires_in: u64) -> Duration {
+    let lifetime = Duration::from_secs(expires_in).clamp(TOKEN_LIFETIME.0, TOKEN_LIFETIME.1);
+    lifetime - REFRESH_MARGIN.min(lifetime / 2)
+}
 
 /// Largest `limit` of `alerts/combined/alerts/v1`.
 const MAX_ALERTS_PAGE: u32 = 1000;
@@ -108,10 +119,12 @@ impl CrowdStrikeClient {
             ]);
         let t: TokenResponse =
             http::send(VENDOR, CALL, request, RETRY_SIGNAL, error_message).await?;
-        let lifetime = Duration::from_secs(t.expires_in);
+        let now = Instant::now();
         Ok(CachedToken {
             value: t.access_token,
-            refresh_at: Instant::now() + lifetime.saturating_sub(REFRESH_MARGIN),
+            refresh_at: now
+                .checked_add(token_reuse_for(t.expires_in))
+                .unwrap_or(now),
         })
     }
 
@@ -338,4 +351,27 @@ fn device(call: &'static str, raw: Value) -> Result<Device, VendorError> {
         call,
         message: format!("device record: {e}"),
     })
+}
+
+#[cfg(test)]
+mod lifetime_tests {
+    use super::*;
+
+    #[test]
+    fn token_lifetime_is_clamped_and_refreshed_before_expiry() {
+        assert_eq!(token_reuse_for(1799), Duration::from_secs(1739));
+        let short = token_reuse_for(0);
+        assert!(
+            short >= Duration::from_secs(30),
+            "expires_in 0 must not mean a token request per call: {short:?}"
+        );
+        let long = token_reuse_for(u64::MAX);
+        assert!(long < Duration::from_secs(24 * 3600), "{long:?}");
+        for s in [1, 59, 60, 61, 119, 86_400, 10_000_000] {
+            assert!(
+                token_reuse_for(s) < Duration::from_secs(s.max(60)),
+                "refreshed before it expires ({s} s)"
+            );
+        }
+    }
 }
