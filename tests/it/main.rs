@@ -11,4 +11,5 @@ mod sandbox_oomnitza;
 mod sandbox_pagerduty;
 mod sandbox_slack_socket;
 mod sandbox_slack_web;
+mod slack_guards;
 mod vendor_clients;
