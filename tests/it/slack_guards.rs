@@ -1,6 +1,7 @@
 //! Who may press what, and presses that must not act twice (issue 9 §2.7, §2.8a): the card's
 //! "Open ticket" link button is never refused, Resolve opens its modal only from that case's
-//! own card, and a redelivered interaction (same `trigger_id`) opens no second view.
+//! own card, a redelivered interaction (same `trigger_id`) opens no second view, and the
+//! configured analysts still count while the analyst group cannot be read (it is retried).
 //!
 //! Absence is proven by a later legitimate effect: a case's inbound items are applied in
 //! order, and a view is opened on a task spawned before the envelope is acked, so once a
@@ -279,4 +280,77 @@ async fn resolve_opens_one_modal_only_from_the_cases_own_card() {
         "the redelivered command opened its form once"
     );
     bot.running.shutdown().await;
+}
+
+/// `/triage list` as `user`: whether it was answered (not refused).
+async fn may_read_cases(ts: &TestSandbox, user: &str) -> bool {
+    let v = ts
+        .control(
+            "/slack/command",
+            json!({"user": user, "channel": ALERTS, "command": "/triage", "text": "list"}),
+        )
+        .await;
+    assert_eq!(v["acked"], json!(true), "{v}");
+    let text = v["response"]["text"].as_str().unwrap_or_default();
+    !text.contains("only security analysts")
+}
+
+#[tokio::test]
+async fn configured_analysts_count_while_the_group_read_fails_and_the_group_is_retried() {
+    const BEN: &str = "U0BEN00002"; // in the analyst group, not in `slack.analyst_users`
+    let ts = sandbox().await;
+    let fault = ts
+        .control(
+            "/faults",
+            json!({"service": "slack", "path": "/api/usergroups.users.list", "status": 500, "times": 1}),
+        )
+        .await;
+    assert!(fault["id"].is_string(), "{fault}");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = crate::common::write_config(&ts, dir.path());
+    let written = std::fs::read_to_string(&path).expect("config");
+    let only_ana = written
+        .lines()
+        .map(|l| {
+            if l.starts_with("analyst_users") {
+                format!("analyst_users = [\"{ANA}\"]")
+            } else {
+                l.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert_ne!(only_ana, written, "the config names its analysts");
+    std::fs::write(&path, only_ana).expect("config written");
+    let config = vigil::config::Config::load(&path).expect("config loads");
+    let running = vigil::run::start(&config).await.expect("bot starts");
+    crate::common::wait_for_connections(&ts, 2).await;
+
+    assert!(
+        may_read_cases(&ts, ANA).await,
+        "a configured analyst counts although the group read failed"
+    );
+    assert!(
+        !may_read_cases(&ts, BEN).await,
+        "the group could not be read at start"
+    );
+    // The failed read is retried soon (not only at the 5-minute refresh) and Ben, a member
+    // of the group, becomes an analyst.
+    until("the group to be read again", || async {
+        may_read_cases(&ts, BEN).await.then_some(())
+    })
+    .await;
+    assert!(may_read_cases(&ts, ANA).await);
+    let reads = ts
+        .requests("slack")
+        .await
+        .iter()
+        .filter(|r| {
+            r["path"]
+                .as_str()
+                .is_some_and(|p| p.starts_with("/api/usergroups.users.list"))
+        })
+        .count();
+    assert_eq!(reads, 2, "one failed read at start, one retry");
+    running.shutdown().await;
 }
