@@ -190,7 +190,11 @@ impl Bot {
     /// cannot answer counts as "seen" (no second view is better than a doubled one; the person
     /// can press again).
     fn first_view_open(&self, trigger_id: &str) -> bool {
-        match self.engine.store.remember(&format!("view-open:{trigger_id}")) {
+        match self
+            .engine
+            .store
+            .remember(&format!("view-open:{trigger_id}"))
+        {
             Ok(first) => {
                 if !first {
                     tracing::info!(%trigger_id, "a redelivered interaction did not open its view again");

@@ -4,6 +4,7 @@ mod bot_socket_mode;
 mod common;
 mod crash;
 mod flow;
+mod fuzz;
 mod sandbox_control;
 mod sandbox_crowdstrike;
 mod sandbox_github;

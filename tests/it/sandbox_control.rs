@@ -407,6 +407,9 @@ async fn tokens_in_vendor_answers_are_not_recorded() {
     );
     let everything = format!("{cs:?}{slack:?}");
     for secret in [access, ticket, secret] {
-        assert!(!everything.contains(secret), "{secret} recorded: {everything}");
+        assert!(
+            !everything.contains(secret),
+            "{secret} recorded: {everything}"
+        );
     }
 }

@@ -105,10 +105,7 @@ fn press(user: &str, channel: &str, message_ts: &str, action_id: &str, value: &s
 /// redelivery on another connection would) and checks it was acked.
 async fn deliver(ts: &TestSandbox, kind: &str, payload: &Value) {
     let v = ts
-        .control(
-            "/slack/envelope",
-            json!({"type": kind, "payload": payload}),
-        )
+        .control("/slack/envelope", json!({"type": kind, "payload": payload}))
         .await;
     assert_eq!(v["acked"], json!(true), "{v}");
 }
@@ -191,7 +188,10 @@ async fn anyone_may_press_open_ticket_and_is_never_refused() {
         .iter()
         .filter(|r| r["path"] == json!("/api/chat.postEphemeral"))
         .count();
-    assert_eq!(ephemeral_calls, 0, "nobody was told they may not do something");
+    assert_eq!(
+        ephemeral_calls, 0,
+        "nobody was told they may not do something"
+    );
     let shown = ephemerals_for(&ts, CAROL).await;
     assert!(!shown.contains("Sorry"), "{shown}");
     bot.running.shutdown().await;
@@ -210,7 +210,9 @@ async fn resolve_opens_one_modal_only_from_the_cases_own_card() {
     )
     .await;
     let other = until("Ana's message", || async {
-        let v = ts.slack("conversations.history", &[("channel", ALERTS)]).await;
+        let v = ts
+            .slack("conversations.history", &[("channel", ALERTS)])
+            .await;
         v["messages"]
             .as_array()?
             .iter()
@@ -273,7 +275,11 @@ async fn resolve_opens_one_modal_only_from_the_cases_own_card() {
         0,
         "the press from another message opened nothing"
     );
-    assert_eq!(views_opened_with(&ts, &trigger).await, 1, "resolve opened once");
+    assert_eq!(
+        views_opened_with(&ts, &trigger).await,
+        1,
+        "resolve opened once"
+    );
     assert_eq!(
         views_opened_with(&ts, &new_trigger).await,
         1,
