@@ -277,6 +277,18 @@ fn check_everything(text: &str, host: &str, cmd: &str) -> Result<(), TestCaseErr
     ];
     for line in lines {
         prop_assert!(pings(&line).is_empty(), "{line}");
+        let reply = super::thread::message(&line);
+        let blocks = reply.blocks.clone().unwrap_or_default();
+        prop_assert!(
+            !blocks.is_empty(),
+            "a thread reply carries its words in blocks"
+        );
+        prop_assert!(
+            valid_message(&blocks).is_ok(),
+            "{:?}",
+            valid_message(&blocks)
+        );
+        prop_assert!(linkable(&blocks).is_empty(), "{:?}", linkable(&blocks));
     }
     Ok(())
 }
