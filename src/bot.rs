@@ -6,7 +6,9 @@
 //! view id for submissions, `trigger_id` for commands) and returns. A persist that fails is
 //! answered with [`NotPersisted`], so the envelope is not acked and Slack redelivers it. Reads (`/triage list`, `show`, `stats`) answer from the local store in the ack.
 //! The one call made right away is `views.open` for the resolve modal, because its
-//! `trigger_id` dies after 3 s; it runs on a spawned task, never in front of the ack.
+//! `trigger_id` dies after 3 s; it runs on a spawned task, never in front of the ack, at most
+//! once per `trigger_id` (remembered in the store before the task is spawned), and only for an
+//! analyst pressing Resolve on that case's own card.
 
 use std::sync::Arc;
 
@@ -22,6 +24,14 @@ use crate::slack::socket::{Delivery, Inbox, NotPersisted, interaction_kind};
 
 /// Callback id of the resolve modal.
 pub const RESOLVE_VIEW: &str = "resolve_case";
+
+/// Where a button was pressed and by whom, as its `block_actions` payload says.
+struct Press<'a> {
+    user: &'a str,
+    channel: &'a str,
+    message_ts: &'a str,
+    trigger_id: String,
+}
 
 /// The Slack-facing half of Vigil.
 pub struct Bot {
@@ -182,8 +192,14 @@ impl Bot {
                 tracing::warn!(%action_id, "rejected a button without a case id value");
                 continue;
             };
-            if action_id == "case_resolve" {
-                self.open_resolve_modal(&user, &case_id, ev.trigger_id.to_string());
+            if action_id == render::card::actions::RESOLVE {
+                let press = Press {
+                    user: &user,
+                    channel: &channel,
+                    message_ts: &message_ts,
+                    trigger_id: ev.trigger_id.to_string(),
+                };
+                self.open_resolve_modal(&press, &case_id);
                 continue;
             }
             let ts = action
@@ -207,16 +223,88 @@ impl Bot {
         Ok(())
     }
 
-    fn open_resolve_modal(&self, user: &str, case_id: &CaseId, trigger_id: String) {
+    /// Whether this `trigger_id` has not opened a view yet, remembering it: a redelivered
+    /// envelope carries the same `trigger_id` and must not open a second modal. A store that
+    /// cannot answer counts as "seen" (no second view is better than a doubled one; the person
+    /// can press again).
+    fn first_view_open(&self, trigger_id: &str) -> bool {
+        match self
+            .engine
+            .store
+            .remember(&format!("view-open:{trigger_id}"))
+        {
+            Ok(first) => {
+                if !first {
+                    tracing::info!(%trigger_id, "a redelivered interaction did not open its view again");
+                }
+                first
+            }
+            Err(e) => {
+                tracing::error!(error = %e, %trigger_id, "could not record a view open; not opening it");
+                false
+            }
+        }
+    }
+
+    /// Tells `user` in `channel`, on the fast lane, that their press was refused.
+    fn refuse_press(&self, press: &Press<'_>, case_id: &CaseId, why: &str) {
+        crate::telemetry::events::refused("case action");
+        let engine = self.engine.clone();
+        let (channel, user) = (press.channel.to_string(), press.user.to_string());
+        let text = format!("Sorry, {why}. ({case_id})");
+        tokio::spawn(async move {
+            if let Err(e) = engine.slack.ephemeral(&channel, &user, &text).await {
+                tracing::warn!(error = %e, "could not tell the user their press was refused");
+            }
+        });
+    }
+
+    /// The card's Resolve button: opens the reason modal right away (the `trigger_id` lives
+    /// 3 s), but only for an analyst pressing it on that case's own card, and once per
+    /// `trigger_id`.
+    fn open_resolve_modal(&self, press: &Press<'_>, case_id: &CaseId) {
+        let user = press.user;
         if !self.engine.analysts.contains(user) {
-            tracing::info!(%user, "refused resolve from a non-analyst");
+            tracing::info!(%user, case = %case_id, "refused resolve from a non-analyst");
+            self.refuse_press(press, case_id, "only analysts can act on cases");
             return;
         }
-        let Ok(Some(case)) = self.engine.store.get(case_id) else {
-            return;
+        let case = match self.engine.store.get(case_id) {
+            Ok(Some(case)) => case,
+            Ok(None) => {
+                tracing::warn!(%user, case = %case_id, "refused resolve of a case that does not exist");
+                return;
+            }
+            Err(e) => {
+                tracing::error!(error = %e, case = %case_id, "could not read the case to resolve");
+                return;
+            }
         };
+        let on_card = case
+            .card
+            .as_ref()
+            .is_some_and(|c| c.channel == press.channel && c.ts == press.message_ts);
+        if !on_card {
+            tracing::warn!(
+                %user,
+                case = %case_id,
+                channel = press.channel,
+                message_ts = press.message_ts,
+                "refused a Resolve button that is not on this case's card"
+            );
+            self.refuse_press(
+                press,
+                case_id,
+                "that Resolve button does not belong to this case's card",
+            );
+            return;
+        }
+        if !self.first_view_open(&press.trigger_id) {
+            return;
+        }
         let view = render::modals::resolve(&case);
         let engine = self.engine.clone();
+        let trigger_id = press.trigger_id.clone();
         tokio::spawn(async move {
             if let Err(e) = engine.slack.open_view(&trigger_id, view).await {
                 tracing::warn!(error = %e, "could not open the resolve modal");
@@ -224,11 +312,15 @@ impl Bot {
         });
     }
 
-    /// `/triage new`: opens the form on the fast lane (the trigger id lives 3 s).
+    /// `/triage new`: opens the form on the fast lane (the trigger id lives 3 s), once per
+    /// `trigger_id` (a redelivered command opens no second form).
     fn new_alert_form(&self, user: &str, trigger_id: String) -> String {
         if !self.engine.analysts.contains(user) {
             tracing::info!(%user, "refused /triage new from a non-analyst");
             return "Sorry, only security analysts can open cases.".into();
+        }
+        if !self.first_view_open(&trigger_id) {
+            return "Opening the form…".into();
         }
         let engine = self.engine.clone();
         tokio::spawn(async move {

@@ -31,6 +31,9 @@ const TICK: Duration = Duration::from_millis(500);
 const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 /// How often the analyst group is re-read.
 const ANALYSTS_REFRESH: Duration = Duration::from_secs(300);
+/// How soon a failed read of the analyst group is tried again (until one succeeds; then the
+/// normal refresh). Well inside `usergroups.users.list`'s Tier 2 (20 per minute).
+const ANALYSTS_RETRY: Duration = Duration::from_secs(15);
 
 /// A running bot.
 pub struct Running {
@@ -129,7 +132,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         config.slack.alerts_channel.clone(),
         labels,
     );
-    refresh_analysts(&engine, config).await;
+    let group = refresh_analysts(&engine, config, &[]).await;
     engine.recover()?;
     prune_seen(&engine, config.store.dedupe_retention);
 
@@ -144,6 +147,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
     tasks.push(tokio::spawn(analysts_loop(
         engine.clone(),
         config.clone(),
+        group,
         stopped.clone(),
     )));
     if let Some(cs) = &config.crowdstrike {
@@ -224,34 +228,81 @@ async fn prune_loop(engine: Arc<Engine>, retention: Duration, mut stop: watch::R
     }
 }
 
-/// Analysts = `slack.analyst_users` plus the members of `slack.analyst_usergroup`. When the
-/// group cannot be read, the last known list stays.
-async fn refresh_analysts(engine: &Engine, config: &Config) {
-    let mut users = config.slack.analyst_users.clone();
-    if let Some(group) = &config.slack.analyst_usergroup {
-        match engine.slack.usergroup_members(group).await {
-            Ok(members) => users.extend(members),
-            Err(e) => {
-                tracing::warn!(error = %e, "could not read the analyst group; keeping the last list");
-                return;
-            }
-        }
-    }
-    users.sort();
-    users.dedup();
-    engine.analysts.set(users);
+/// What the last read of the analyst group gave: its members, and whether that read worked.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct GroupRead {
+    /// The members last read (empty before the first successful read, or without a group).
+    members: Vec<String>,
+    /// Whether the last read worked (true without a group: there is nothing to retry).
+    ok: bool,
 }
 
-async fn analysts_loop(engine: Arc<Engine>, config: Config, mut stop: watch::Receiver<bool>) {
+impl GroupRead {
+    /// When the group should be read next: soon after a failure, else the normal refresh.
+    fn next_refresh(&self) -> Duration {
+        if self.ok {
+            ANALYSTS_REFRESH
+        } else {
+            ANALYSTS_RETRY
+        }
+    }
+}
+
+/// The analyst list: the configured users plus the group's members, sorted, no repeats.
+fn analyst_list(configured: &[String], group: &[String]) -> Vec<String> {
+    let mut users: Vec<String> = configured.iter().chain(group).cloned().collect();
+    users.sort();
+    users.dedup();
+    users
+}
+
+/// Analysts = `slack.analyst_users` plus the members of `slack.analyst_usergroup`. When the
+/// group cannot be read, the configured users still count and the group's last known members
+/// (`last`) stay; the answer says whether to retry soon.
+async fn refresh_analysts(engine: &Engine, config: &Config, last: &[String]) -> GroupRead {
+    let read = match &config.slack.analyst_usergroup {
+        None => GroupRead {
+            members: vec![],
+            ok: true,
+        },
+        Some(group) => match engine.slack.usergroup_members(group).await {
+            Ok(members) => GroupRead { members, ok: true },
+            Err(e) => {
+                tracing::warn!(
+                    error = %e,
+                    group = %group,
+                    retry_in_secs = ANALYSTS_RETRY.as_secs(),
+                    "could not read the analyst group (slack.analyst_usergroup); keeping \
+                     slack.analyst_users and the group's last known members"
+                );
+                GroupRead {
+                    members: last.to_vec(),
+                    ok: false,
+                }
+            }
+        },
+    };
+    engine
+        .analysts
+        .set(analyst_list(&config.slack.analyst_users, &read.members));
+    read
+}
+
+async fn analysts_loop(
+    engine: Arc<Engine>,
+    config: Config,
+    mut group: GroupRead,
+    mut stop: watch::Receiver<bool>,
+) {
     loop {
         let stopping = tokio::select! {
-            _ = tokio::time::sleep(ANALYSTS_REFRESH) => false,
+            _ = tokio::time::sleep(group.next_refresh()) => false,
             _ = stop.wait_for(|s| *s) => true,
         };
         if stopping {
             return;
         }
-        refresh_analysts(&engine, &config).await;
+        group = refresh_analysts(&engine, &config, &group.members).await;
     }
 }
 

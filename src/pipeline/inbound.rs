@@ -279,6 +279,12 @@ async fn button(
     message_ts: &str,
     now: DateTime<Utc>,
 ) {
+    // "Open ticket" is a link button anyone may press; Slack sends a block_actions for it
+    // too. It asks nothing of Vigil, so it is never refused (nor acted on).
+    if action_id == crate::render::card::actions::TICKET {
+        tracing::debug!(case = %case.id, user, "ignored a press of the ticket link button");
+        return;
+    }
     if let Some(reply) = owner_reply(action_id) {
         let on_dm = case
             .dm
@@ -340,8 +346,11 @@ async fn button(
         "case_escalate" => CaseCommand::Escalate,
         "case_snooze" => CaseCommand::Snooze { secs: 2 * 3600 },
         "case_contain" => CaseCommand::Contain,
-        // `case_resolve` opens a modal on the fast lane; `case_ticket` is a link.
-        _ => return,
+        // `case_resolve` opens a modal on the fast lane (see `bot`).
+        _ => {
+            tracing::info!(case = %case.id, user, action_id, "ignored an unknown card action");
+            return;
+        }
     };
     analyst_command(case, command, user, now);
 }

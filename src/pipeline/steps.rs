@@ -95,7 +95,7 @@ pub async fn perform(engine: &Engine, case: &mut Case, rec: &StepRecord) -> Resu
         }
         Step::CardThread { text } => {
             if let Some(card) = case.card.clone() {
-                let msg = SlackMessageContent::new().with_text(text.clone());
+                let msg = render::thread::message(text);
                 engine
                     .slack
                     .post(&card.channel, msg, Some(&card.ts), &step_tag(case, rec.seq))
@@ -104,7 +104,7 @@ pub async fn perform(engine: &Engine, case: &mut Case, rec: &StepRecord) -> Resu
         }
         Step::DmThread { text } => {
             if let Some(dm) = case.dm.clone() {
-                let msg = SlackMessageContent::new().with_text(text.clone());
+                let msg = render::thread::message(text);
                 engine
                     .slack
                     .post(&dm.channel, msg, Some(&dm.ts), &step_tag(case, rec.seq))

@@ -1,13 +1,27 @@
 //! Small Block Kit constructors that apply Slack's limits, so no builder can emit a block
 //! Slack would refuse. Text passed here is already escaped; these only truncate.
+//!
+//! Invariant: every mrkdwn text object Vigil sends is built by [`mrkdwn_text`] and so carries
+//! `verbatim: true`. Vigil's mrkdwn mixes its own wording with alert, vendor and people's text;
+//! with `verbatim` false Slack would turn bare URLs, `#channel` names and some mentions in that
+//! text into links or pings. Vigil's own links and mentions use the explicit `<url|label>` and
+//! `<@U…>` forms, which Slack still renders with `verbatim: true`, and formatting (`*bold*`,
+//! `` `code` ``) is unaffected. So the rule is simply "all mrkdwn is verbatim": no builder has
+//! to decide whether its text is trusted.
 
 use slack_morphism::prelude::*;
 
 use super::escape::{self, BUTTON_TEXT, BUTTON_VALUE, FIELD_TEXT, HEADER_TEXT, SECTION_TEXT};
 
-/// A mrkdwn text object.
+/// A verbatim mrkdwn text object cut to `max` characters: the only way Vigil builds mrkdwn,
+/// so untrusted text inside it is never auto-linked (see the module invariant).
+pub fn mrkdwn_text(text: &str, max: usize) -> SlackBlockMarkDownText {
+    SlackBlockMarkDownText::new(escape::truncate_mrkdwn(text, max)).with_verbatim(true)
+}
+
+/// A mrkdwn text object (verbatim).
 pub fn md(text: &str, max: usize) -> SlackBlockText {
-    SlackBlockMarkDownText::new(escape::truncate_mrkdwn(text, max)).into()
+    mrkdwn_text(text, max).into()
 }
 
 /// A section with mrkdwn text.
@@ -28,11 +42,9 @@ pub fn header(text: &str) -> SlackBlock {
     SlackHeaderBlock::new(escape::plain(text, HEADER_TEXT).into()).into()
 }
 
-/// A context line of mrkdwn.
+/// A context line of mrkdwn (verbatim).
 pub fn context(text: &str) -> SlackBlock {
-    let el = SlackContextBlockElement::MarkDown(SlackBlockMarkDownText::new(
-        escape::truncate_mrkdwn(text, FIELD_TEXT),
-    ));
+    let el = SlackContextBlockElement::MarkDown(mrkdwn_text(text, FIELD_TEXT));
     SlackContextBlock::new(vec![el]).into()
 }
 

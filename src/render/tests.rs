@@ -1,5 +1,7 @@
 //! Every builder's output passes the sandbox's Block Kit validator (Slack's limits), with
-//! ordinary, hostile and huge inputs, and no alert text can ping anyone.
+//! ordinary, hostile and huge inputs, no alert text can ping anyone, and every mrkdwn text
+//! object is `verbatim` (the rule in `kit`: all of Vigil's mrkdwn is verbatim, so alert text
+//! in it is never auto-linked).
 
 use chrono::Utc;
 use proptest::prelude::*;
@@ -108,6 +110,29 @@ fn mrkdwn_texts(v: &Value, out: &mut Vec<String>) {
         Value::Array(a) => a.iter().for_each(|x| mrkdwn_texts(x, out)),
         _ => {}
     }
+}
+
+/// The mrkdwn text objects in `v` that Slack would auto-link (no `"verbatim": true`).
+fn not_verbatim(v: &Value, out: &mut Vec<String>) {
+    match v {
+        Value::Object(m) => {
+            if m.get("type").and_then(Value::as_str) == Some("mrkdwn")
+                && m.get("verbatim") != Some(&Value::Bool(true))
+            {
+                out.push(m.get("text").map(Value::to_string).unwrap_or_default());
+            }
+            m.values().for_each(|x| not_verbatim(x, out));
+        }
+        Value::Array(a) => a.iter().for_each(|x| not_verbatim(x, out)),
+        _ => {}
+    }
+}
+
+/// [`not_verbatim`] of any serialisable output (blocks or a view).
+fn linkable<T: serde::Serialize>(output: &T) -> Vec<String> {
+    let mut out = vec![];
+    not_verbatim(&serde_json::to_value(output).unwrap_or_default(), &mut out);
+    out
 }
 
 fn pings_in_blocks(b: &[SlackBlock]) -> Vec<String> {
@@ -221,19 +246,26 @@ fn check_everything(text: &str, host: &str, cmd: &str) -> Result<(), TestCaseErr
             pings_in_blocks(&card)
         );
         prop_assert!(pings(&fallback).is_empty());
+        prop_assert!(linkable(&card).is_empty(), "{:?}", linkable(&card));
     }
     for (t, b) in [super::dm::ask(&c), super::dm::inform(&c)] {
         prop_assert!(valid_message(&b).is_ok(), "{:?}", valid_message(&b));
+        prop_assert!(linkable(&b).is_empty(), "{:?}", linkable(&b));
         prop_assert!(pings_in_blocks(&b).is_empty(), "{:?}", pings_in_blocks(&b));
         prop_assert!(pings(&t).is_empty());
     }
     let modal = super::modals::resolve(&c);
     prop_assert!(valid_view(&modal, "modal").is_ok());
+    prop_assert!(linkable(&modal).is_empty(), "{:?}", linkable(&modal));
     let sections = super::home::HomeSections {
         open: vec![c.clone(); 20],
-        ..Default::default()
+        mine: vec![c.clone()],
+        waiting_on_owner: vec![c.clone()],
+        waiting_for_approval: vec![],
     };
-    prop_assert!(valid_view(&super::home::home("U1", &sections), "home").is_ok());
+    let home = super::home::home("U1", &sections);
+    prop_assert!(valid_view(&home, "home").is_ok());
+    prop_assert!(linkable(&home).is_empty(), "{:?}", linkable(&home));
     let lines = [
         super::card::summary_line(&c),
         super::card::details(&c),
@@ -245,6 +277,18 @@ fn check_everything(text: &str, host: &str, cmd: &str) -> Result<(), TestCaseErr
     ];
     for line in lines {
         prop_assert!(pings(&line).is_empty(), "{line}");
+        let reply = super::thread::message(&line);
+        let blocks = reply.blocks.clone().unwrap_or_default();
+        prop_assert!(
+            !blocks.is_empty(),
+            "a thread reply carries its words in blocks"
+        );
+        prop_assert!(
+            valid_message(&blocks).is_ok(),
+            "{:?}",
+            valid_message(&blocks)
+        );
+        prop_assert!(linkable(&blocks).is_empty(), "{:?}", linkable(&blocks));
     }
     Ok(())
 }
@@ -254,6 +298,19 @@ fn the_ping_check_can_fail() {
     assert_eq!(pings("a <!channel> <@U1> <@U999>"), ["<!channel", "<@U999"]);
     let blocks = vec![super::kit::section("<!here>")];
     assert_eq!(pings_in_blocks(&blocks), ["<!here"]);
+}
+
+#[test]
+fn the_verbatim_check_can_fail() {
+    let plain = serde_json::json!([{"type": "section",
+        "text": {"type": "mrkdwn", "text": "see https://evil.example #general"}}]);
+    let mut found = vec![];
+    not_verbatim(&plain, &mut found);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(linkable(&[super::kit::section("https://evil.example")]).is_empty());
+    assert!(linkable(&super::modals::new_alert()).is_empty());
+    let blocks = serde_json::to_value([super::kit::context("x")]).unwrap_or_default();
+    assert_eq!(blocks[0]["elements"][0]["verbatim"], true, "{blocks}");
 }
 
 #[test]

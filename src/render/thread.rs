@@ -1,7 +1,20 @@
 //! Texts for the card's thread: everything that happens after the card, in words, escaped.
+//! [`message`] is how every thread reply (card or DM) goes to Slack: a top-level `text` has no
+//! `verbatim` switch, so the words also go in one verbatim section, which Slack shows instead.
 
-use super::escape::mrkdwn;
+use slack_morphism::prelude::*;
+
+use super::escape::{MESSAGE_TEXT, mrkdwn, truncate_mrkdwn};
+use super::kit;
 use crate::case::Case;
+
+/// A thread reply for `chat.postMessage`: `text` for notifications and one verbatim mrkdwn
+/// section with the same words, so the alert and people's text in it is never auto-linked.
+pub fn message(text: &str) -> SlackMessageContent {
+    SlackMessageContent::new()
+        .with_text(truncate_mrkdwn(text, MESSAGE_TEXT))
+        .with_blocks(vec![kit::section(text)])
+}
 
 fn who(user: &str) -> String {
     super::escape::mention(user)

@@ -1,5 +1,11 @@
 //! Request recording (SPEC §7.5): every vendor request and its answer, so tests read what Vigil
-//! sent the way a vendor would have seen it. Secrets are never stored.
+//! sent the way a vendor would have seen it.
+//!
+//! Invariant: no secret is stored, on either side. Request bodies, answers and the recorded
+//! path go through the same [`redact`] before they are kept: any object key that names a
+//! secret (`token`, `access_token`, any `*_token`, anything with `secret`, `password`,
+//! `ticket`, …) at any depth, and secret query parameters inside string values (the
+//! `ticket=` of a Socket Mode URL, a `?token=` on a link).
 
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,14 +25,20 @@ use super::args::{Body, MAX_BODY_BYTES};
 /// Most requests kept; older ones are dropped so a long benchmark cannot exhaust memory.
 const MAX_RECORDS: usize = 100_000;
 
-/// Body fields that carry secrets and are replaced before storing.
+/// Keys whose values are secrets wherever they appear; besides these, any key ending in
+/// `_token` or containing `secret` is one too (see [`is_secret_key`]).
 const SECRET_FIELDS: &[&str] = &[
     "token",
     "client_secret",
     "routing_key",
     "api_key",
     "password",
+    "ticket",
+    "authorization",
 ];
+
+/// What a secret is replaced with.
+const REDACTED: &str = "[redacted]";
 
 /// One recorded request, shaped as `GET /_sandbox/requests` answers it.
 #[derive(Debug, Clone, Serialize)]
@@ -91,15 +103,48 @@ pub fn split_service(path_and_query: &str) -> (String, String) {
     }
 }
 
-fn redact(mut v: Value) -> Value {
-    if let Value::Object(m) = &mut v {
-        for k in SECRET_FIELDS {
-            if let Some(field) = m.get_mut(*k) {
-                *field = Value::String("[redacted]".into());
-            }
-        }
+/// Whether an object key or query parameter names a secret.
+fn is_secret_key(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    SECRET_FIELDS.contains(&k.as_str()) || k.ends_with("_token") || k.contains("secret")
+}
+
+/// `text` with the values of secret query parameters (`…?ticket=abc&app_id=A1` →
+/// `…?ticket=[redacted]&app_id=A1`) replaced; anything without one is returned unchanged.
+fn redact_query(text: &str) -> String {
+    let Some(q) = text.find('?') else {
+        return text.to_string();
+    };
+    let (head, query) = text.split_at(q + 1);
+    let params: Vec<String> = query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((k, _)) if is_secret_key(k) => format!("{k}={REDACTED}"),
+            _ => pair.to_string(),
+        })
+        .collect();
+    format!("{head}{}", params.join("&"))
+}
+
+/// `v` with every secret replaced, at any depth (see the module invariant).
+fn redact(v: Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.into_iter()
+                .map(|(k, v)| {
+                    let v = if is_secret_key(&k) && !v.is_null() {
+                        Value::String(REDACTED.into())
+                    } else {
+                        redact(v)
+                    };
+                    (k, v)
+                })
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.into_iter().map(redact).collect()),
+        Value::String(s) if s.contains('?') && s.contains('=') => Value::String(redact_query(&s)),
+        other => other,
     }
-    v
 }
 
 /// Middleware on every vendor route: buffers the body, runs the handler, records both sides.
@@ -113,6 +158,7 @@ pub async fn record(State(sb): State<Sandbox>, req: Request, next: Next) -> Resp
     if service == "slack" && path.starts_with("/socket") {
         return next.run(req).await;
     }
+    let path = redact_query(&path);
     let method = req.method().to_string();
     let content_type = req
         .headers()
@@ -133,7 +179,7 @@ pub async fn record(State(sb): State<Sandbox>, req: Request, next: Next) -> Resp
     let rbytes = axum::body::to_bytes(rbody, usize::MAX)
         .await
         .unwrap_or_default();
-    let response = serde_json::from_slice(&rbytes).unwrap_or(Value::Null);
+    let response = redact(serde_json::from_slice(&rbytes).unwrap_or(Value::Null));
     sb.recorder.push(Recorded {
         seq: 0,
         time,
@@ -165,5 +211,25 @@ mod tests {
         let v = redact(serde_json::json!({"token": "xoxb-1", "channel": "C1"}));
         assert_eq!(v["token"], "[redacted]");
         assert_eq!(v["channel"], "C1");
+    }
+
+    #[test]
+    fn secrets_are_redacted_at_any_depth_and_in_urls() {
+        let v = redact(serde_json::json!({
+            "access_token": "cs-1", "token_type": "bearer", "expires_in": 1799,
+            "ok": true, "url": "ws://h/slack/socket?ticket=t-1&app_id=A1",
+            "nested": [{"refresh_token": "r", "client_secret": "s", "id": "keep"}],
+            "link": "https://x/y?a=1&token=t&b=2", "plain": "a=b?c"
+        }));
+        assert_eq!(v["access_token"], "[redacted]");
+        assert_eq!(v["token_type"], "bearer");
+        assert_eq!(v["expires_in"], 1799);
+        assert_eq!(v["url"], "ws://h/slack/socket?ticket=[redacted]&app_id=A1");
+        assert_eq!(v["nested"][0]["refresh_token"], "[redacted]");
+        assert_eq!(v["nested"][0]["client_secret"], "[redacted]");
+        assert_eq!(v["nested"][0]["id"], "keep");
+        assert_eq!(v["link"], "https://x/y?a=1&token=[redacted]&b=2");
+        assert_eq!(v["plain"], "a=b?c");
+        assert_eq!(redact_query("/api/x?token=abc"), "/api/x?token=[redacted]");
     }
 }

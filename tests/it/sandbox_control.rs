@@ -350,3 +350,67 @@ async fn unknown_paths_are_404_json() {
     assert_eq!(r.status(), 404);
     let _: Value = r.json().await.expect("json body");
 }
+
+/// Tokens the sandbox hands out in its answers (a CrowdStrike `access_token`, the `ticket` of a
+/// Socket Mode URL) are no more recorded than the credentials sent in requests.
+#[tokio::test]
+async fn tokens_in_vendor_answers_are_not_recorded() {
+    let ts = sandbox().await;
+    let id = ts.creds["crowdstrike"]["client_id"].as_str().unwrap_or("");
+    let secret = ts.creds["crowdstrike"]["client_secret"]
+        .as_str()
+        .unwrap_or("");
+    let answer: Value = ts
+        .http
+        .post(ts.url("/crowdstrike/oauth2/token"))
+        .form(&[("client_id", id), ("client_secret", secret)])
+        .send()
+        .await
+        .expect("token request")
+        .json()
+        .await
+        .expect("json");
+    let access = answer["access_token"].as_str().unwrap_or_default();
+    assert!(access.len() > 8, "a real token was answered: {answer}");
+    let app_token = ts.creds["slack"]["app_token"].as_str().unwrap_or_default();
+    let open: Value = ts
+        .http
+        .post(ts.url("/slack/api/apps.connections.open"))
+        .bearer_auth(app_token)
+        .send()
+        .await
+        .expect("apps.connections.open")
+        .json()
+        .await
+        .expect("json");
+    let url = open["url"].as_str().unwrap_or_default();
+    let ticket = url
+        .split_once("ticket=")
+        .map(|(_, t)| t.split('&').next().unwrap_or_default())
+        .unwrap_or_default();
+    assert!(ticket.len() > 4, "a real ticket was answered: {open}");
+
+    let cs = ts.requests("crowdstrike").await;
+    assert_eq!(cs.len(), 1, "{cs:?}");
+    assert_eq!(cs[0]["response"]["access_token"], json!("[redacted]"));
+    assert_eq!(
+        cs[0]["response"]["token_type"],
+        json!("bearer"),
+        "the rest of the answer is kept"
+    );
+    assert_eq!(cs[0]["body"]["client_secret"], json!("[redacted]"));
+    let slack = ts.requests("slack").await;
+    assert_eq!(slack.len(), 1, "{slack:?}");
+    let recorded_url = slack[0]["response"]["url"].as_str().unwrap_or_default();
+    assert!(
+        recorded_url.contains("ticket=[redacted]") && recorded_url.contains("app_id="),
+        "{recorded_url}"
+    );
+    let everything = format!("{cs:?}{slack:?}");
+    for secret in [access, ticket, secret] {
+        assert!(
+            !everything.contains(secret),
+            "{secret} recorded: {everything}"
+        );
+    }
+}

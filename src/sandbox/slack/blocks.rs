@@ -243,6 +243,13 @@ impl Checker {
         }
     }
 
+    /// An optional boolean flag of a text object (`emoji`, `verbatim`).
+    fn opt_bool(&mut self, t: &Map<String, Value>, key: &str, ptr: &str) {
+        if t.get(key).is_some_and(|v| !v.is_boolean() && !v.is_null()) {
+            self.err("must be a boolean", &format!("{ptr}/{key}"));
+        }
+    }
+
     /// A text object (`{"type":"plain_text"|"mrkdwn","text":…}`), required or optional.
     fn text(&mut self, v: Option<&Value>, ptr: &str, max: usize, plain_only: bool, required: bool) {
         let Some(v) = v.filter(|v| !v.is_null()) else {
@@ -258,8 +265,10 @@ impl Checker {
         };
         match t.get("type").and_then(Value::as_str) {
             None => self.err("missing required field: type", &format!("{ptr}/type")),
-            Some("plain_text") => {}
-            Some("mrkdwn") if !plain_only => {}
+            Some("plain_text") => self.opt_bool(t, "emoji", ptr),
+            // `verbatim` (mrkdwn only) turns off Slack's auto-linking of URLs, channel names
+            // and mentions in the text; Slack refuses it unless it is a boolean.
+            Some("mrkdwn") if !plain_only => self.opt_bool(t, "verbatim", ptr),
             Some(_) => self.err("must be a valid enum value", &format!("{ptr}/type")),
         }
         match t.get("text") {
@@ -629,6 +638,18 @@ mod tests {
                 "[ERROR] missing required field: type [json-pointer:/blocks/0/text/type]",
                 "[ERROR] must provide either text or fields [json-pointer:/blocks/1]",
             ]
+        );
+    }
+
+    #[test]
+    fn verbatim_and_emoji_are_accepted_as_booleans_only() {
+        let ok = json!([{"type":"section","text":{"type":"mrkdwn","text":"a","verbatim":true}},
+                        {"type":"header","text":{"type":"plain_text","text":"h","emoji":true}}]);
+        assert!(msgs(ok).is_empty());
+        let bad = json!([{"type":"section","text":{"type":"mrkdwn","text":"a","verbatim":"yes"}}]);
+        assert_eq!(
+            msgs(bad),
+            vec!["[ERROR] must be a boolean [json-pointer:/blocks/0/text/verbatim]"]
         );
     }
 
