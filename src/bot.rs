@@ -15,8 +15,9 @@ use std::sync::Arc;
 use serde_json::json;
 use slack_morphism::prelude::*;
 
-use crate::case::{CaseId, CaseState, Priority};
+use crate::case::{CaseId, CaseState};
 use crate::pipeline::Engine;
+use crate::pipeline::board::CaseSummary;
 use crate::pipeline::inbound::{self, CaseCommand, Inbound};
 use crate::render;
 use crate::slack::commands::{self, ListFilter, TriageCommand};
@@ -109,49 +110,59 @@ impl Bot {
         ))
     }
 
+    /// Answered from the engine's in-memory board, not by decoding every case: this runs
+    /// inside the ack.
     fn list(&self, filter: ListFilter, user: &str) -> String {
-        let cases = match self.engine.store.cases() {
-            Ok(c) => c,
-            Err(e) => return format!("Cannot read cases right now: {e}"),
-        };
-        let open: Vec<_> = cases
-            .iter()
-            .filter(|c| c.state.is_open())
-            .filter(|c| match filter {
-                ListFilter::Open => true,
-                ListFilter::Mine => {
-                    c.assignee.as_deref() == Some(user)
-                        || c.acknowledged_by.as_deref() == Some(user)
-                }
-                ListFilter::High => c.priority() == Some(Priority::High),
-            })
-            .collect();
-        if open.is_empty() {
+        let (count, lines) = self.engine.board.with(|all| {
+            let open: Vec<&CaseSummary> = all
+                .filter(|c| c.state.is_open())
+                .filter(|c| match filter {
+                    ListFilter::Open => true,
+                    ListFilter::Mine => {
+                        c.assignee.as_deref() == Some(user)
+                            || c.acknowledged_by.as_deref() == Some(user)
+                    }
+                    ListFilter::High => c.high,
+                })
+                .collect();
+            let lines: Vec<String> = open.iter().rev().take(20).map(|c| c.line.clone()).collect();
+            (open.len(), lines)
+        });
+        if count == 0 {
             return "No open cases match.".into();
         }
-        let mut out = format!("{} open case(s):\n", open.len());
-        for c in open.iter().rev().take(20) {
-            out.push_str(&render::card::summary_line(c));
+        let mut out = format!("{count} open case(s):\n");
+        for line in lines {
+            out.push_str(&line);
             out.push('\n');
         }
         out
     }
 
+    /// Counts from the engine's in-memory board (inside the ack, like `list`).
     fn stats(&self) -> String {
-        let cases = match self.engine.store.cases() {
-            Ok(c) => c,
-            Err(e) => return format!("Cannot read cases right now: {e}"),
-        };
-        let count = |f: &dyn Fn(&crate::case::Case) -> bool| cases.iter().filter(|c| f(c)).count();
-        format!(
-            "Cases: {} total, {} open ({} high), {} waiting on owners, {} escalated, {} resolved.",
-            cases.len(),
-            count(&|c| c.state.is_open()),
-            count(&|c| c.state.is_open() && c.priority() == Some(Priority::High)),
-            count(&|c| c.state == CaseState::AwaitingOwner),
-            count(&|c| c.state == CaseState::Escalated),
-            count(&|c| c.state == CaseState::Resolved),
-        )
+        self.engine.board.with(|all| {
+            let (mut total, mut open, mut high, mut waiting, mut escalated, mut resolved) =
+                (0, 0, 0, 0, 0, 0);
+            for c in all {
+                total += 1;
+                if c.state.is_open() {
+                    open += 1;
+                    if c.high {
+                        high += 1;
+                    }
+                }
+                match c.state {
+                    CaseState::AwaitingOwner => waiting += 1,
+                    CaseState::Escalated => escalated += 1,
+                    CaseState::Resolved => resolved += 1,
+                    _ => {}
+                }
+            }
+            format!(
+                "Cases: {total} total, {open} open ({high} high), {waiting} waiting on owners, {escalated} escalated, {resolved} resolved."
+            )
+        })
     }
 
     fn show(&self, id: &str) -> String {

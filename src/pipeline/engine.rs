@@ -88,6 +88,8 @@ pub struct Engine {
     /// engine writes cases, so keeping this on every save makes the timer tick a map scan
     /// instead of decoding every case from the store.
     wake: parking_lot::Mutex<HashMap<CaseId, DateTime<Utc>>>,
+    /// Every case's summary for `/triage list` and `stats`, kept on every save like `wake`.
+    pub board: super::board::Board,
     /// One pass over stray items (no case) at a time, in inbox order; `strays_due` says a
     /// pass is wanted, so ticks never pile up passes while Slack is slow.
     strays: tokio::sync::Mutex<()>,
@@ -138,6 +140,7 @@ impl Engine {
             analysts: Analysts::default(),
             runner: Runner::new(concurrency),
             wake: parking_lot::Mutex::new(HashMap::new()),
+            board: super::board::Board::default(),
             strays: tokio::sync::Mutex::new(()),
             strays_due: std::sync::atomic::AtomicBool::new(false),
         })
@@ -155,6 +158,7 @@ impl Engine {
         let admission = self.store.admit(&alert, &key, window, now, &open, &group)?;
         match &admission {
             Admission::Opened(case) => {
+                self.board.update(case);
                 if let Some(t) = next_wake(case) {
                     self.wake.lock().insert(case.id.clone(), t);
                 }
@@ -218,6 +222,7 @@ impl Engine {
     /// then kicks whatever is due.
     pub fn recover(self: &Arc<Self>) -> Result<(), StoreError> {
         let cases = self.store.cases()?;
+        self.board.rebuild(&cases);
         {
             let mut wake = self.wake.lock();
             wake.clear();
@@ -269,6 +274,7 @@ impl Engine {
     /// Saves a case and notes when it next needs attention.
     fn save(&self, case: &Case) -> Result<(), StoreError> {
         self.store.save(case)?;
+        self.board.update(case);
         let mut wake = self.wake.lock();
         match next_wake(case) {
             Some(t) => wake.insert(case.id.clone(), t),

@@ -613,3 +613,58 @@ async fn a_card_button_whose_value_names_another_case_is_refused() {
     );
     bot.running.shutdown().await;
 }
+
+/// `/triage` as Ana; the text of the ephemeral answer in the ack.
+async fn triage_text(ts: &TestSandbox, text: &str) -> String {
+    let v = ts
+        .control(
+            "/slack/command",
+            json!({"user": ANA, "channel": ALERTS, "command": "/triage", "text": text}),
+        )
+        .await;
+    v["response"]["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[tokio::test]
+async fn list_and_stats_follow_each_case_as_it_changes() {
+    let ts = sandbox().await;
+    let bot = start_bot(&ts).await;
+    low_alert_on_carols_laptop(&ts).await;
+    let c = until("the card", || card(&ts)).await;
+    let case = case_of(&c);
+    let open = triage_text(&ts, "list").await;
+    assert!(open.contains(&format!("*{case}*")), "{open}");
+    assert_eq!(
+        triage_text(&ts, "list mine").await,
+        "No open cases match.",
+        "nobody took it yet"
+    );
+    ts.control(
+        "/slack/click",
+        json!({"user": ANA, "channel": ALERTS, "ts": ts_of(&c), "action_id": "case_ack"}),
+    )
+    .await;
+    // The list is answered in the ack from what the engine last saved: once the thread shows
+    // the acknowledgement, the case is saved as Ana's.
+    until("the acknowledgement in the card's thread", || async {
+        (card_replies_with(&ts, &case, "Acknowledged by").await == 1).then_some(())
+    })
+    .await;
+    let mine = triage_text(&ts, "list mine").await;
+    assert!(mine.contains(&format!("*{case}*")), "{mine}");
+    assert!(
+        triage_text(&ts, &format!("resolve {case} false positive"))
+            .await
+            .contains("on it"),
+    );
+    until("the case resolved in the list and stats", || async {
+        let stats = triage_text(&ts, "stats").await;
+        (stats.contains("0 open") && stats.contains("1 resolved")).then_some(())
+    })
+    .await;
+    assert_eq!(triage_text(&ts, "list").await, "No open cases match.");
+    bot.running.shutdown().await;
+}
