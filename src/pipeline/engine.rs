@@ -78,6 +78,8 @@ pub struct Engine {
     pub issue_labels: Vec<String>,
     /// Analysts.
     pub analysts: Analysts,
+    /// Storm folding and the digest messages (SPEC §5 "Storms").
+    pub digests: super::digest::Digests,
     runner: Runner<CaseId>,
     /// When each case next needs attention (a pending step, a retry, an owner timer). Only the
     /// engine writes cases, so keeping this on every save makes the timer tick a map scan
@@ -116,7 +118,8 @@ impl Engine {
         issue_labels: Vec<String>,
     ) -> Arc<Engine> {
         let concurrency = triage.concurrency;
-        Arc::new(Engine {
+        Arc::new_cyclic(|engine| Engine {
+            digests: super::digest::Digests::new(engine.clone()),
             store,
             slack,
             vendors,
@@ -194,6 +197,7 @@ impl Engine {
             "recovered the store"
         );
         self.kick_due();
+        self.digests.recover();
         Ok(())
     }
 

@@ -4,6 +4,7 @@
 
 pub mod admit;
 pub mod config;
+pub mod digest;
 pub mod engine;
 pub mod failpoint;
 pub mod flow;

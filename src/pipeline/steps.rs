@@ -55,9 +55,21 @@ pub async fn perform(engine: &Engine, case: &mut Case, rec: &StepRecord) -> Resu
                 ),
             );
             case.decision = Some(decision);
+            announce_or_fold(engine, case, now);
         }
         Step::CreateIssue => create_issue(engine, case, now).await?,
         Step::PostCard => post_card(engine, case, now).await?,
+        Step::JoinDigest => {
+            let id = engine.digests.join(case, &engine.alerts_channel)?;
+            case.note(
+                now,
+                None,
+                format!(
+                    "Listed in storm digest {id}: the alerts channel is at its limit, so this \
+                     case has no card of its own; updates go in the digest's thread"
+                ),
+            );
+        }
         Step::Route => flow::route(case, now, &engine.triage),
         Step::OwnerDm { kind } => owner_dm(engine, case, *kind, now).await?,
         Step::Page => {
@@ -94,7 +106,7 @@ pub async fn perform(engine: &Engine, case: &mut Case, rec: &StepRecord) -> Resu
             }
         }
         Step::CardThread { text } => {
-            if let Some(card) = case.card.clone() {
+            if let Some(card) = thread_parent(engine, case).await? {
                 let msg = SlackMessageContent::new().with_text(text.clone());
                 engine
                     .slack
@@ -215,7 +227,9 @@ pub async fn find_existing(
         }
         Step::CardThread { .. } | Step::DmThread { .. } => {
             let parent = if matches!(rec.step, Step::CardThread { .. }) {
-                case.card.clone()
+                case.card
+                    .clone()
+                    .or_else(|| case.digest.and_then(|d| engine.digests.posted(d)))
             } else {
                 case.dm.clone()
             };
@@ -291,6 +305,47 @@ async fn alert_status(
         );
     }
     Ok(())
+}
+
+/// Storms: right after the priority is known, a low-priority case whose card would queue
+/// behind the alerts channel's pace is folded into the burst's digest instead (before its
+/// GitHub issue, so the digest lists it at once); every other case keeps its card, whose slot
+/// [`super::digest::Digests::fold`] has reserved.
+fn announce_or_fold(engine: &Engine, case: &mut Case, now: DateTime<Utc>) {
+    let Some(at) = case.steps.iter().position(|s| s.step == Step::PostCard) else {
+        return;
+    };
+    if case.card.is_some() || case.digest.is_some() {
+        return;
+    }
+    let priority = case.priority().unwrap_or(crate::case::Priority::Low);
+    if !engine.digests.fold(priority) {
+        return;
+    }
+    case.steps.remove(at);
+    let seq = case.next_step;
+    case.next_step += 1;
+    let first = case.steps.len().min(1);
+    case.steps
+        .insert(first, StepRecord::new(seq, Step::JoinDigest));
+    case.note(
+        now,
+        None,
+        "Alert storm: the alerts channel is at its limit, so this low-priority case joins the \
+         burst's digest instead of waiting for a card",
+    );
+}
+
+/// Where a case's thread replies go: its card, or for a folded case its digest (waiting
+/// briefly for the digest to be posted).
+async fn thread_parent(engine: &Engine, case: &Case) -> Result<Option<SlackRef>, VendorError> {
+    if let Some(card) = &case.card {
+        return Ok(Some(card.clone()));
+    }
+    match case.digest {
+        Some(d) => engine.digests.message(d).await.map(Some),
+        None => Ok(None),
+    }
 }
 
 fn record_issue(case: &mut Case, number: u64, url: String, now: DateTime<Utc>) {

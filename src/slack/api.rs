@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
@@ -43,6 +44,33 @@ pub struct SlackApi {
     token: SlackApiToken,
     per_channel: DefaultKeyedRateLimiter<String>,
     per_method: HashMap<&'static str, DefaultDirectRateLimiter>,
+    /// `chat.postMessage` calls waiting for or inside each channel's pace, for storm folding.
+    queued: parking_lot::Mutex<HashMap<String, usize>>,
+    /// Owners repeat: `users.lookupByEmail` answers (Tier 3) by lowercased email.
+    users_by_email: parking_lot::Mutex<HashMap<String, (Option<String>, Instant)>>,
+    /// `conversations.open` answers (Tier 3) by user id; a DM channel id never changes.
+    dm_channels: parking_lot::Mutex<HashMap<String, (String, Instant)>>,
+}
+
+/// How long a cached lookup answer is trusted (an owner who joins Slack is found after it).
+const LOOKUP_TTL: Duration = Duration::from_secs(600);
+
+/// Decrements a channel's queued-post count however the post ends.
+struct QueuedGuard<'a> {
+    queued: &'a parking_lot::Mutex<HashMap<String, usize>>,
+    channel: String,
+}
+
+impl Drop for QueuedGuard<'_> {
+    fn drop(&mut self) {
+        let mut q = self.queued.lock();
+        if let Some(n) = q.get_mut(&self.channel) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                q.remove(&self.channel);
+            }
+        }
+    }
 }
 
 /// Slack's published tier of each method Vigil calls (requests per minute, per workspace).
@@ -202,7 +230,16 @@ impl SlackApi {
                     Some((*method, RateLimiter::direct(Quota::per_minute(n))))
                 })
                 .collect(),
+            queued: parking_lot::Mutex::new(HashMap::new()),
+            users_by_email: parking_lot::Mutex::new(HashMap::new()),
+            dm_channels: parking_lot::Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Top-level or threaded posts to `channel` waiting for its pace or in flight: the card
+    /// queue a storm folds into a digest (SPEC §5 "Storms").
+    pub fn queued(&self, channel: &str) -> usize {
+        self.queued.lock().get(channel).copied().unwrap_or(0)
     }
 
     /// Waits for the method's tier, then runs it, waiting out 429s.
@@ -229,6 +266,11 @@ impl SlackApi {
         thread_ts: Option<&str>,
         tag: &Tag,
     ) -> Result<Posted, VendorError> {
+        *self.queued.lock().entry(channel.to_string()).or_insert(0) += 1;
+        let _queued = QueuedGuard {
+            queued: &self.queued,
+            channel: channel.to_string(),
+        };
         self.per_channel.until_key_ready(&channel.to_string()).await;
         let mut req = SlackApiChatPostMessageRequest::new(
             channel.into(),
@@ -267,12 +309,22 @@ impl SlackApi {
 
     /// The IM channel with `user` (`conversations.open`).
     pub async fn open_dm(&self, user: &str) -> Result<String, VendorError> {
+        if let Some((channel, at)) = self.dm_channels.lock().get(user)
+            && at.elapsed() < LOOKUP_TTL
+        {
+            return Ok(channel.clone());
+        }
         let req = SlackApiConversationsOpenRequest::new().with_users(vec![user.into()]);
-        self.call("conversations.open", || async {
-            self.session().conversations_open(&req).await
-        })
-        .await
-        .map(|r| r.channel.id.to_string())
+        let channel = self
+            .call("conversations.open", || async {
+                self.session().conversations_open(&req).await
+            })
+            .await
+            .map(|r| r.channel.id.to_string())?;
+        self.dm_channels
+            .lock()
+            .insert(user.to_string(), (channel.clone(), Instant::now()));
+        Ok(channel)
     }
 
     /// Finds a top-level message carrying `tag`, posted since `since` (minus a margin).
@@ -339,18 +391,29 @@ impl SlackApi {
     }
 
     /// The Slack user with this email, if any (`users_not_found` is `None`).
+    /// Answers (found or `users_not_found`) are cached for [`LOOKUP_TTL`]; errors are not.
     pub async fn user_by_email(&self, email: &str) -> Result<Option<String>, VendorError> {
+        let key = email.to_lowercase();
+        if let Some((user, at)) = self.users_by_email.lock().get(&key)
+            && at.elapsed() < LOOKUP_TTL
+        {
+            return Ok(user.clone());
+        }
         let req = SlackApiUsersLookupByEmailRequest::new(email.into());
-        match self
+        let found = match self
             .call("users.lookupByEmail", || async {
                 self.session().users_lookup_by_email(&req).await
             })
             .await
         {
-            Ok(r) => Ok(Some(r.user.id.to_string())),
-            Err(VendorError::Status { message, .. }) if message == "users_not_found" => Ok(None),
-            Err(e) => Err(e),
-        }
+            Ok(r) => Some(r.user.id.to_string()),
+            Err(VendorError::Status { message, .. }) if message == "users_not_found" => None,
+            Err(e) => return Err(e),
+        };
+        self.users_by_email
+            .lock()
+            .insert(key, (found.clone(), Instant::now()));
+        Ok(found)
     }
 
     /// Members of a user group.
