@@ -39,8 +39,9 @@ use crate::slack::api::Tag;
 use crate::store::StoreError;
 use crate::vendors::VendorError;
 
-/// Cards the channel takes at once before its 1/s pace bites (Slack allows short bursts).
-pub const BURST: u32 = 4;
+/// Cards the channel takes at once before its 1/s pace bites: the burst `SlackApi`'s
+/// per-channel limiter allows.
+pub const BURST: u32 = 3;
 /// A burst's digest stays open this long after its last fold.
 pub const QUIET: Duration = Duration::from_secs(10);
 /// How long a folded case's thread reply waits for its digest to be posted.
@@ -93,19 +94,16 @@ pub struct Digests {
     pace: parking_lot::Mutex<Pace>,
     records: parking_lot::Mutex<()>,
     runner: Runner<u64>,
-    disabled: bool,
 }
 
 impl Digests {
-    /// Folding for `engine` (set once the engine exists). `VIGIL_NO_STORM_DIGEST=1` turns
-    /// folding off, so every case gets its own card (a diagnostic for comparing runs).
+    /// Folding for `engine` (a weak link: the engine owns this).
     pub fn new(engine: Weak<Engine>) -> Self {
         Digests {
             engine,
             pace: parking_lot::Mutex::new(Pace::default()),
             records: parking_lot::Mutex::new(()),
             runner: Runner::new(2),
-            disabled: std::env::var("VIGIL_NO_STORM_DIGEST").is_ok_and(|v| v == "1"),
         }
     }
 
@@ -114,21 +112,20 @@ impl Digests {
     /// reserved its card's slot.
     pub fn fold(&self, priority: Priority) -> bool {
         let now = Instant::now();
+        let burst = Duration::from_secs(u64::from(BURST));
         let mut pace = self.pace.lock();
-        let free = pace.next_free.filter(|t| *t > now).unwrap_or(now);
-        let backlog = free.saturating_duration_since(now);
-        let would_queue = backlog >= Duration::from_secs(u64::from(BURST));
-        if would_queue && priority == Priority::Low && !self.disabled {
+        // Token bucket on a virtual clock: a quiet channel has BURST slots in hand, after
+        // which each card takes the next second.
+        let floor = now
+            .checked_sub(burst - Duration::from_secs(1))
+            .unwrap_or(now);
+        let slot = pace.next_free.map_or(floor, |t| t.max(floor));
+        // (Half a second of slack: calls a few microseconds apart share one second.)
+        let would_queue = slot.saturating_duration_since(now) >= burst - Duration::from_millis(500);
+        if would_queue && priority == Priority::Low {
             return true;
         }
-        // The first BURST cards after a quiet channel go at once; each later one a second on.
-        let start = if pace.next_free.is_none_or(|t| t <= now) {
-            now.checked_sub(Duration::from_secs(u64::from(BURST - 1)))
-                .unwrap_or(now)
-        } else {
-            free
-        };
-        pace.next_free = Some(start + Duration::from_secs(1));
+        pace.next_free = Some(slot + Duration::from_secs(1));
         false
     }
 
@@ -371,5 +368,20 @@ async fn publish_once(engine: &Arc<Engine>, id: u64) -> Result<bool, PublishErro
             Ok(true)
         }
         Some(_) => Ok(false),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lows_fold_once_cards_would_queue_and_highs_never_fold() {
+        let d = Digests::new(Weak::new());
+        let folds: Vec<bool> = (0..6).map(|_| d.fold(Priority::Low)).collect();
+        // Three go at once, the next three would wait 1, 2 and 3 s: the last one folds.
+        assert_eq!(folds, [false, false, false, false, false, true]);
+        assert!(!d.fold(Priority::High), "a high case always keeps its card");
+        assert!(d.fold(Priority::Low), "and pushes the queue further back");
     }
 }

@@ -40,7 +40,7 @@ fn verbatim_section(text: &str) -> SlackBlock {
 pub fn digest(lines: &[DigestLine]) -> (String, Vec<SlackBlock>) {
     let n = lines.len().min(MAX_ENTRIES);
     let text = format!(
-        "Alert storm: {n} more case{} in this digest instead of their own cards",
+        "Alert storm: {n} case{} listed here instead of getting their own cards",
         if n == 1 { "" } else { "s" }
     );
     let mut blocks = vec![verbatim_section(&format!(":rotating_light: *{text}*"))];

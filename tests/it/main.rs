@@ -17,5 +17,6 @@ mod sandbox_slack_web;
 mod sandbox_tavily;
 mod sandbox_urlscan;
 mod sandbox_virustotal;
+mod storm;
 mod transport;
 mod vendor_clients;
