@@ -80,6 +80,18 @@ fn key(id: u64) -> String {
     format!("digest:{id}")
 }
 
+/// How a case is announced in the alerts channel.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Announce {
+    /// Its own card; `storm` when the channel is busy.
+    Card {
+        /// The channel has a queue or a burst is open.
+        storm: bool,
+    },
+    /// A line in the burst's digest.
+    Fold,
+}
+
 #[derive(Default)]
 struct Pace {
     /// When the channel's next free card slot is, on the virtual clock.
@@ -107,10 +119,11 @@ impl Digests {
         }
     }
 
-    /// Whether a case of `priority` about to be announced should be folded into the burst's
-    /// digest (its card would queue behind the channel's pace). A case that is not folded has
-    /// reserved its card's slot.
-    pub fn fold(&self, priority: Priority) -> bool {
+    /// What to do with a case of `priority` about to be announced: fold it into the burst's
+    /// digest (a low-priority card that would queue behind the channel's pace), or give it
+    /// its own card, whose slot this reserves (`storm` when that slot is not free at once,
+    /// so the card should not also wait for its GitHub issue).
+    pub fn fold(&self, priority: Priority) -> Announce {
         let now = Instant::now();
         let burst = Duration::from_secs(u64::from(BURST));
         let mut pace = self.pace.lock();
@@ -120,13 +133,18 @@ impl Digests {
             .checked_sub(burst - Duration::from_secs(1))
             .unwrap_or(now);
         let slot = pace.next_free.map_or(floor, |t| t.max(floor));
+        let wait = slot.saturating_duration_since(now);
         // (Half a second of slack: calls a few microseconds apart share one second.)
-        let would_queue = slot.saturating_duration_since(now) >= burst - Duration::from_millis(500);
+        let would_queue = wait >= burst - Duration::from_millis(500);
         if would_queue && priority == Priority::Low {
-            return true;
+            return Announce::Fold;
         }
         pace.next_free = Some(slot + Duration::from_secs(1));
-        false
+        let storm = wait > Duration::ZERO
+            || pace
+                .open
+                .is_some_and(|(_, last)| now.duration_since(last) < QUIET);
+        Announce::Card { storm }
     }
 
     /// Lists `case` in the open burst's digest (a new one when none is open or it is full),
@@ -378,10 +396,29 @@ mod tests {
     #[test]
     fn lows_fold_once_cards_would_queue_and_highs_never_fold() {
         let d = Digests::new(Weak::new());
-        let folds: Vec<bool> = (0..6).map(|_| d.fold(Priority::Low)).collect();
+        let folds: Vec<Announce> = (0..6).map(|_| d.fold(Priority::Low)).collect();
+        let card = |storm| Announce::Card { storm };
         // Three go at once, the next three would wait 1, 2 and 3 s: the last one folds.
-        assert_eq!(folds, [false, false, false, false, false, true]);
-        assert!(!d.fold(Priority::High), "a high case always keeps its card");
-        assert!(d.fold(Priority::Low), "and pushes the queue further back");
+        assert_eq!(
+            folds,
+            [
+                card(false),
+                card(false),
+                card(false),
+                card(true),
+                card(true),
+                Announce::Fold
+            ]
+        );
+        assert_eq!(
+            d.fold(Priority::High),
+            card(true),
+            "a high case always keeps its card"
+        );
+        assert_eq!(
+            d.fold(Priority::Low),
+            Announce::Fold,
+            "and pushes the queue further back"
+        );
     }
 }

@@ -331,6 +331,12 @@ impl Engine {
     /// Runs the first step: intent, effect, record; or the failure, visibly.
     async fn run_step(&self, mut case: Case, rec: StepRecord) -> Result<(), StoreError> {
         let kind = rec.step.kind();
+        if let Some(slot) = steps::defer_until(self, &case, &rec) {
+            if let Some(first) = case.steps.first_mut() {
+                first.not_before = Some(slot);
+            }
+            return self.save(&case);
+        }
         if rec.step.needs_intent() {
             if let Some(at) = rec.intent_at {
                 match steps::find_existing(self, &mut case, &rec, at).await {

@@ -319,21 +319,61 @@ fn announce_or_fold(engine: &Engine, case: &mut Case, now: DateTime<Utc>) {
         return;
     }
     let priority = case.priority().unwrap_or(crate::case::Priority::Low);
-    if !engine.digests.fold(priority) {
-        return;
+    match engine.digests.fold(priority) {
+        super::digest::Announce::Card { storm: false } => {}
+        super::digest::Announce::Card { storm: true } => {
+            // The channel is busy and GitHub will be too: the card goes before the issue
+            // (which then updates the card with its link), so it waits for one limit only.
+            let Some(issue) = case
+                .steps
+                .iter()
+                .position(|s| s.step == Step::CreateIssue)
+                .filter(|i| *i < at)
+            else {
+                return;
+            };
+            let card = case.steps.remove(at);
+            case.steps.insert(issue, card);
+            let seq = case.next_step;
+            case.next_step += 1;
+            case.steps
+                .insert(issue + 2, StepRecord::new(seq, Step::UpdateCard));
+        }
+        super::digest::Announce::Fold => {
+            case.steps.remove(at);
+            let seq = case.next_step;
+            case.next_step += 1;
+            let first = case.steps.len().min(1);
+            case.steps
+                .insert(first, StepRecord::new(seq, Step::JoinDigest));
+            case.note(
+                now,
+                None,
+                "Alert storm: the alerts channel is at its limit, so this low-priority case \
+                 joins the burst's digest instead of waiting for a card",
+            );
+        }
     }
-    case.steps.remove(at);
-    let seq = case.next_step;
-    case.next_step += 1;
-    let first = case.steps.len().min(1);
-    case.steps
-        .insert(first, StepRecord::new(seq, Step::JoinDigest));
-    case.note(
-        now,
-        None,
-        "Alert storm: the alerts channel is at its limit, so this low-priority case joins the \
-         burst's digest instead of waiting for a card",
-    );
+}
+
+/// Storms: a low-priority case's GitHub issue waits for its slot at the content-creation pace
+/// off the runner (the step's `not_before`), so hundreds of queued issues never hold every
+/// runner while high-priority cases wait to start. A high-priority issue takes its slot and
+/// goes at once. `Some(when)` defers the step to its slot; a step already deferred (or being
+/// retried) is not deferred again.
+pub fn defer_until(engine: &Engine, case: &Case, rec: &StepRecord) -> Option<DateTime<Utc>> {
+    if rec.step != Step::CreateIssue
+        || rec.intent_at.is_some()
+        || rec.attempts > 0
+        || rec.not_before.is_some()
+    {
+        return None;
+    }
+    let gh = engine.vendors.github.as_ref()?;
+    let wait = gh.reserve_issue_slot();
+    let low = case.priority().unwrap_or(crate::case::Priority::Low) == crate::case::Priority::Low;
+    (low && wait > std::time::Duration::from_secs(1))
+        .then(|| Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default())
 }
 
 /// Where a case's thread replies go: its card, or for a folded case its digest (waiting
