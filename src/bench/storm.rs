@@ -136,6 +136,7 @@ async fn storm(
         clock.elapsed().as_secs_f64()
     );
 
+    let mut seen = Seen::default();
     let mut cases_after = None;
     let issue_deadline =
         Duration::from_secs_f64(alerts as f64 * 0.75 * 1.5 + 120.0).min(Duration::from_secs(3600));
@@ -147,8 +148,8 @@ async fn storm(
                 clock.elapsed().as_secs_f64()
             );
         }
-        let calls = control.calls(None, 0).await?;
-        let issues = calls.iter().filter(|c| is_issue(c)).count();
+        seen.read(&control).await?;
+        let issues = seen.calls.iter().filter(|c| is_issue(c)).count();
         if cases_after.is_some() && issues >= alerts {
             break;
         }
@@ -170,10 +171,42 @@ async fn storm(
         high,
         started: t0,
         cases_after,
-        calls: control.calls(None, 0).await?,
+        calls: {
+            seen.read(&control).await?;
+            seen.calls
+        },
         bot_rss_kib,
         channel: config.slack.alerts_channel.clone(),
     })
+}
+
+/// The recorded requests the report needs, read incrementally (the request log of a storm is
+/// large; only issue creations and Slack calls are kept, without their answers' bodies).
+#[derive(Default)]
+struct Seen {
+    since: u64,
+    calls: Vec<Call>,
+}
+
+impl Seen {
+    async fn read(&mut self, control: &Control) -> anyhow::Result<()> {
+        loop {
+            let page = control.calls(None, self.since).await?;
+            let Some(last) = page.iter().map(|c| c.seq).max() else {
+                return Ok(());
+            };
+            self.since = last;
+            for mut c in page {
+                if is_issue(&c) || c.service == "slack" || c.status == 429 {
+                    if c.service != "slack" {
+                        c.body = serde_json::Value::Null;
+                    }
+                    c.response = json!({"ok": c.response.get("ok").cloned()});
+                    self.calls.push(c);
+                }
+            }
+        }
+    }
 }
 
 /// `vigil_cases_opened_total` summed over its labels (0 when unreadable).
