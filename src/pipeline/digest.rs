@@ -322,6 +322,12 @@ async fn publish(engine: &Arc<Engine>, id: u64) {
         match publish_once(engine, id).await {
             Ok(true) => continue,
             Ok(false) => return,
+            Err(PublishError::Vendor(e)) if !e.is_transient() => {
+                // Retrying cannot help (e.g. the bot left the channel); folded cases' thread
+                // replies then fail visibly on their timelines, naming this digest.
+                tracing::error!(digest = id, error = %e, "storm digest cannot be published; giving up");
+                return;
+            }
             Err(e) => {
                 tracing::warn!(digest = id, error = %e, "storm digest not published; retrying");
                 tokio::time::sleep(RETRY_PAUSE).await;

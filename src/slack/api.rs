@@ -44,8 +44,6 @@ pub struct SlackApi {
     token: SlackApiToken,
     per_channel: DefaultKeyedRateLimiter<String>,
     per_method: HashMap<&'static str, DefaultDirectRateLimiter>,
-    /// `chat.postMessage` calls waiting for or inside each channel's pace, for storm folding.
-    queued: parking_lot::Mutex<HashMap<String, usize>>,
     /// Owners repeat: `users.lookupByEmail` answers (Tier 3) by lowercased email.
     users_by_email: parking_lot::Mutex<HashMap<String, (Option<String>, Instant)>>,
     /// `conversations.open` answers (Tier 3) by user id; a DM channel id never changes.
@@ -54,24 +52,6 @@ pub struct SlackApi {
 
 /// How long a cached lookup answer is trusted (an owner who joins Slack is found after it).
 const LOOKUP_TTL: Duration = Duration::from_secs(600);
-
-/// Decrements a channel's queued-post count however the post ends.
-struct QueuedGuard<'a> {
-    queued: &'a parking_lot::Mutex<HashMap<String, usize>>,
-    channel: String,
-}
-
-impl Drop for QueuedGuard<'_> {
-    fn drop(&mut self) {
-        let mut q = self.queued.lock();
-        if let Some(n) = q.get_mut(&self.channel) {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
-                q.remove(&self.channel);
-            }
-        }
-    }
-}
 
 /// Slack's published tier of each method Vigil calls (requests per minute, per workspace).
 /// `chat.postMessage` is paced per channel instead, and `views.open` is left unpaced: its
@@ -230,16 +210,9 @@ impl SlackApi {
                     Some((*method, RateLimiter::direct(Quota::per_minute(n))))
                 })
                 .collect(),
-            queued: parking_lot::Mutex::new(HashMap::new()),
             users_by_email: parking_lot::Mutex::new(HashMap::new()),
             dm_channels: parking_lot::Mutex::new(HashMap::new()),
         }
-    }
-
-    /// Top-level or threaded posts to `channel` waiting for its pace or in flight: the card
-    /// queue a storm folds into a digest (SPEC §5 "Storms").
-    pub fn queued(&self, channel: &str) -> usize {
-        self.queued.lock().get(channel).copied().unwrap_or(0)
     }
 
     /// Waits for the method's tier, then runs it, waiting out 429s.
@@ -266,11 +239,6 @@ impl SlackApi {
         thread_ts: Option<&str>,
         tag: &Tag,
     ) -> Result<Posted, VendorError> {
-        *self.queued.lock().entry(channel.to_string()).or_insert(0) += 1;
-        let _queued = QueuedGuard {
-            queued: &self.queued,
-            channel: channel.to_string(),
-        };
         self.per_channel.until_key_ready(&channel.to_string()).await;
         let mut req = SlackApiChatPostMessageRequest::new(
             channel.into(),
@@ -532,5 +500,35 @@ mod tests {
             .await
             .expect("lookup");
         assert_eq!(top, Some(card.ts));
+    }
+
+    /// Owners repeat in a storm: a second lookup of the same email or DM is answered from the
+    /// cache, not at Tier 3's pace.
+    #[tokio::test]
+    async fn owner_lookups_are_asked_once_per_email_and_user() {
+        let sb = crate::sandbox::start("127.0.0.1:0".parse().expect("addr"))
+            .await
+            .expect("sandbox");
+        let api = api_for(&sb).await;
+        let person = sb.sandbox.seed.slack.users[0].clone();
+        let first = api.user_by_email(&person.email).await.expect("lookup");
+        assert_eq!(first.as_deref(), Some(person.id.as_str()));
+        let again = api
+            .user_by_email(&person.email.to_uppercase())
+            .await
+            .expect("lookup");
+        assert_eq!(again, first);
+        let dm = api.open_dm(&person.id).await.expect("open");
+        assert_eq!(api.open_dm(&person.id).await.expect("open"), dm);
+        let count = |method: &str| {
+            sb.sandbox
+                .recorder
+                .list(Some("slack"), 0)
+                .iter()
+                .filter(|r| r.path.starts_with(&format!("/api/{method}")))
+                .count()
+        };
+        assert_eq!(count("users.lookupByEmail"), 1);
+        assert_eq!(count("conversations.open"), 1);
     }
 }
