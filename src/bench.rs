@@ -18,6 +18,7 @@ mod cards;
 mod control;
 mod report;
 pub mod stats;
+pub mod storm;
 
 use std::time::{Duration, Instant};
 

@@ -50,6 +50,12 @@ enum Command {
         /// alerts channel, so a shorter gap measures the channel's queue rather than Vigil.
         #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(0..=60_000))]
         alert_interval_ms: u64,
+        /// Instead of the phases above: a storm of this many distinct alerts at once (one in
+        /// ten high priority), with the bot as a child `vigil run` process; reports time to
+        /// every case, to the last card and issue against Slack's and GitHub's limits, Slack
+        /// 429s reaching a case, Tier 3 reads, and the bot's own peak memory.
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=10_000))]
+        storm: Option<u64>,
     },
     /// Serve the vendor simulators (Slack, CrowdStrike, Oomnitza, GitHub, PagerDuty) on one
     /// loopback port.
@@ -134,11 +140,16 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             latency_ms,
             concurrency,
             alert_interval_ms,
+            storm,
         } => {
             vigil::telemetry::init_logs(&config::LogConfig {
                 level: "error".into(),
                 ..Default::default()
             });
+            if let Some(n) = storm {
+                vigil::bench::storm::run(usize::try_from(n)?).await?;
+                return Ok(ExitCode::SUCCESS);
+            }
             vigil::bench::run(vigil::bench::BenchOptions {
                 envelopes: usize::try_from(envelopes)?,
                 alerts: usize::try_from(alerts)?,

@@ -250,6 +250,10 @@ pub struct Case {
     pub issue: Option<IssueRef>,
     /// The card in the alerts channel.
     pub card: Option<SlackRef>,
+    /// The storm digest the case was folded into instead of getting its own card (SPEC §5
+    /// "Storms"); its thread replies go under that digest.
+    #[serde(default)]
+    pub digest: Option<u64>,
     /// The owner's DM.
     pub dm: Option<SlackRef>,
     /// Whether on-call was paged (dedup key = case id).
@@ -293,6 +297,7 @@ impl Case {
             decision: None,
             issue: None,
             card: None,
+            digest: None,
             dm: None,
             paged: false,
             owner_answer: None,

@@ -40,6 +40,8 @@ pub enum Step {
     CreateIssue,
     /// Post the card in the alerts channel.
     PostCard,
+    /// Storms: list the case in the burst's digest message instead of posting its own card.
+    JoinDigest,
     /// Decide between asking the owner and paging, and queue what follows.
     Route,
     /// DM the owner.
@@ -101,6 +103,7 @@ pub const KINDS: &[StepKind] = &[
     "prioritise",
     "create_issue",
     "post_card",
+    "join_digest",
     "route",
     "owner_dm",
     "page",
@@ -124,6 +127,7 @@ impl Step {
             Step::Prioritise => "prioritise",
             Step::CreateIssue => "create_issue",
             Step::PostCard => "post_card",
+            Step::JoinDigest => "join_digest",
             Step::Route => "route",
             Step::OwnerDm { .. } => "owner_dm",
             Step::Page => "page",
@@ -201,6 +205,7 @@ mod tests {
             Step::Prioritise,
             Step::CreateIssue,
             Step::PostCard,
+            Step::JoinDigest,
             Step::Route,
             Step::OwnerDm { kind: DmKind::Ask },
             Step::Page,
@@ -226,6 +231,7 @@ mod tests {
                 | Step::Prioritise
                 | Step::CreateIssue
                 | Step::PostCard
+                | Step::JoinDigest
                 | Step::Route
                 | Step::OwnerDm { .. }
                 | Step::Page

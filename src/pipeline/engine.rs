@@ -83,6 +83,8 @@ pub struct Engine {
     pub issue_labels: Vec<String>,
     /// Analysts.
     pub analysts: Analysts,
+    /// Storm folding and the digest messages (SPEC §5 "Storms").
+    pub digests: super::digest::Digests,
     runner: Runner<CaseId>,
     /// When each case next needs attention (a pending step, a retry, an owner timer). Only the
     /// engine writes cases, so keeping this on every save makes the timer tick a map scan
@@ -130,7 +132,8 @@ impl Engine {
         issue_labels: Vec<String>,
     ) -> Arc<Engine> {
         let concurrency = triage.concurrency;
-        Arc::new(Engine {
+        Arc::new_cyclic(|engine| Engine {
+            digests: super::digest::Digests::new(engine.clone()),
             store,
             slack,
             vendors,
@@ -238,6 +241,7 @@ impl Engine {
             "recovered the store"
         );
         self.kick_due();
+        self.digests.recover();
         Ok(())
     }
 
@@ -447,6 +451,12 @@ impl Engine {
     /// Runs the first step: intent, effect, record; or the failure, visibly.
     async fn run_step(&self, mut case: Case, rec: StepRecord) -> Result<(), StoreError> {
         let kind = rec.step.kind();
+        if let Some(slot) = steps::defer_until(self, &case, &rec) {
+            if let Some(first) = case.steps.first_mut() {
+                first.not_before = Some(slot);
+            }
+            return self.save(&case);
+        }
         if rec.step.needs_intent() {
             if let Some(at) = rec.intent_at {
                 let mut work = case.clone();

@@ -5,6 +5,7 @@
 pub mod admit;
 pub mod board;
 pub mod config;
+pub mod digest;
 pub mod engine;
 pub mod failpoint;
 pub mod flow;

@@ -55,9 +55,21 @@ pub async fn perform(engine: &Engine, case: &mut Case, rec: &StepRecord) -> Resu
                 ),
             );
             case.decision = Some(decision);
+            announce_or_fold(engine, case, now);
         }
         Step::CreateIssue => create_issue(engine, case, now).await?,
         Step::PostCard => post_card(engine, case, now).await?,
+        Step::JoinDigest => {
+            let id = engine.digests.join(case, &engine.alerts_channel)?;
+            case.note(
+                now,
+                None,
+                format!(
+                    "Listed in storm digest {id}: the alerts channel is at its limit, so this \
+                     case has no card of its own; updates go in the digest's thread"
+                ),
+            );
+        }
         Step::Route => flow::route(case, now, &engine.triage),
         Step::OwnerDm { kind } => owner_dm(engine, case, *kind, now).await?,
         Step::Page => {
@@ -94,7 +106,7 @@ pub async fn perform(engine: &Engine, case: &mut Case, rec: &StepRecord) -> Resu
             }
         }
         Step::CardThread { text } => {
-            if let Some(card) = case.card.clone() {
+            if let Some(card) = thread_parent(engine, case).await? {
                 let msg = render::thread::message(text);
                 engine
                     .slack
@@ -222,7 +234,9 @@ pub async fn find_existing(
         }
         Step::CardThread { .. } | Step::DmThread { .. } => {
             let parent = if matches!(rec.step, Step::CardThread { .. }) {
-                case.card.clone()
+                case.card
+                    .clone()
+                    .or_else(|| case.digest.and_then(|d| engine.digests.posted(d)))
             } else {
                 case.dm.clone()
             };
@@ -298,6 +312,87 @@ async fn alert_status(
         );
     }
     Ok(())
+}
+
+/// Storms: right after the priority is known, a low-priority case whose card would queue
+/// behind the alerts channel's pace is folded into the burst's digest instead (before its
+/// GitHub issue, so the digest lists it at once); every other case keeps its card, whose slot
+/// [`super::digest::Digests::fold`] has reserved.
+fn announce_or_fold(engine: &Engine, case: &mut Case, now: DateTime<Utc>) {
+    let Some(at) = case.steps.iter().position(|s| s.step == Step::PostCard) else {
+        return;
+    };
+    if case.card.is_some() || case.digest.is_some() {
+        return;
+    }
+    let priority = case.priority().unwrap_or(crate::case::Priority::Low);
+    match engine.digests.fold(priority) {
+        super::digest::Announce::Card { storm: false } => {}
+        super::digest::Announce::Card { storm: true } => {
+            // The channel is busy and GitHub will be too: the card goes before the issue
+            // (which then updates the card with its link), so it waits for one limit only.
+            let Some(issue) = case
+                .steps
+                .iter()
+                .position(|s| s.step == Step::CreateIssue)
+                .filter(|i| *i < at)
+            else {
+                return;
+            };
+            let card = case.steps.remove(at);
+            case.steps.insert(issue, card);
+            let seq = case.next_step;
+            case.next_step += 1;
+            case.steps
+                .insert(issue + 2, StepRecord::new(seq, Step::UpdateCard));
+        }
+        super::digest::Announce::Fold => {
+            case.steps.remove(at);
+            let seq = case.next_step;
+            case.next_step += 1;
+            let first = case.steps.len().min(1);
+            case.steps
+                .insert(first, StepRecord::new(seq, Step::JoinDigest));
+            case.note(
+                now,
+                None,
+                "Alert storm: the alerts channel is at its limit, so this low-priority case \
+                 joins the burst's digest instead of waiting for a card",
+            );
+        }
+    }
+}
+
+/// Storms: a low-priority case's GitHub issue waits for its slot at the content-creation pace
+/// off the runner (the step's `not_before`), so hundreds of queued issues never hold every
+/// runner while high-priority cases wait to start. A high-priority issue takes its slot and
+/// goes at once. `Some(when)` defers the step to its slot; a step already deferred (or being
+/// retried) is not deferred again.
+pub fn defer_until(engine: &Engine, case: &Case, rec: &StepRecord) -> Option<DateTime<Utc>> {
+    if rec.step != Step::CreateIssue
+        || rec.intent_at.is_some()
+        || rec.attempts > 0
+        || rec.not_before.is_some()
+    {
+        return None;
+    }
+    let gh = engine.vendors.github.as_ref()?;
+    let wait = gh.reserve_issue_slot();
+    let low = case.priority().unwrap_or(crate::case::Priority::Low) == crate::case::Priority::Low;
+    (low && wait > std::time::Duration::from_secs(1))
+        .then(|| Utc::now() + chrono::Duration::from_std(wait).unwrap_or_default())
+}
+
+/// Where a case's thread replies go: its card, or for a folded case its digest (waiting
+/// briefly for the digest to be posted).
+async fn thread_parent(engine: &Engine, case: &Case) -> Result<Option<SlackRef>, VendorError> {
+    if let Some(card) = &case.card {
+        return Ok(Some(card.clone()));
+    }
+    match case.digest {
+        Some(d) => engine.digests.message(d).await.map(Some),
+        None => Ok(None),
+    }
 }
 
 fn record_issue(case: &mut Case, number: u64, url: String, now: DateTime<Utc>) {

@@ -3,6 +3,7 @@
 //! `escape` on its way out.
 
 pub mod card;
+pub mod digest;
 pub mod dm;
 pub mod escape;
 pub mod github;

@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::num::NonZeroU32;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use governor::{DefaultDirectRateLimiter, DefaultKeyedRateLimiter, Quota, RateLimiter};
@@ -44,7 +45,14 @@ pub struct SlackApi {
     token: SlackApiToken,
     per_channel: DefaultKeyedRateLimiter<String>,
     per_method: HashMap<&'static str, DefaultDirectRateLimiter>,
+    /// Owners repeat: `users.lookupByEmail` answers (Tier 3) by lowercased email.
+    users_by_email: parking_lot::Mutex<HashMap<String, (Option<String>, Instant)>>,
+    /// `conversations.open` answers (Tier 3) by user id; a DM channel id never changes.
+    dm_channels: parking_lot::Mutex<HashMap<String, (String, Instant)>>,
 }
+
+/// How long a cached lookup answer is trusted (an owner who joins Slack is found after it).
+const LOOKUP_TTL: Duration = Duration::from_secs(600);
 
 /// Slack's published tier of each method Vigil calls (requests per minute, per workspace).
 /// `chat.postMessage` is paced per channel instead, and `views.open` is left unpaced: its
@@ -214,6 +222,8 @@ impl SlackApi {
                     Some((*method, RateLimiter::direct(Quota::per_minute(n))))
                 })
                 .collect(),
+            users_by_email: parking_lot::Mutex::new(HashMap::new()),
+            dm_channels: parking_lot::Mutex::new(HashMap::new()),
         }
     }
 
@@ -279,12 +289,22 @@ impl SlackApi {
 
     /// The IM channel with `user` (`conversations.open`).
     pub async fn open_dm(&self, user: &str) -> Result<String, VendorError> {
+        if let Some((channel, at)) = self.dm_channels.lock().get(user)
+            && at.elapsed() < LOOKUP_TTL
+        {
+            return Ok(channel.clone());
+        }
         let req = SlackApiConversationsOpenRequest::new().with_users(vec![user.into()]);
-        self.call("conversations.open", || async {
-            self.session().conversations_open(&req).await
-        })
-        .await
-        .map(|r| r.channel.id.to_string())
+        let channel = self
+            .call("conversations.open", || async {
+                self.session().conversations_open(&req).await
+            })
+            .await
+            .map(|r| r.channel.id.to_string())?;
+        self.dm_channels
+            .lock()
+            .insert(user.to_string(), (channel.clone(), Instant::now()));
+        Ok(channel)
     }
 
     /// Finds a top-level message carrying `tag`, posted since `since` (minus a margin).
@@ -351,18 +371,29 @@ impl SlackApi {
     }
 
     /// The Slack user with this email, if any (`users_not_found` is `None`).
+    /// Answers (found or `users_not_found`) are cached for [`LOOKUP_TTL`]; errors are not.
     pub async fn user_by_email(&self, email: &str) -> Result<Option<String>, VendorError> {
+        let key = email.to_lowercase();
+        if let Some((user, at)) = self.users_by_email.lock().get(&key)
+            && at.elapsed() < LOOKUP_TTL
+        {
+            return Ok(user.clone());
+        }
         let req = SlackApiUsersLookupByEmailRequest::new(email.into());
-        match self
+        let found = match self
             .call("users.lookupByEmail", || async {
                 self.session().users_lookup_by_email(&req).await
             })
             .await
         {
-            Ok(r) => Ok(Some(r.user.id.to_string())),
-            Err(VendorError::Status { message, .. }) if message == "users_not_found" => Ok(None),
-            Err(e) => Err(e),
-        }
+            Ok(r) => Some(r.user.id.to_string()),
+            Err(VendorError::Status { message, .. }) if message == "users_not_found" => None,
+            Err(e) => return Err(e),
+        };
+        self.users_by_email
+            .lock()
+            .insert(key, (found.clone(), Instant::now()));
+        Ok(found)
     }
 
     /// Members of a user group.
@@ -481,5 +512,35 @@ mod tests {
             .await
             .expect("lookup");
         assert_eq!(top, Some(card.ts));
+    }
+
+    /// Owners repeat in a storm: a second lookup of the same email or DM is answered from the
+    /// cache, not at Tier 3's pace.
+    #[tokio::test]
+    async fn owner_lookups_are_asked_once_per_email_and_user() {
+        let sb = crate::sandbox::start("127.0.0.1:0".parse().expect("addr"))
+            .await
+            .expect("sandbox");
+        let api = api_for(&sb).await;
+        let person = sb.sandbox.seed.slack.users[0].clone();
+        let first = api.user_by_email(&person.email).await.expect("lookup");
+        assert_eq!(first.as_deref(), Some(person.id.as_str()));
+        let again = api
+            .user_by_email(&person.email.to_uppercase())
+            .await
+            .expect("lookup");
+        assert_eq!(again, first);
+        let dm = api.open_dm(&person.id).await.expect("open");
+        assert_eq!(api.open_dm(&person.id).await.expect("open"), dm);
+        let count = |method: &str| {
+            sb.sandbox
+                .recorder
+                .list(Some("slack"), 0)
+                .iter()
+                .filter(|r| r.path.starts_with(&format!("/api/{method}")))
+                .count()
+        };
+        assert_eq!(count("users.lookupByEmail"), 1);
+        assert_eq!(count("conversations.open"), 1);
     }
 }

@@ -169,6 +169,39 @@ pub fn oomnitza_quota() -> Quota {
     per_minute(300, 20)
 }
 
+/// A virtual clock of a vendor's pace, for work that should wait off the runner instead of
+/// inside the limiter: each reservation takes the next slot (`every` apart, the first `burst`
+/// at once after a quiet spell) and answers how far ahead that slot is. It only spreads
+/// callers out; the [`Outbound`] limiter still enforces the vendor's limit on every call.
+pub struct Pacer {
+    every: Duration,
+    burst: u32,
+    next: parking_lot::Mutex<Option<std::time::Instant>>,
+}
+
+impl Pacer {
+    /// `per_minute` slots a minute with bursts of `burst` (both at least 1).
+    pub fn per_minute(per_minute: u32, burst: u32) -> Self {
+        Pacer {
+            every: Duration::from_secs_f64(60.0 / f64::from(per_minute.max(1))),
+            burst: burst.max(1),
+            next: parking_lot::Mutex::new(None),
+        }
+    }
+
+    /// Takes the next slot; how long until it comes.
+    pub fn reserve(&self) -> Duration {
+        let now = std::time::Instant::now();
+        let floor = now
+            .checked_sub(self.every * (self.burst - 1))
+            .unwrap_or(now);
+        let mut next = self.next.lock();
+        let slot = next.map_or(floor, |t| t.max(floor));
+        *next = Some(slot + self.every);
+        slot.saturating_duration_since(now)
+    }
+}
+
 /// The scheduler for one vendor.
 pub struct Outbound {
     name: &'static str,
@@ -457,6 +490,15 @@ mod tests {
         assert_eq!(steps[0], Duration::from_millis(100));
         assert!(steps.windows(2).all(|w| w[0] <= w[1]));
         assert!(steps.iter().all(|s| *s <= Duration::from_secs(1)));
+    }
+
+    #[test]
+    fn a_pacer_hands_out_its_burst_then_one_slot_per_period() {
+        let p = Pacer::per_minute(60, 2);
+        let waits: Vec<u64> = (0..4).map(|_| p.reserve().as_millis() as u64).collect();
+        assert_eq!(waits[..2], [0, 0], "{waits:?}");
+        assert!((900..=1000).contains(&waits[2]), "{waits:?}");
+        assert!((1900..=2000).contains(&waits[3]), "{waits:?}");
     }
 
     #[tokio::test]

@@ -861,8 +861,10 @@ async fn every_failpoint_of_every_step_kind_then_restart_finishes_each_case_exac
     let ts = crash_sandbox().await;
     let dir = tempfile::tempdir().expect("tempdir");
     let config = config_for(&ts, dir.path());
+    // `join_digest` only happens in a storm, which this scenario is not (tests/it/storm.rs).
     let armed: Vec<String> = vigil::case::step::KINDS
         .iter()
+        .filter(|k| **k != "join_digest")
         .flat_map(|k| [format!("{k}.intent"), format!("{k}.done")])
         .collect();
     let mut keeper = Keeper::new(config, dir.path().to_path_buf(), armed.clone(), vec![]);

@@ -23,5 +23,6 @@ mod sandbox_tavily;
 mod sandbox_urlscan;
 mod sandbox_virustotal;
 mod slack_guards;
+mod storm;
 mod transport;
 mod vendor_clients;

@@ -46,6 +46,9 @@ pub struct GitHubClient {
     content: Outbound,
     /// Search (30/min).
     search: Outbound,
+    /// Issue slots on the content limit's clock: in a storm, low-priority cases wait for theirs
+    /// off the runner (SPEC §5 "Storms").
+    issue_slots: outbound::Pacer,
 }
 
 /// What Vigil needs to know about the repository.
@@ -218,7 +221,15 @@ impl GitHubClient {
             config,
             content: Outbound::new("GitHub", outbound::github_content_quota(), policy.clone()),
             search: Outbound::new("GitHub", outbound::per_minute(30, 5), policy),
+            issue_slots: outbound::Pacer::per_minute(80, 10),
         })
+    }
+
+    /// Reserves the next issue slot at the content-creation pace (80/min after a burst of 10)
+    /// and answers how far ahead it is, so a storm's low-priority issues can wait for their
+    /// slot without holding a runner, while high-priority ones go at once.
+    pub fn reserve_issue_slot(&self) -> std::time::Duration {
+        self.issue_slots.reserve()
     }
 
     fn request(&self, method: Method, path: &str) -> reqwest::RequestBuilder {
