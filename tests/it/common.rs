@@ -291,3 +291,29 @@ impl TestSandbox {
             .to_string()
     }
 }
+
+/// Polls `f` every 100 ms until it answers `Some`, for at most 30 s (then fails naming `what`):
+/// how tests wait for an effect that shows up after the ack.
+pub async fn until<F, Fut, T>(what: &str, f: F) -> T
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    until_within(std::time::Duration::from_secs(30), what, f).await
+}
+
+/// [`until`] with its own time limit, for scenarios that wait on vendors' rate limits.
+pub async fn until_within<F, Fut, T>(limit: std::time::Duration, what: &str, f: F) -> T
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(started.elapsed() < limit, "timed out waiting for {what}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}

@@ -2,34 +2,14 @@
 //! faults are retried or recorded and every case still completes, forged buttons are refused.
 //! Results are read back through the vendors' read APIs.
 
-use std::time::{Duration, Instant};
-
 use serde_json::{Value, json};
 
-use crate::common::{ALERTS, ANA, TestSandbox, sandbox, start_bot};
+use crate::common::{ALERTS, ANA, TestSandbox, sandbox, start_bot, until};
 
 const CAROL: &str = "U0CAROL003";
 const DAN: &str = "U0DAN00004";
 const CAROL_MBP: &str = "a1b2c3d4e5f60718293a4b5c6d7e8f01";
 const DAN_WIN: &str = "b2c3d4e5f60718293a4b5c6d7e8f0102";
-
-async fn until<F, Fut, T>(what: &str, f: F) -> T
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let started = Instant::now();
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 async fn card(ts: &TestSandbox) -> Option<Value> {
     let v = ts

@@ -7,35 +7,15 @@
 //! order, and a view is opened on a task spawned before the envelope is acked, so once a
 //! later press has shown its effect the earlier one has had its chance.
 
-use std::time::{Duration, Instant};
-
 use serde_json::{Value, json};
 
-use crate::common::{TestSandbox, sandbox, start_bot};
+use crate::common::{TestSandbox, sandbox, start_bot, until};
 
 const ANA: &str = "U0ANA00001";
 const CAROL: &str = "U0CAROL003";
 const ALERTS: &str = "C0ALERTS01";
 const CAROL_DM: &str = "D0CAROL003";
 const CAROL_MBP: &str = "a1b2c3d4e5f60718293a4b5c6d7e8f01";
-
-async fn until<F, Fut, T>(what: &str, f: F) -> T
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let started = Instant::now();
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(30),
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
 
 /// The newest message of `kind` (`card` or `dm`) in `channel`.
 async fn message(ts: &TestSandbox, channel: &str, kind: &str) -> Option<Value> {

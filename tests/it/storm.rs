@@ -5,12 +5,12 @@
 //! answer reaches the case and its thread reply lands under the digest).
 
 use std::collections::{HashMap, HashSet};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use vigil::case::{Case, Priority};
 
-use crate::common::{TestSandbox, sandbox, start_bot};
+use crate::common::{TestSandbox, sandbox, start_bot, until_within};
 
 const CAROL: &str = "U0CAROL003";
 const CAROL_DM: &str = "D0CAROL003";
@@ -18,24 +18,6 @@ const CAROL_MBP: &str = "a1b2c3d4e5f60718293a4b5c6d7e8f01";
 const ALERTS: &str = "C0ALERTS01";
 const HIGH: usize = 3;
 const LOW: usize = 12;
-
-async fn until<F, Fut, T>(what: &str, f: F) -> T
-where
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let started = Instant::now();
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(90),
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
-}
 
 /// Top-level messages of a channel with their metadata (oldest last, as Slack answers).
 async fn history(ts: &TestSandbox, channel: &str) -> Vec<Value> {
@@ -77,9 +59,11 @@ async fn a_storm_folds_low_cards_into_a_digest_and_keeps_high_cards_and_pages() 
     }
 
     // Every alert is a case at once (one poll), none grouped.
-    until("every alert to be a case", || async {
-        (cases(&bot).len() == HIGH + LOW).then_some(())
-    })
+    until_within(
+        Duration::from_secs(90),
+        "every alert to be a case",
+        || async { (cases(&bot).len() == HIGH + LOW).then_some(()) },
+    )
     .await;
 
     // Every case is announced: its own card or a line in a posted digest.
@@ -94,7 +78,12 @@ async fn a_storm_folds_low_cards_into_a_digest_and_keeps_high_cards_and_pages() 
             })
             .then_some(all)
     };
-    let all = until("every case to have a card or a digest line", announced).await;
+    let all = until_within(
+        Duration::from_secs(90),
+        "every case to have a card or a digest line",
+        announced,
+    )
+    .await;
     let high: Vec<&Case> = all
         .iter()
         .filter(|c| c.priority() == Some(Priority::High))
@@ -116,20 +105,24 @@ async fn a_storm_folds_low_cards_into_a_digest_and_keeps_high_cards_and_pages() 
 
     // Read back from Slack: one card per carded case, no card for a folded one, and every
     // folded case listed in exactly one digest message.
-    let messages = until("the digests to show every folded case", || async {
-        let messages = history(&ts, ALERTS).await;
-        let listed: usize = messages
-            .iter()
-            .filter(|m| payload(m, "kind") == "digest")
-            .map(|m| {
-                folded
-                    .iter()
-                    .filter(|c| m["blocks"].to_string().contains(&format!("*{}*", c.id)))
-                    .count()
-            })
-            .sum();
-        (listed == folded.len()).then_some(messages)
-    })
+    let messages = until_within(
+        Duration::from_secs(90),
+        "the digests to show every folded case",
+        || async {
+            let messages = history(&ts, ALERTS).await;
+            let listed: usize = messages
+                .iter()
+                .filter(|m| payload(m, "kind") == "digest")
+                .map(|m| {
+                    folded
+                        .iter()
+                        .filter(|c| m["blocks"].to_string().contains(&format!("*{}*", c.id)))
+                        .count()
+                })
+                .sum();
+            (listed == folded.len()).then_some(messages)
+        },
+    )
     .await;
     let mut cards: HashMap<String, usize> = HashMap::new();
     for m in messages.iter().filter(|m| payload(m, "kind") == "card") {
@@ -148,22 +141,30 @@ async fn a_storm_folds_low_cards_into_a_digest_and_keeps_high_cards_and_pages() 
     assert_eq!(ids.len(), digests.len(), "no digest posted twice");
 
     // High cases are paged, once each.
-    let incidents = until("a PagerDuty incident per high case", || async {
-        let i = ts.incidents().await;
-        (i.len() >= HIGH).then_some(i)
-    })
+    let incidents = until_within(
+        Duration::from_secs(90),
+        "a PagerDuty incident per high case",
+        || async {
+            let i = ts.incidents().await;
+            (i.len() >= HIGH).then_some(i)
+        },
+    )
     .await;
     assert_eq!(incidents.len(), HIGH, "{incidents:?}");
 
     // A folded case works from Slack: its owner's answer reaches the case, and the thread line
     // it causes lands under its digest.
     let target = folded[folded.len() - 1].id.to_string();
-    let dm = until("the folded case's owner DM", || async {
-        history(&ts, CAROL_DM)
-            .await
-            .into_iter()
-            .find(|m| payload(m, "kind") == "dm" && payload(m, "case_id") == target)
-    })
+    let dm = until_within(
+        Duration::from_secs(90),
+        "the folded case's owner DM",
+        || async {
+            history(&ts, CAROL_DM)
+                .await
+                .into_iter()
+                .find(|m| payload(m, "kind") == "dm" && payload(m, "case_id") == target)
+        },
+    )
     .await;
     let press = json!({
         "type": "block_actions",
@@ -183,11 +184,15 @@ async fn a_storm_folds_low_cards_into_a_digest_and_keeps_high_cards_and_pages() 
         )
         .await;
     assert_eq!(v["acked"], json!(true), "{v}");
-    let case = until("the owner's answer on the folded case", || async {
-        cases(&bot)
-            .into_iter()
-            .find(|c| c.id.as_str() == target && c.owner_answer.is_some() && c.steps.is_empty())
-    })
+    let case = until_within(
+        Duration::from_secs(90),
+        "the owner's answer on the folded case",
+        || async {
+            cases(&bot)
+                .into_iter()
+                .find(|c| c.id.as_str() == target && c.owner_answer.is_some() && c.steps.is_empty())
+        },
+    )
     .await;
     let digest = case
         .digest
