@@ -159,12 +159,16 @@ impl TestSandbox {
 
     /// Every issue of the case repository, through GitHub's REST API.
     pub async fn issues(&self) -> Vec<Value> {
+        self.github_list("issues?state=all&per_page=100").await
+    }
+
+    /// A JSON array that GitHub lists under the case repository (`path` after
+    /// `/repos/{owner}/{name}/`), read with the sandbox's GitHub token.
+    async fn github_list(&self, path: &str) -> Vec<Value> {
         let token = self.creds["github"]["token"].as_str().unwrap_or_default();
         let repo = self.creds["github"]["repo"].as_str().unwrap_or_default();
         self.http
-            .get(self.url(&format!(
-                "/github/repos/{repo}/issues?state=all&per_page=100"
-            )))
+            .get(self.url(&format!("/github/repos/{repo}/{path}")))
             .bearer_auth(token)
             .send()
             .await
@@ -253,22 +257,8 @@ impl TestSandbox {
 
     /// The comments of issue `number` of the case repository, through GitHub's REST API.
     pub async fn issue_comments(&self, number: u64) -> Vec<Value> {
-        let token = self.creds["github"]["token"].as_str().unwrap_or_default();
-        let repo = self.creds["github"]["repo"].as_str().unwrap_or_default();
-        self.http
-            .get(self.url(&format!(
-                "/github/repos/{repo}/issues/{number}/comments?per_page=100"
-            )))
-            .bearer_auth(token)
-            .send()
+        self.github_list(&format!("issues/{number}/comments?per_page=100"))
             .await
-            .expect("github")
-            .json::<Value>()
-            .await
-            .expect("json")
-            .as_array()
-            .cloned()
-            .unwrap_or_default()
     }
 
     /// `GET /_sandbox/slack/sockets`: open sockets and the last deliveries with their
