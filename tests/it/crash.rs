@@ -755,8 +755,8 @@ async fn run_scenario(
     }
 }
 
-/// Every effect of every case, counted; `lost_comments` is how many CrowdStrike comments a
-/// crash between their intent and their result may have left out (never doubled).
+/// Every effect of every case, counted; `lost_comments` is how many CrowdStrike comments the
+/// bot's timelines say it skipped after an interrupted attempt (a comment is never doubled).
 fn verify(cases: &BTreeMap<String, (String, Effects)>, lost_comments: usize) -> Vec<String> {
     let mut bad = vec![];
     let mut total_alert_comments = 0;
@@ -850,10 +850,29 @@ fn verify(cases: &BTreeMap<String, (String, Effects)>, lost_comments: usize) -> 
     let want = LOW.alert_comments + HIGH.alert_comments;
     if total_alert_comments + lost_comments < want {
         bad.push(format!(
-            "{total_alert_comments} CrowdStrike comments, want {want} (at most {lost_comments} lost)"
+            "{total_alert_comments} CrowdStrike comments, want {want} ({lost_comments} skipped on the timelines)"
         ));
     }
     bad
+}
+
+/// How many times Vigil set a CrowdStrike status without its comment because an interrupted
+/// attempt may have sent it (Falcon cannot list comments): read from the case timelines in the
+/// store once the bot is stopped. Exactly these comments may be missing; any other is lost.
+fn skipped_comments(keeper: &mut Keeper) -> usize {
+    keeper.bot = None;
+    let text = std::fs::read_to_string(&keeper.config).expect("read config");
+    let config: toml::Value = toml::from_str(&text).expect("config is TOML");
+    let path = config["store"]["path"].as_str().expect("store.path");
+    let store = vigil::store::SledStore::open(Path::new(path)).expect("open the bot's store");
+    use vigil::store::Store;
+    store
+        .cases()
+        .expect("cases")
+        .iter()
+        .flat_map(|c| c.timeline.iter())
+        .filter(|t| t.text.starts_with("CrowdStrike comment not sent again"))
+        .count()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -869,7 +888,8 @@ async fn every_failpoint_of_every_step_kind_then_restart_finishes_each_case_exac
         .collect();
     let mut keeper = Keeper::new(config, dir.path().to_path_buf(), armed.clone(), vec![]);
     let cases = run_scenario(&ts, &mut keeper).await;
-    let mut bad = verify(&cases, 1);
+    let skipped = skipped_comments(&mut keeper);
+    let mut bad = verify(&cases, skipped);
     for fp in &armed {
         if !keeper.reached.contains(fp) {
             bad.push(format!("{fp}: the failpoint was never reached"));
@@ -910,8 +930,8 @@ async fn alias_failpoints_and_random_sigkills_then_restart_finish_each_case_exac
         kills.clone(),
     );
     let cases = run_scenario(&ts, &mut keeper).await;
-    // A kill between a CrowdStrike comment's intent and its result leaves it out.
-    let mut bad = verify(&cases, kills.len());
+    let skipped = skipped_comments(&mut keeper);
+    let mut bad = verify(&cases, skipped);
     for fp in &armed {
         if !keeper.reached.contains(fp) {
             bad.push(format!("{fp}: the failpoint was never reached"));
