@@ -117,6 +117,35 @@ fn tx_error(e: TransactionError<StoreError>) -> StoreError {
     }
 }
 
+/// How long `open` waits for the file lock: long enough for a just-stopped Vigil (or a dropped
+/// handle whose flusher thread is still finishing) to let go, short enough that a second
+/// `vigil run` on the same store fails at start with a reason.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Opens the sled database, retrying while another handle holds its lock, and then says who
+/// is likely holding it.
+fn open_waiting_for_lock(path: &Path) -> Result<sled::Db, String> {
+    let deadline = std::time::Instant::now() + LOCK_WAIT;
+    loop {
+        match sled::Config::new()
+            .path(path)
+            .flush_every_ms(Some(200))
+            .open()
+        {
+            Ok(db) => return Ok(db),
+            Err(e) if e.to_string().contains("could not acquire lock") => {
+                if std::time::Instant::now() >= deadline {
+                    return Err(format!(
+                        "another process holds this store's lock (is another `vigil run` using it?): {e}"
+                    ));
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            Err(e) => return Err(e.to_string()),
+        }
+    }
+}
+
 impl SledStore {
     /// Opens (or creates) the store in `path`. Fails with the path and what to do; it never
     /// starts empty over a store it could not read.
@@ -126,11 +155,7 @@ impl SledStore {
             reason: e.to_string(),
         };
         std::fs::create_dir_all(path).map_err(|e| open_err(&e))?;
-        let db = sled::Config::new()
-            .path(path)
-            .flush_every_ms(Some(200))
-            .open()
-            .map_err(|e| open_err(&e))?;
+        let db = open_waiting_for_lock(path).map_err(|e| open_err(&e))?;
         let tree = |name: &str| db.open_tree(name).map_err(|e| open_err(&e));
         let store = SledStore {
             cases: tree("cases")?,

@@ -228,21 +228,13 @@ fn sled_store_prunes_seen_by_age() {
     prune_suite(&SledStore::open(dir.path()).expect("open"));
 }
 
-/// Opens `dir` as a store, retrying while sled's flusher thread of a just-dropped raw handle
-/// still holds the file lock.
+/// Opens `dir` as a store: empty when it opens, else the error (`open` itself waits out the
+/// lock a just-dropped raw handle's flusher thread may still hold).
 fn open_error(dir: &std::path::Path) -> String {
-    let mut err = String::new();
-    for _ in 0..100 {
-        err = match SledStore::open(dir) {
-            Ok(_) => return String::new(),
-            Err(e) => e.to_string(),
-        };
-        if !err.contains("lock") {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
+    match SledStore::open(dir) {
+        Ok(_) => String::new(),
+        Err(e) => e.to_string(),
     }
-    err
 }
 
 /// Opens `dir` with sled directly, waiting out the lock a just-dropped store's flusher holds.
@@ -393,18 +385,10 @@ fn sled_refuses_a_case_that_does_not_decode() {
             .expect("insert");
         db.flush().expect("flush");
     }
-    // sled's flusher thread may hold the file lock for a moment after the raw handle drops.
-    let mut err = String::new();
-    for _ in 0..100 {
-        err = match SledStore::open(dir.path()) {
-            Ok(_) => panic!("a corrupt store must not open"),
-            Err(e) => e.to_string(),
-        };
-        if !err.contains("lock") {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(50));
-    }
+    let err = match SledStore::open(dir.path()) {
+        Ok(_) => panic!("a corrupt store must not open"),
+        Err(e) => e.to_string(),
+    };
     assert!(err.contains("does not decode"), "{err}");
 }
 
@@ -418,4 +402,16 @@ fn sled_open_failure_names_the_path() {
         Err(e) => e.to_string(),
     };
     assert!(err.contains(&file.display().to_string()), "{err}");
+}
+
+#[test]
+fn a_store_held_by_another_handle_is_refused_with_a_reason() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let _held = SledStore::open(dir.path()).expect("open");
+    let err = match SledStore::open(dir.path()) {
+        Ok(_) => panic!("two handles on one store"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains("another `vigil run`"), "{err}");
+    assert!(err.contains(&dir.path().display().to_string()), "{err}");
 }
