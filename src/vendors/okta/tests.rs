@@ -1,0 +1,1 @@
+//! Okta client tests (wiremock).
