@@ -7,8 +7,12 @@ use slack_morphism::prelude::*;
 use crate::config::Config;
 use crate::slack::client::{self, Slack};
 use crate::vendors::VendorError;
+use crate::vendors::confluence::client::ConfluenceClient;
+use crate::vendors::confluence::cql;
 use crate::vendors::crowdstrike::client::CrowdStrikeClient;
 use crate::vendors::github::client::GitHubClient;
+use crate::vendors::llm::client::LlmClient;
+use crate::vendors::okta::client::OktaClient;
 use crate::vendors::oomnitza::client::OomnitzaClient;
 use crate::vendors::pagerduty::client::PagerDutyClient;
 
@@ -64,6 +68,9 @@ pub async fn run(config: &Config) -> Vec<Check> {
     checks.push(oomnitza_check(config).await);
     checks.push(github_check(config).await);
     checks.extend(pagerduty_checks(config).await);
+    checks.push(confluence_check(config).await);
+    checks.push(okta_check(config).await);
+    checks.push(llm_check(config).await);
     checks
 }
 
@@ -377,4 +384,83 @@ async fn pagerduty_checks(config: &Config) -> Vec<Check> {
     };
     checks.push(Check::new("pagerduty incidents", outcome));
     checks
+}
+
+async fn confluence_check(config: &Config) -> Check {
+    const NAME: &str = "confluence search";
+    let Some(cfg) = config.confluence.clone() else {
+        return Check::new(NAME, Outcome::Skipped("no [confluence] section".into()));
+    };
+    let space = cfg.space.clone();
+    let outcome = match ConfluenceClient::new(cfg) {
+        Ok(c) => match c.search_page(&cql::in_space(&space), 1, 0).await {
+            Ok(page) if page.results.is_empty() => fail(
+                format!("the account sees no pages in space {space}"),
+                "check confluence.space (the space key) and that the account may read that space",
+            ),
+            Ok(page) => Outcome::Ok(format!(
+                "credentials accepted; {} page(s) in space {space}",
+                page.total_size.unwrap_or(page.size)
+            )),
+            Err(e) => vendor_fail(
+                &e,
+                "confluence.email and VIGIL_CONFLUENCE_API_TOKEN / confluence.api_token_file (an API token of that account)",
+                "confluence.base_url (https://SITE.atlassian.net)",
+            ),
+        },
+        Err(e) => fail(e.to_string(), "see the error"),
+    };
+    Check::new(NAME, outcome)
+}
+
+async fn okta_check(config: &Config) -> Check {
+    const NAME: &str = "okta users";
+    let Some(cfg) = config.okta.clone() else {
+        return Check::new(NAME, Outcome::Skipped("no [okta] section".into()));
+    };
+    let outcome = match OktaClient::new(cfg) {
+        Ok(c) => match c.list_users(1).await {
+            Ok(_) => Outcome::Ok("API token accepted; users readable".into()),
+            Err(e) => vendor_fail(
+                &e,
+                "VIGIL_OKTA_API_TOKEN / okta.api_token_file (an Okta API token)",
+                "okta.base_url (https://ORG.okta.com)",
+            ),
+        },
+        Err(e) => fail(e.to_string(), "see the error"),
+    };
+    Check::new(NAME, outcome)
+}
+
+async fn llm_check(config: &Config) -> Check {
+    const NAME: &str = "llm models";
+    let Some(cfg) = config.llm.clone() else {
+        return Check::new(NAME, Outcome::Skipped("no [llm] section".into()));
+    };
+    let outcome = match LlmClient::new(cfg) {
+        Ok(c) => match c.models().await {
+            Ok(models) if models.iter().any(|m| m == c.model()) => {
+                Outcome::Ok(format!("key accepted; model {} is served", c.model()))
+            }
+            Ok(models) => fail(
+                format!(
+                    "the endpoint does not serve model {} (it serves: {})",
+                    c.model(),
+                    if models.is_empty() {
+                        "none".to_string()
+                    } else {
+                        models.join(", ")
+                    }
+                ),
+                "set llm.model to one of the models the endpoint serves",
+            ),
+            Err(e) => vendor_fail(
+                &e,
+                "VIGIL_LLM_API_KEY / llm.api_key_file (the endpoint's API key)",
+                "llm.base_url (the API base with its version, e.g. https://api.openai.com/v1)",
+            ),
+        },
+        Err(e) => fail(e.to_string(), "see the error"),
+    };
+    Check::new(NAME, outcome)
 }

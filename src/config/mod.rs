@@ -14,8 +14,11 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::slack::config::SlackConfig;
+use crate::vendors::confluence::config::ConfluenceConfig;
 use crate::vendors::crowdstrike::config::CrowdStrikeConfig;
 use crate::vendors::github::config::GitHubConfig;
+use crate::vendors::llm::config::LlmConfig;
+use crate::vendors::okta::config::OktaConfig;
 use crate::vendors::oomnitza::config::OomnitzaConfig;
 use crate::vendors::pagerduty::config::PagerDutyConfig;
 pub use secret::Secret;
@@ -47,6 +50,12 @@ pub struct Config {
     pub github: Option<GitHubConfig>,
     /// PagerDuty (pages for high-priority cases).
     pub pagerduty: Option<PagerDutyConfig>,
+    /// Confluence Cloud (flow 2: the SOP pages).
+    pub confluence: Option<ConfluenceConfig>,
+    /// Okta (flow 2: user look-ups, sessions, suspension, Okta Verify pushes).
+    pub okta: Option<OktaConfig>,
+    /// An OpenAI-compatible chat-completions endpoint (flow 2: classifier and agent).
+    pub llm: Option<LlmConfig>,
     /// Grouping, owner timers, the no-owner policy and the priority rules.
     #[serde(default)]
     pub triage: crate::pipeline::config::TriageConfig,
@@ -271,6 +280,18 @@ pub const SECRET_KEYS: &[SecretKey] = &[
         key: "pagerduty.api_token",
         env: "VIGIL_PAGERDUTY_API_TOKEN",
     },
+    SecretKey {
+        key: "confluence.api_token",
+        env: "VIGIL_CONFLUENCE_API_TOKEN",
+    },
+    SecretKey {
+        key: "okta.api_token",
+        env: "VIGIL_OKTA_API_TOKEN",
+    },
+    SecretKey {
+        key: "llm.api_key",
+        env: "VIGIL_LLM_API_KEY",
+    },
 ];
 
 /// Looks up the environment variable for a dotted secret key.
@@ -354,6 +375,15 @@ impl Config {
             c.resolve(&base, env)?;
         }
         if let Some(c) = &mut self.pagerduty {
+            c.resolve(&base, env)?;
+        }
+        if let Some(c) = &mut self.confluence {
+            c.resolve(&base, env)?;
+        }
+        if let Some(c) = &mut self.okta {
+            c.resolve(&base, env)?;
+        }
+        if let Some(c) = &mut self.llm {
             c.resolve(&base, env)?;
         }
         Ok(())

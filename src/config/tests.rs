@@ -23,6 +23,9 @@ const ALL_SECRETS: &[(&str, &str)] = &[
         "VIGIL_PAGERDUTY_ROUTING_KEY",
         "0123456789abcdef0123456789abcdef",
     ),
+    ("VIGIL_CONFLUENCE_API_TOKEN", "ATATT-example"),
+    ("VIGIL_OKTA_API_TOKEN", "00okta-example"),
+    ("VIGIL_LLM_API_KEY", "sk-example"),
 ];
 
 fn load(text: &str, env: &[(&str, &str)]) -> Result<Config, ConfigError> {
@@ -191,4 +194,93 @@ fn dedupe_retention_defaults_to_a_week_and_refuses_less_than_an_hour() {
     let text = EXAMPLE.replace("dedupe_retention = \"7d\"", "dedupe_retention = \"5m\"");
     let err = load(&text, ALL_SECRETS).unwrap_err().to_string();
     assert!(err.contains("store.dedupe_retention"), "{err}");
+}
+
+#[test]
+fn confluence_okta_and_llm_load_from_the_example_with_their_defaults() {
+    let c = load(EXAMPLE, ALL_SECRETS).expect("example is valid");
+    let wiki = c.confluence.expect("[confluence]");
+    assert_eq!(wiki.base_url, "https://acme.atlassian.net");
+    assert_eq!((wiki.space.as_str(), wiki.label.as_str()), ("SEC", "sop"));
+    assert_eq!(wiki.api_token.expose(), "ATATT-example");
+    let okta = c.okta.expect("[okta]");
+    assert_eq!(okta.api_token.expose(), "00okta-example");
+    let llm = c.llm.expect("[llm]");
+    assert_eq!(llm.model, "gpt-4o-mini");
+    assert_eq!(llm.timeout, std::time::Duration::from_secs(60));
+    assert_eq!(llm.api_key.as_ref().map(|k| k.expose()), Some("sk-example"));
+
+    // Defaults: space SEC, OpenAI's base, 60 s; a `/wiki` on the site URL is dropped; a local
+    // server needs no key.
+    let text = "[slack]\nalerts_channel = \"C0ALERTS01\"\n\
+        [confluence]\nbase_url = \"https://acme.atlassian.net/wiki/\"\nemail = \"a@b.c\"\n\
+        [llm]\nmodel = \"llama3.1\"\n";
+    let env: Vec<_> = ALL_SECRETS
+        .iter()
+        .copied()
+        .filter(|(k, _)| *k != "VIGIL_LLM_API_KEY")
+        .collect();
+    let c = load(text, &env).expect("minimal sections load");
+    let wiki = c.confluence.expect("[confluence]");
+    assert_eq!(wiki.base_url, "https://acme.atlassian.net");
+    assert_eq!(wiki.space, "SEC");
+    let llm = c.llm.expect("[llm]");
+    assert_eq!(llm.base_url, "https://api.openai.com/v1");
+    assert!(llm.api_key.is_none());
+    assert!(c.okta.is_none());
+}
+
+#[test]
+fn confluence_okta_and_llm_mistakes_name_their_key() {
+    let cases = [
+        (
+            EXAMPLE.replace("model = \"gpt-4o-mini\"", "modle = \"gpt-4o-mini\""),
+            "llm",
+            "unknown field `modle`",
+        ),
+        (
+            EXAMPLE.replace("timeout = \"60s\"", "timeout = \"1h\""),
+            "llm.timeout",
+            "1s to 10m",
+        ),
+        (
+            EXAMPLE.replace("https://acme.okta.com", "acme.okta.com"),
+            "okta.base_url",
+            "absolute",
+        ),
+        (
+            EXAMPLE.replace(
+                "email = \"vigil-bot@acme.example\"",
+                "email = \"vigil-bot\"",
+            ),
+            "confluence.email",
+            "Atlassian account",
+        ),
+        (
+            EXAMPLE.replace("space = \"SEC\"", "space = \"\""),
+            "confluence.space",
+            "non-empty",
+        ),
+    ];
+    for (text, key, says) in cases {
+        let err = load(&text, ALL_SECRETS).unwrap_err().to_string();
+        assert!(err.contains(key) && err.contains(says), "{key}: {err}");
+    }
+    let env: Vec<_> = ALL_SECRETS
+        .iter()
+        .copied()
+        .filter(|(k, _)| *k != "VIGIL_OKTA_API_TOKEN")
+        .collect();
+    let text = EXAMPLE.replace("api_token_file = \"secrets/okta_api_token\"\n", "");
+    let err = load(&text, &env).unwrap_err().to_string();
+    assert!(
+        err.contains("okta.api_token") && err.contains("VIGIL_OKTA_API_TOKEN"),
+        "{err}"
+    );
+    let text = EXAMPLE.replace("[okta]\n", "[okta]\napi_token = \"00inline\"\n");
+    let err = load(&text, ALL_SECRETS).unwrap_err().to_string();
+    assert!(
+        err.contains("VIGIL_OKTA_API_TOKEN") && !err.contains("00inline"),
+        "{err}"
+    );
 }

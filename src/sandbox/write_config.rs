@@ -63,7 +63,8 @@ pub fn write(path: &Path, target: &Target<'_>) -> std::io::Result<String> {
     ] {
         write_private(&secrets.join(name), value)?;
     }
-    let text = render(target, &dir, &secrets, free_loopback_addr()?);
+    let mut text = render(target, &dir, &secrets, free_loopback_addr()?);
+    text.push_str(&confluence_okta_llm(target, &secrets)?);
     let tmp = dir.join(format!(".{}.tmp-{}", file_name(&path), std::process::id()));
     {
         let mut f = std::fs::File::create(&tmp)?;
@@ -174,6 +175,50 @@ api_token_file = {pd_token}
         pd_key = secret("pagerduty_routing_key"),
         pd_token = secret("pagerduty_api_token"),
     )
+}
+
+/// `[confluence]`, `[okta]` and `[llm]` for this sandbox (flow 2's wiki, identity provider and
+/// scripted model), their secrets written to `secrets` like the others. One block, so it can
+/// move with this file.
+fn confluence_okta_llm(target: &Target<'_>, secrets: &Path) -> std::io::Result<String> {
+    let base = target.base.trim_end_matches('/');
+    let c = target.credentials;
+    for (name, value) in [
+        ("confluence_api_token", c.confluence.api_token.as_str()),
+        ("okta_api_token", c.okta.api_token.as_str()),
+        ("llm_api_key", c.llm.api_key.as_str()),
+    ] {
+        write_private(&secrets.join(name), value)?;
+    }
+    let secret = |name: &str| q(&secrets.join(name).display().to_string());
+    Ok(format!(
+        r#"
+[confluence]
+base_url = {confluence}
+email = {email}
+api_token_file = {confluence_token}
+space = "SEC"
+label = "sop"
+
+[okta]
+base_url = {okta}
+api_token_file = {okta_token}
+
+[llm]
+base_url = {llm}
+api_key_file = {llm_key}
+model = {model}
+timeout = "30s"
+"#,
+        confluence = q(&format!("{base}/confluence")),
+        email = q(&c.confluence.email),
+        confluence_token = secret("confluence_api_token"),
+        okta = q(&format!("{base}/okta")),
+        okta_token = secret("okta_api_token"),
+        llm = q(&format!("{base}/llm/v1")),
+        llm_key = secret("llm_api_key"),
+        model = q(&c.llm.model),
+    ))
 }
 
 fn create_private_dir(path: &Path) -> std::io::Result<()> {

@@ -1,10 +1,13 @@
 //! Vendor API clients, one folder each (`config.rs`, `client.rs`). They speak the vendors' real
 //! wire formats against a configurable `base_url`, and know nothing of cases or Slack blocks.
 
+pub mod confluence;
 pub mod crowdstrike;
 pub mod error;
 pub mod github;
 pub mod http;
+pub mod llm;
+pub mod okta;
 pub mod oomnitza;
 pub mod outbound;
 pub mod pagerduty;
