@@ -7,14 +7,21 @@ use slack_morphism::prelude::*;
 use crate::config::Config;
 use crate::slack::client::{self, Slack};
 use crate::vendors::VendorError;
+use crate::vendors::abuseipdb::client::AbuseIpDbClient;
 use crate::vendors::confluence::client::ConfluenceClient;
 use crate::vendors::confluence::cql;
 use crate::vendors::crowdstrike::client::CrowdStrikeClient;
+use crate::vendors::emailrep::client::EmailRepClient;
 use crate::vendors::github::client::GitHubClient;
 use crate::vendors::llm::client::LlmClient;
 use crate::vendors::okta::client::OktaClient;
 use crate::vendors::oomnitza::client::OomnitzaClient;
+use crate::vendors::outbound::RetryPolicy;
 use crate::vendors::pagerduty::client::PagerDutyClient;
+use crate::vendors::tavily::client::TavilyClient;
+use crate::vendors::urlscan::client::UrlscanClient;
+use crate::vendors::virustotal::client::VirusTotalClient;
+use crate::vendors::virustotal::models::Lookup;
 
 /// How one check went.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,6 +78,7 @@ pub async fn run(config: &Config) -> Vec<Check> {
     checks.push(confluence_check(config).await);
     checks.push(okta_check(config).await);
     checks.push(llm_check(config).await);
+    checks.extend(intel_checks(config).await);
     checks
 }
 
@@ -458,6 +466,172 @@ async fn llm_check(config: &Config) -> Check {
                 &e,
                 "VIGIL_LLM_API_KEY / llm.api_key_file (the endpoint's API key)",
                 "llm.base_url (the API base with its version, e.g. https://api.openai.com/v1)",
+            ),
+        },
+        Err(e) => fail(e.to_string(), "see the error"),
+    };
+    Check::new(NAME, outcome)
+}
+
+// ------------------------------------------------------------------ threat intelligence
+// One check per configured intel vendor, each a single cheap authenticated call that the
+// vendor (and the sandbox) answers for any valid key. Doctor makes one attempt: a person is
+// waiting, and a retry would only spend scarce quota (VirusTotal's 4 a minute).
+
+/// The indicator the VirusTotal and AbuseIPDB checks look up: every service knows it.
+const DOCTOR_IP: &str = "8.8.8.8";
+
+async fn intel_checks(config: &Config) -> Vec<Check> {
+    vec![
+        virustotal_check(config).await,
+        abuseipdb_check(config).await,
+        emailrep_check(config).await,
+        urlscan_check(config).await,
+        tavily_check(config).await,
+    ]
+}
+
+/// Like [`vendor_fail`], but a 400 about the key (urlscan's "Invalid API key format") is a
+/// credential problem too.
+fn intel_fail(err: &VendorError, credential: &str, base_url_key: &str) -> Outcome {
+    let about_key =
+        err.status() == Some(400) && err.to_string().to_ascii_lowercase().contains("api key");
+    if about_key {
+        return fail(
+            err.to_string(),
+            format!("check {credential}: it was refused"),
+        );
+    }
+    vendor_fail(err, credential, base_url_key)
+}
+
+async fn virustotal_check(config: &Config) -> Check {
+    const NAME: &str = "virustotal ip lookup";
+    const KEY: &str = "VIGIL_VIRUSTOTAL_API_KEY / virustotal.api_key_file";
+    const URL: &str = "virustotal.base_url (https://www.virustotal.com)";
+    let Some(cfg) = config.virustotal.clone() else {
+        return Check::new(NAME, Outcome::Skipped("no [virustotal] section".into()));
+    };
+    let outcome = match VirusTotalClient::new(cfg) {
+        Ok(c) => match c
+            .with_retry_policy(RetryPolicy::no_retry())
+            .ip_address(DOCTOR_IP)
+            .await
+        {
+            Ok(Lookup::Found(r)) => Outcome::Ok(format!(
+                "key accepted; {DOCTOR_IP}: {} of {} engines malicious",
+                r.stats.malicious,
+                r.stats.engines()
+            )),
+            Ok(_) => fail(
+                format!("VirusTotal has no report for {DOCTOR_IP}, which it always has"),
+                format!("check {URL} points at the API host"),
+            ),
+            Err(e) => intel_fail(&e, KEY, URL),
+        },
+        Err(e) => fail(e.to_string(), "see the error"),
+    };
+    Check::new(NAME, outcome)
+}
+
+async fn abuseipdb_check(config: &Config) -> Check {
+    const NAME: &str = "abuseipdb check";
+    let Some(cfg) = config.abuseipdb.clone() else {
+        return Check::new(NAME, Outcome::Skipped("no [abuseipdb] section".into()));
+    };
+    let outcome = match AbuseIpDbClient::new(cfg) {
+        Ok(c) => match c
+            .with_retry_policy(RetryPolicy::no_retry())
+            .check(DOCTOR_IP)
+            .await
+        {
+            Ok(r) => Outcome::Ok(format!(
+                "key accepted; {DOCTOR_IP} has abuse confidence {}",
+                r.abuse_confidence_score
+            )),
+            Err(e) => intel_fail(
+                &e,
+                "VIGIL_ABUSEIPDB_API_KEY / abuseipdb.api_key_file (an APIv2 key)",
+                "abuseipdb.base_url (https://api.abuseipdb.com)",
+            ),
+        },
+        Err(e) => fail(e.to_string(), "see the error"),
+    };
+    Check::new(NAME, outcome)
+}
+
+async fn emailrep_check(config: &Config) -> Check {
+    const NAME: &str = "emailrep query";
+    /// The address EmailRep's own documentation queries.
+    const ADDRESS: &str = "bill@microsoft.com";
+    let Some(cfg) = config.emailrep.clone() else {
+        return Check::new(NAME, Outcome::Skipped("no [emailrep] section".into()));
+    };
+    let outcome = match EmailRepClient::new(cfg) {
+        Ok(c) => match c
+            .with_retry_policy(RetryPolicy::no_retry())
+            .query(ADDRESS)
+            .await
+        {
+            Ok(r) => Outcome::Ok(format!(
+                "key accepted; {ADDRESS}: {:?} reputation",
+                r.reputation
+            )),
+            Err(e) => intel_fail(
+                &e,
+                "VIGIL_EMAILREP_API_KEY / emailrep.api_key_file",
+                "emailrep.base_url (https://emailrep.io)",
+            ),
+        },
+        Err(e) => fail(e.to_string(), "see the error"),
+    };
+    Check::new(NAME, outcome)
+}
+
+async fn urlscan_check(config: &Config) -> Check {
+    const NAME: &str = "urlscan result api";
+    /// A scan id nobody has: the key is checked, no scan is spent, and 404 means "accepted".
+    const NO_SCAN: &str = "00000000-0000-4000-8000-000000000000";
+    let Some(cfg) = config.urlscan.clone() else {
+        return Check::new(NAME, Outcome::Skipped("no [urlscan] section".into()));
+    };
+    let outcome = match UrlscanClient::new(cfg) {
+        Ok(c) => match c
+            .with_retry_policy(RetryPolicy::no_retry())
+            .result(NO_SCAN)
+            .await
+        {
+            Ok(_) => Outcome::Ok("key accepted by the result API (no scan submitted)".into()),
+            Err(e) => intel_fail(
+                &e,
+                "VIGIL_URLSCAN_API_KEY / urlscan.api_key_file (a UUID from Settings & API)",
+                "urlscan.base_url (https://urlscan.io)",
+            ),
+        },
+        Err(e) => fail(e.to_string(), "see the error"),
+    };
+    Check::new(NAME, outcome)
+}
+
+async fn tavily_check(config: &Config) -> Check {
+    const NAME: &str = "tavily search";
+    let Some(cfg) = config.tavily.clone() else {
+        return Check::new(NAME, Outcome::Skipped("no [tavily] section".into()));
+    };
+    let outcome = match TavilyClient::new(cfg) {
+        Ok(c) => match c
+            .with_retry_policy(RetryPolicy::no_retry())
+            .search_n("vigil doctor connectivity check", 1)
+            .await
+        {
+            Ok(r) => Outcome::Ok(format!(
+                "key accepted; a search answered {} result(s)",
+                r.results.len()
+            )),
+            Err(e) => intel_fail(
+                &e,
+                "VIGIL_TAVILY_API_KEY / tavily.api_key_file (tvly-…)",
+                "tavily.base_url (https://api.tavily.com)",
             ),
         },
         Err(e) => fail(e.to_string(), "see the error"),

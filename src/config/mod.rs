@@ -14,13 +14,18 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::slack::config::SlackConfig;
+use crate::vendors::abuseipdb::config::AbuseIpDbConfig;
 use crate::vendors::confluence::config::ConfluenceConfig;
 use crate::vendors::crowdstrike::config::CrowdStrikeConfig;
+use crate::vendors::emailrep::config::EmailRepConfig;
 use crate::vendors::github::config::GitHubConfig;
 use crate::vendors::llm::config::LlmConfig;
 use crate::vendors::okta::config::OktaConfig;
 use crate::vendors::oomnitza::config::OomnitzaConfig;
 use crate::vendors::pagerduty::config::PagerDutyConfig;
+use crate::vendors::tavily::config::TavilyConfig;
+use crate::vendors::urlscan::config::UrlscanConfig;
+use crate::vendors::virustotal::config::VirusTotalConfig;
 pub use secret::Secret;
 use secret::{Env, SecretSpec};
 
@@ -56,6 +61,16 @@ pub struct Config {
     pub okta: Option<OktaConfig>,
     /// An OpenAI-compatible chat-completions endpoint (flow 2: classifier and agent).
     pub llm: Option<LlmConfig>,
+    /// VirusTotal (file, URL, domain and IP verdicts).
+    pub virustotal: Option<VirusTotalConfig>,
+    /// AbuseIPDB (abuse reports of an IP).
+    pub abuseipdb: Option<AbuseIpDbConfig>,
+    /// EmailRep (reputation of a sender address).
+    pub emailrep: Option<EmailRepConfig>,
+    /// urlscan.io (a sandboxed visit of a URL).
+    pub urlscan: Option<UrlscanConfig>,
+    /// Tavily (web search for write-ups about an indicator).
+    pub tavily: Option<TavilyConfig>,
     /// Grouping, owner timers, the no-owner policy and the priority rules.
     #[serde(default)]
     pub triage: crate::pipeline::config::TriageConfig,
@@ -292,6 +307,26 @@ pub const SECRET_KEYS: &[SecretKey] = &[
         key: "llm.api_key",
         env: "VIGIL_LLM_API_KEY",
     },
+    SecretKey {
+        key: "virustotal.api_key",
+        env: "VIGIL_VIRUSTOTAL_API_KEY",
+    },
+    SecretKey {
+        key: "abuseipdb.api_key",
+        env: "VIGIL_ABUSEIPDB_API_KEY",
+    },
+    SecretKey {
+        key: "emailrep.api_key",
+        env: "VIGIL_EMAILREP_API_KEY",
+    },
+    SecretKey {
+        key: "urlscan.api_key",
+        env: "VIGIL_URLSCAN_API_KEY",
+    },
+    SecretKey {
+        key: "tavily.api_key",
+        env: "VIGIL_TAVILY_API_KEY",
+    },
 ];
 
 /// Looks up the environment variable for a dotted secret key.
@@ -384,6 +419,21 @@ impl Config {
             c.resolve(&base, env)?;
         }
         if let Some(c) = &mut self.llm {
+            c.resolve(&base, env)?;
+        }
+        if let Some(c) = &mut self.virustotal {
+            c.resolve(&base, env)?;
+        }
+        if let Some(c) = &mut self.abuseipdb {
+            c.resolve(&base, env)?;
+        }
+        if let Some(c) = &mut self.emailrep {
+            c.resolve(&base, env)?;
+        }
+        if let Some(c) = &mut self.urlscan {
+            c.resolve(&base, env)?;
+        }
+        if let Some(c) = &mut self.tavily {
             c.resolve(&base, env)?;
         }
         Ok(())

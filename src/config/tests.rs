@@ -23,6 +23,17 @@ const ALL_SECRETS: &[(&str, &str)] = &[
         "VIGIL_PAGERDUTY_ROUTING_KEY",
         "0123456789abcdef0123456789abcdef",
     ),
+    (
+        "VIGIL_VIRUSTOTAL_API_KEY",
+        "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef",
+    ),
+    ("VIGIL_ABUSEIPDB_API_KEY", "abuse-key"),
+    ("VIGIL_EMAILREP_API_KEY", "emailrep-key"),
+    (
+        "VIGIL_URLSCAN_API_KEY",
+        "0196d976-3a4f-7000-8000-0123456789ab",
+    ),
+    ("VIGIL_TAVILY_API_KEY", "tvly-dev-key"),
     ("VIGIL_CONFLUENCE_API_TOKEN", "ATATT-example"),
     ("VIGIL_OKTA_API_TOKEN", "00okta-example"),
     ("VIGIL_LLM_API_KEY", "sk-example"),
@@ -283,4 +294,115 @@ fn confluence_okta_and_llm_mistakes_name_their_key() {
         err.contains("VIGIL_OKTA_API_TOKEN") && !err.contains("00inline"),
         "{err}"
     );
+}
+
+#[test]
+fn the_intel_sections_load_with_their_defaults_and_keys() {
+    use crate::vendors::urlscan::config::Visibility;
+    let c = load(EXAMPLE, ALL_SECRETS).expect("example is valid");
+    let vt = c.virustotal.expect("[virustotal] in the example");
+    assert_eq!(vt.base_url, "https://www.virustotal.com");
+    assert_eq!(vt.requests_per_minute, 4);
+    assert!(!vt.submit_unknown_urls);
+    assert_eq!(vt.api_key.expose().len(), 64);
+    let abuse = c.abuseipdb.expect("[abuseipdb]");
+    assert_eq!(abuse.max_age_in_days, 90);
+    assert_eq!(abuse.api_key.expose(), "abuse-key");
+    assert_eq!(
+        c.emailrep.map(|e| e.base_url).as_deref(),
+        Some("https://emailrep.io")
+    );
+    let scan = c.urlscan.expect("[urlscan]");
+    assert_eq!(scan.visibility, Visibility::Unlisted);
+    assert_eq!(scan.max_wait, std::time::Duration::from_secs(60));
+    assert_eq!(c.tavily.map(|t| t.max_results), Some(5));
+
+    let minimal = "[slack]\nalerts_channel = \"C0ALERTS01\"\n\n[urlscan]\n";
+    let c = load(minimal, ALL_SECRETS).expect("a bare section takes the defaults");
+    let scan = c.urlscan.expect("[urlscan]");
+    assert_eq!(scan.base_url, "https://urlscan.io");
+    assert_eq!(
+        scan.visibility,
+        Visibility::Unlisted,
+        "never public by default"
+    );
+    assert!(c.virustotal.is_none() && c.tavily.is_none());
+}
+
+#[test]
+fn a_bad_intel_knob_names_its_key() {
+    let cases = [
+        (
+            "requests_per_minute = 4",
+            "requests_per_minute = 0",
+            "virustotal.requests_per_minute",
+        ),
+        (
+            "max_age_in_days = 90",
+            "max_age_in_days = 400",
+            "abuseipdb.max_age_in_days",
+        ),
+        (
+            "\nmax_wait = \"60s\"",
+            "\nmax_wait = \"2h\"",
+            "urlscan.max_wait",
+        ),
+        (
+            "visibility = \"unlisted\"",
+            "visibility = \"secret\"",
+            "urlscan.visibility",
+        ),
+        ("max_results = 5", "max_results = 50", "tavily.max_results"),
+        (
+            "analysis_max_wait = \"60s\"",
+            "analysis_max_wait = \"1h\"",
+            "virustotal.analysis_max_wait",
+        ),
+    ];
+    for (from, to, key) in cases {
+        assert!(EXAMPLE.contains(from), "{from}");
+        let err = load(&EXAMPLE.replacen(from, to, 1), ALL_SECRETS)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains(key), "{key}: {err}");
+    }
+    let text = EXAMPLE.replace("[tavily]\n", "[tavily]\nsearch_depht = \"basic\"\n");
+    let err = load(&text, ALL_SECRETS).unwrap_err().to_string();
+    assert!(
+        err.contains("tavily") && err.contains("search_depht"),
+        "{err}"
+    );
+}
+
+#[test]
+fn intel_keys_come_only_from_env_or_files_and_are_checked() {
+    let text = EXAMPLE.replace("[virustotal]\n", "[virustotal]\napi_key = \"abc\"\n");
+    let err = load(&text, ALL_SECRETS).unwrap_err().to_string();
+    assert!(err.contains("virustotal.api_key"), "{err}");
+    assert!(err.contains("VIGIL_VIRUSTOTAL_API_KEY"), "{err}");
+
+    let mut env = ALL_SECRETS.to_vec();
+    for (k, v) in env.iter_mut() {
+        if *k == "VIGIL_URLSCAN_API_KEY" {
+            *v = "not-a-uuid-key";
+        }
+    }
+    let err = load(EXAMPLE, &env).unwrap_err().to_string();
+    assert!(
+        err.contains("urlscan.api_key") && err.contains("UUID"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("not-a-uuid-key"),
+        "never echo a secret: {err}"
+    );
+
+    let env: Vec<_> = ALL_SECRETS
+        .iter()
+        .copied()
+        .filter(|(k, _)| *k != "VIGIL_TAVILY_API_KEY")
+        .collect();
+    let err = load(EXAMPLE, &env).unwrap_err().to_string();
+    assert!(err.contains("tavily.api_key_file"), "{err}");
+    assert!(err.contains("/etc/vigil/secrets/tavily_api_key"), "{err}");
 }

@@ -63,6 +63,7 @@ pub fn write(path: &Path, target: &Target<'_>) -> std::io::Result<String> {
     ] {
         write_private(&secrets.join(name), value)?;
     }
+    write_intel_secrets(&secrets, c)?;
     let mut text = render(target, &dir, &secrets, free_loopback_addr()?);
     text.push_str(&confluence_okta_llm(target, &secrets)?);
     let tmp = dir.join(format!(".{}.tmp-{}", file_name(&path), std::process::id()));
@@ -110,6 +111,7 @@ pub fn render(target: &Target<'_>, dir: &Path, secrets: &Path, listen: SocketAdd
         .map(|g| format!("analyst_usergroup = {}\n", q(&g)))
         .unwrap_or_default();
     let c = target.credentials;
+    let intel = intel_sections(base, &secret);
     format!(
         r#"# Written by `vigil sandbox --write-config`: every vendor points at the sandbox on {base}.
 # Secrets are in {secrets_dir} (mode 0600).
@@ -152,7 +154,7 @@ base_url = {pd_events}
 api_base_url = {pd_api}
 routing_key_file = {pd_key}
 api_token_file = {pd_token}
-"#,
+{intel}"#,
         secrets_dir = secrets.display(),
         listen = q(&listen.to_string()),
         webhook = secret("webhook_secret"),
@@ -219,6 +221,80 @@ timeout = "30s"
         llm_key = secret("llm_api_key"),
         model = q(&c.llm.model),
     ))
+}
+
+// ---------------------------------------------------------------- threat-intel vendors
+// VirusTotal, AbuseIPDB, EmailRep, urlscan.io and Tavily: one secret file and one section
+// each. Kept as one block so it can move with the rest of this file.
+
+/// The intel vendors' secret files and the credential each holds.
+fn intel_secrets(c: &Credentials) -> [(&'static str, &str); 5] {
+    [
+        ("virustotal_api_key", c.virustotal.api_key.as_str()),
+        ("abuseipdb_api_key", c.abuseipdb.api_key.as_str()),
+        ("emailrep_api_key", c.emailrep.api_key.as_str()),
+        ("urlscan_api_key", c.urlscan.api_key.as_str()),
+        ("tavily_api_key", c.tavily.api_key.as_str()),
+    ]
+}
+
+/// Writes the intel vendors' keys under `secrets` (mode 0600).
+fn write_intel_secrets(secrets: &Path, c: &Credentials) -> std::io::Result<()> {
+    for (name, value) in intel_secrets(c) {
+        write_private(&secrets.join(name), value)?;
+    }
+    Ok(())
+}
+
+/// The intel sections, every `base_url` on the sandbox and every key in its file. Quotas are
+/// raised above the vendors' free tiers (the sandbox enforces none unless a test asks) and
+/// urlscan is polled often, so the demo does not wait on a public-API pace.
+fn intel_sections(base: &str, secret: &dyn Fn(&str) -> String) -> String {
+    format!(
+        r#"
+[virustotal]
+base_url = {vt}
+api_key_file = {vt_key}
+requests_per_minute = 600
+submit_unknown_urls = true
+analysis_poll_interval = "1s"
+analysis_max_wait = "10s"
+
+[abuseipdb]
+base_url = {abuse}
+api_key_file = {abuse_key}
+max_age_in_days = 90
+
+[emailrep]
+base_url = {emailrep}
+api_key_file = {emailrep_key}
+requests_per_minute = 600
+
+[urlscan]
+base_url = {urlscan}
+api_key_file = {urlscan_key}
+visibility = "unlisted"
+poll_interval = "500ms"
+max_wait = "30s"
+requests_per_minute = 600
+
+[tavily]
+base_url = {tavily}
+api_key_file = {tavily_key}
+max_results = 5
+requests_per_minute = 600
+"#,
+        vt = q(&format!("{base}/virustotal")),
+        vt_key = secret("virustotal_api_key"),
+        abuse = q(&format!("{base}/abuseipdb")),
+        abuse_key = secret("abuseipdb_api_key"),
+        emailrep = q(&format!("{base}/emailrep")),
+        emailrep_key = secret("emailrep_api_key"),
+        urlscan = q(&format!("{base}/urlscan")),
+        urlscan_key = secret("urlscan_api_key"),
+        tavily = q(&format!("{base}/tavily")),
+        tavily_key = secret("tavily_api_key"),
+    )
 }
 
 fn create_private_dir(path: &Path) -> std::io::Result<()> {

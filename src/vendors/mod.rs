@@ -1,8 +1,10 @@
 //! Vendor API clients, one folder each (`config.rs`, `client.rs`). They speak the vendors' real
 //! wire formats against a configurable `base_url`, and know nothing of cases or Slack blocks.
 
+pub mod abuseipdb;
 pub mod confluence;
 pub mod crowdstrike;
+pub mod emailrep;
 pub mod error;
 pub mod github;
 pub mod http;
@@ -11,5 +13,8 @@ pub mod okta;
 pub mod oomnitza;
 pub mod outbound;
 pub mod pagerduty;
+pub mod tavily;
+pub mod urlscan;
+pub mod virustotal;
 
 pub use error::VendorError;
