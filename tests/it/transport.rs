@@ -630,6 +630,43 @@ async fn failed_connection_opens_back_off_exponentially() {
 }
 
 #[tokio::test]
+async fn a_rate_limited_connection_open_waits_for_retry_after() {
+    let ts = sandbox().await;
+    let v = ts
+        .control(
+            "/faults",
+            json!({"service": "slack", "path": "/api/apps.connections.open", "status": 429,
+                "retry_after": 2, "times": 2}),
+        )
+        .await;
+    assert!(v["id"].is_string(), "{v}");
+    let inbox = Arc::new(TestInbox::default());
+    // The backoff alone would retry after 50-200 ms. The first 429 is the attempt at start,
+    // the second the pool's own retry.
+    let (socket, _dir) = start(&ts, 1, inbox, quick()).await;
+    until("a socket after the 429", Duration::from_secs(15), || {
+        socket.health.live() == 1
+    })
+    .await;
+    let times: Vec<chrono::DateTime<chrono::Utc>> = ts
+        .requests("slack")
+        .await
+        .iter()
+        .filter(|r| r["path"] == json!("/api/apps.connections.open"))
+        .filter_map(|r| r["time"].as_str().and_then(|t| t.parse().ok()))
+        .collect();
+    assert_eq!(times.len(), 3, "two 429s then the success: {times:?}");
+    for w in times.windows(2) {
+        let gap = (w[1] - w[0]).num_milliseconds();
+        assert!(
+            gap >= 1_950,
+            "waited {gap} ms, Slack asked for 2 s: {times:?}"
+        );
+    }
+    socket.shutdown().await;
+}
+
+#[tokio::test]
 async fn a_silent_socket_is_replaced() {
     let ts = sandbox().await;
     let inbox = Arc::new(TestInbox::default());

@@ -46,6 +46,16 @@ pub(super) enum OpenError {
     Connect(String),
 }
 
+impl OpenError {
+    /// How long Slack asked us to wait, when it answered `apps.connections.open` with a 429.
+    pub(super) fn retry_after(&self) -> Option<Duration> {
+        match self {
+            OpenError::Slack(SlackClientError::RateLimitError(e)) => e.retry_after,
+            _ => None,
+        }
+    }
+}
+
 /// Calls `apps.connections.open` with the app token; answers the `wss://` URL.
 pub(super) async fn open_url(
     slack: &Slack,
@@ -71,8 +81,14 @@ pub(super) enum Report {
     Disconnect { id: u64, reason: DisconnectReason },
     /// Nothing (no frame, no pong) arrived for `dead_after`.
     Silent { id: u64 },
-    /// The connection is over; `error` says why when it was not a clean close.
-    Ended { id: u64, error: Option<String> },
+    /// The connection is over; `error` says why when it was not a clean close, and
+    /// `retry_after` is how long Slack asked us to wait when `apps.connections.open` was
+    /// rate limited (a backoff shorter than that would only be refused again).
+    Ended {
+        id: u64,
+        error: Option<String>,
+        retry_after: Option<Duration>,
+    },
 }
 
 /// What the pool tells a connection.
@@ -107,8 +123,18 @@ enum Out {
 /// Opens the socket and serves it until it ends; always finishes with [`Report::Ended`].
 pub(super) async fn run(mut setup: Setup) {
     let id = setup.id;
-    let error = serve(&mut setup).await.err();
-    let _ = setup.reports.send(Report::Ended { id, error });
+    let (error, retry_after) = match connect(&setup).await {
+        Ok(ws) => (serve(&mut setup, ws).await.err(), None),
+        Err(e) => {
+            let retry_after = e.retry_after();
+            (Some(e.to_string()), retry_after)
+        }
+    };
+    let _ = setup.reports.send(Report::Ended {
+        id,
+        error,
+        retry_after,
+    });
 }
 
 async fn connect(
@@ -129,9 +155,13 @@ async fn connect(
     }
 }
 
-/// The connection's life; an error is how it ended.
-async fn serve(setup: &mut Setup) -> Result<(), String> {
-    let ws = connect(setup).await.map_err(|e| e.to_string())?;
+/// The connection's life on an open socket; an error is how it ended.
+async fn serve(
+    setup: &mut Setup,
+    ws: tokio_tungstenite::WebSocketStream<
+        tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>,
+    >,
+) -> Result<(), String> {
     let id = setup.id;
     let (mut sink, mut stream) = ws.split();
     let (out_tx, mut out_rx) = mpsc::unbounded_channel::<Out>();

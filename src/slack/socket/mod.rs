@@ -211,14 +211,14 @@ impl SocketMode {
     ) -> Result<SocketMode, SocketStartError> {
         let health = Arc::new(SocketHealth::default());
         let token = app_token(config);
-        let first = match conn::open_url(&slack, &token, tuning.open_timeout).await {
-            Ok(url) => Some(url),
+        let (first, failed) = match conn::open_url(&slack, &token, tuning.open_timeout).await {
+            Ok(url) => (Some(url), None),
             Err(conn::OpenError::Slack(SlackClientError::ApiError(e))) => {
                 return Err(SocketStartError(format!("Slack answered `{}`", e.code)));
             }
             Err(e) => {
                 tracing::warn!(error = %e, "slack apps.connections.open failed at start; retrying with backoff");
-                None
+                (None, Some(e))
             }
         };
         let (stop, stopped) = watch::channel(false);
@@ -232,6 +232,10 @@ impl SocketMode {
             health: health.clone(),
             tuning,
         });
+        let mut pool = pool;
+        if let Some(e) = failed {
+            pool.open_failed(&e.to_string(), e.retry_after());
+        }
         let handle = tokio::spawn(pool.run(first, stopped));
         Ok(SocketMode {
             stop,

@@ -212,6 +212,23 @@ impl Pool {
         );
     }
 
+    /// An attempt failed before Slack said hello. Slack's `Retry-After` on a rate-limited
+    /// `apps.connections.open` is a floor under the backoff: an earlier attempt would only be
+    /// refused again and burn the method's Tier 1 budget.
+    pub(super) fn open_failed(&mut self, why: &str, retry_after: Option<Duration>) {
+        self.back_off(why);
+        if let Some(wait) = retry_after {
+            let floor = Instant::now() + wait;
+            if floor > self.next_attempt {
+                tracing::warn!(
+                    retry_after_ms = wait.as_millis() as u64,
+                    "apps.connections.open was rate limited; waiting as Slack asked"
+                );
+                self.next_attempt = floor;
+            }
+        }
+    }
+
     fn on_report(&mut self, report: Report) {
         match report {
             Report::Hello { id, hello } => {
@@ -235,11 +252,18 @@ impl Pool {
                 }
                 _ => {}
             },
-            Report::Ended { id, error } => {
+            Report::Ended {
+                id,
+                error,
+                retry_after,
+            } => {
                 let was = self.slots.remove(&id).map(|s| s.state);
                 match was {
                     Some(State::Opening) => {
-                        self.back_off(error.as_deref().unwrap_or("closed before hello"))
+                        self.open_failed(
+                            error.as_deref().unwrap_or("closed before hello"),
+                            retry_after,
+                        );
                     }
                     Some(State::Live) => {
                         tracing::warn!(
