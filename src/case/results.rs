@@ -141,6 +141,19 @@ mod tests {
     }
 
     #[test]
+    fn a_case_without_an_issue_is_announced_by_its_card() {
+        let now = Utc::now();
+        let mut c = Case::new(CaseId::from_seq(1), Alert::default(), "k".into(), now);
+        c.enriched(Enrichment::default(), now);
+        c.card_found(card());
+        assert_eq!(
+            c.state(),
+            CaseState::Announced,
+            "no GitHub: enriched → announced"
+        );
+    }
+
+    #[test]
     fn a_card_found_late_never_moves_a_case_back() {
         let now = Utc::now();
         let mut c = Case::new(CaseId::from_seq(1), Alert::default(), "k".into(), now);
