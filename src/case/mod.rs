@@ -264,8 +264,8 @@ pub struct Case {
     pub digest: Option<u64>,
     /// The owner's DM.
     pub dm: Option<SlackRef>,
-    /// Whether on-call was paged (dedup key = case id).
-    pub paged: bool,
+    /// Whether on-call was paged (dedup key = case id); set only by [`Case::paged`].
+    paged: bool,
     /// The owner's answer.
     pub owner_answer: Option<OwnerAnswer>,
     /// Analyst who acknowledged.
@@ -374,6 +374,12 @@ impl Case {
     /// Where the case is in its life (set only by the transitions in `case/`).
     pub fn state(&self) -> CaseState {
         self.state
+    }
+
+    /// Whether PagerDuty accepted a page for the case, so acknowledging and resolving it also
+    /// acks and resolves the incident.
+    pub fn was_paged(&self) -> bool {
+        self.paged
     }
 
     /// Puts a case in any state, for unit tests that start mid-flow; never in the binary.

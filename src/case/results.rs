@@ -67,6 +67,12 @@ impl Case {
         }
     }
 
+    /// Storms: the case is listed in digest `id` instead of a card of its own; its thread
+    /// replies go under that digest.
+    pub fn joined_digest(&mut self, id: u64) {
+        self.digest = Some(id);
+    }
+
     /// The owner's DM was sent.
     pub fn dm_sent(&mut self, dm: SlackRef, kind: DmKind, now: DateTime<Utc>) {
         self.dm = Some(dm);
@@ -138,6 +144,19 @@ mod tests {
         c.card_posted(card(), now);
         assert_eq!(c.state(), CaseState::Announced);
         assert_eq!(c.card, Some(card()));
+    }
+
+    #[test]
+    fn a_page_makes_acknowledging_and_resolving_follow_up_at_pagerduty() {
+        let now = Utc::now();
+        let mut c = Case::new(CaseId::from_seq(1), Alert::default(), "k".into(), now);
+        c.paged(now);
+        assert!(c.was_paged());
+        c.acknowledge("U1", now);
+        c.resolve("U1", "done", now);
+        let kinds: Vec<_> = c.steps.iter().map(|s| s.step.kind()).collect();
+        assert!(kinds.contains(&"page_ack"), "{kinds:?}");
+        assert!(kinds.contains(&"page_resolve"), "{kinds:?}");
     }
 
     #[test]

@@ -36,6 +36,18 @@ impl Case {
         }
         false
     }
+
+    /// Applying the timers failed unexpectedly (a bug, caught): they are stopped, not retried
+    /// every tick, and the timeline says why.
+    pub fn timers_failed(&mut self, why: &str, now: DateTime<Utc>) {
+        self.remind_at = None;
+        self.escalate_at = None;
+        self.note(
+            now,
+            None,
+            format!("Owner timers failed unexpectedly and were stopped: {why}"),
+        );
+    }
 }
 
 #[cfg(test)]

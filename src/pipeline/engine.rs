@@ -436,13 +436,7 @@ impl Engine {
                 let panic = panic_message(panic.as_ref());
                 crate::telemetry::events::unexpected_failure("timers");
                 tracing::error!(case = %id, panic, "owner timers failed unexpectedly; stopped");
-                case.remind_at = None;
-                case.escalate_at = None;
-                case.note(
-                    now,
-                    None,
-                    format!("Owner timers failed unexpectedly and were stopped: {panic}"),
-                );
+                case.timers_failed(&panic, now);
                 self.save(&case)?;
             }
         }
