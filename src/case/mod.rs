@@ -3,10 +3,18 @@
 //! It knows no Slack, no vendor and no storage. The pipeline reads a case, performs its next
 //! step, and writes it back; everything a step needs to be done exactly once (its intent time
 //! and result) is recorded here, so a crash at any point resumes from the record.
+//!
+//! A case's state changes only here: in the transitions ([`flow`]), the owner timers
+//! ([`timers`]) and the step results ([`results`]); everyone else reads it with
+//! [`Case::state`].
 
 pub mod alert;
+pub mod flow;
+pub mod note;
+mod results;
 pub mod rules;
 pub mod step;
+mod timers;
 
 use std::fmt;
 
@@ -230,8 +238,8 @@ pub struct GroupedAlert {
 pub struct Case {
     /// Id.
     pub id: CaseId,
-    /// Life-cycle state.
-    pub state: CaseState,
+    /// Life-cycle state: private, so only the transitions in `case/` move it.
+    state: CaseState,
     /// Created.
     pub created_at: DateTime<Utc>,
     /// Last changed.
@@ -256,8 +264,8 @@ pub struct Case {
     pub digest: Option<u64>,
     /// The owner's DM.
     pub dm: Option<SlackRef>,
-    /// Whether on-call was paged (dedup key = case id).
-    pub paged: bool,
+    /// Whether on-call was paged (dedup key = case id); set only by [`Case::paged`].
+    paged: bool,
     /// The owner's answer.
     pub owner_answer: Option<OwnerAnswer>,
     /// Analyst who acknowledged.
@@ -361,6 +369,23 @@ impl Case {
             self.applied.remove(0);
         }
         true
+    }
+
+    /// Where the case is in its life (set only by the transitions in `case/`).
+    pub fn state(&self) -> CaseState {
+        self.state
+    }
+
+    /// Whether PagerDuty accepted a page for the case, so acknowledging and resolving it also
+    /// acks and resolves the incident.
+    pub fn was_paged(&self) -> bool {
+        self.paged
+    }
+
+    /// Puts a case in any state, for unit tests that start mid-flow; never in the binary.
+    #[cfg(test)]
+    pub fn force_state(&mut self, state: CaseState) {
+        self.state = state;
     }
 
     /// The priority, once decided.

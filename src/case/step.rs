@@ -8,6 +8,8 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::note::{DmNote, IssueNote, Said, ThreadNote};
+
 /// Which DM an owner gets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -59,18 +61,22 @@ pub enum Step {
     UpdateCard,
     /// Reply in the card's thread.
     CardThread {
-        /// mrkdwn text (already escaped).
-        text: String,
+        /// What to say, rendered to mrkdwn when the step runs (`text` in stored steps from
+        /// before typed notes).
+        #[serde(alias = "text")]
+        note: Said<ThreadNote>,
     },
     /// Reply in the owner's DM thread.
     DmThread {
-        /// mrkdwn text (already escaped).
-        text: String,
+        /// What to say, rendered to mrkdwn when the step runs (`text` in old stored steps).
+        #[serde(alias = "text")]
+        note: Said<DmNote>,
     },
     /// Comment on the GitHub issue.
     IssueComment {
-        /// Markdown body (already escaped).
-        body: String,
+        /// What to say, rendered to Markdown when the step runs (`body` in old stored steps).
+        #[serde(alias = "body")]
+        note: Said<IssueNote>,
     },
     /// Add labels to the GitHub issue.
     IssueLabels {
@@ -212,9 +218,15 @@ mod tests {
             Step::PageAck,
             Step::PageResolve,
             Step::UpdateCard,
-            Step::CardThread { text: text() },
-            Step::DmThread { text: text() },
-            Step::IssueComment { body: text() },
+            Step::CardThread {
+                note: Said::Text(text()),
+            },
+            Step::DmThread {
+                note: DmNote::Closed.into(),
+            },
+            Step::IssueComment {
+                note: IssueNote::Resolved.into(),
+            },
             Step::IssueLabels { labels: vec![] },
             Step::CloseIssue {
                 reason: CloseReason::Completed,

@@ -1,9 +1,8 @@
-//! Turning an alert into a case: the grouping key and a new case's first steps.
-
-use chrono::{DateTime, Utc};
+//! Which open case an alert joins: the grouping key (a new case's first steps are
+//! [`crate::case::Case::open`]).
 
 use super::config::GroupField;
-use crate::case::{Alert, Case, CaseId, Step};
+use crate::case::Alert;
 
 /// The grouping key: the configured fields joined, e.g. `device=abc|technique=T1059`. An
 /// identity alert's "device" is its account, so one person's sign-in alerts group together.
@@ -48,21 +47,6 @@ fn field_name(field: GroupField) -> &'static str {
     }
 }
 
-/// A new case with the flow's first steps queued: enrich, prioritise, ticket, card, route.
-pub fn open_case(id: CaseId, alert: &Alert, key: &str, now: DateTime<Utc>) -> Case {
-    let mut case = Case::new(id, alert.clone(), key.to_string(), now);
-    for step in [
-        Step::Enrich,
-        Step::Prioritise,
-        Step::CreateIssue,
-        Step::PostCard,
-        Step::Route,
-    ] {
-        case.push_step(step);
-    }
-    case
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,16 +72,6 @@ mod tests {
         assert_eq!(
             group_key(&identity, &fields),
             "device=dan.kim@acme.example|technique=t1110"
-        );
-    }
-
-    #[test]
-    fn a_new_case_starts_with_the_flow() {
-        let c = open_case(CaseId::from_seq(1), &Alert::default(), "k", Utc::now());
-        let kinds: Vec<_> = c.steps.iter().map(|s| s.step.kind()).collect();
-        assert_eq!(
-            kinds,
-            ["enrich", "prioritise", "create_issue", "post_card", "route"]
         );
     }
 }

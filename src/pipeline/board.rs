@@ -34,7 +34,7 @@ impl CaseSummary {
     fn of(case: &Case) -> CaseSummary {
         CaseSummary {
             id: case.id.clone(),
-            state: case.state,
+            state: case.state(),
             high: case.priority() == Some(Priority::High),
             assignee: case.assignee.clone(),
             acknowledged_by: case.acknowledged_by.clone(),
@@ -92,7 +92,7 @@ mod tests {
             name: format!("alert {n}"),
             ..Default::default()
         };
-        crate::pipeline::admit::open_case(CaseId::from_seq(n), &alert, "k", chrono::Utc::now())
+        crate::case::Case::open(CaseId::from_seq(n), &alert, "k", chrono::Utc::now())
     }
 
     #[test]
@@ -100,7 +100,7 @@ mod tests {
         let board = Board::default();
         board.rebuild(&[case(10), case(9)]);
         let mut c = case(9);
-        c.state = CaseState::Resolved;
+        c.force_state(CaseState::Resolved);
         board.update(&c);
         board.update(&case(11));
         let seen: Vec<(String, CaseState)> =

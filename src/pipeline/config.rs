@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::case::flow::OwnerPolicy;
 use crate::case::rules::{Rule, default_rules};
 
 /// A field alerts are grouped by.
@@ -22,16 +23,7 @@ pub enum GroupField {
     Name,
 }
 
-/// What to do with a low-priority case nobody owns.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum NoOwnerPolicy {
-    /// Page on-call: nothing waits on a person who does not exist.
-    #[default]
-    Page,
-    /// Leave it on the card for the analysts.
-    Analysts,
-}
+pub use crate::case::flow::NoOwnerPolicy;
 
 /// Triage settings.
 #[derive(Debug, Clone, Deserialize)]
@@ -61,6 +53,18 @@ pub struct TriageConfig {
     /// First match decides; no match is low.
     #[serde(default = "default_rules")]
     pub rules: Vec<Rule>,
+}
+
+impl TriageConfig {
+    /// The part of the settings the case's own transitions obey (owner timers, no-owner
+    /// policy), so `case/` reads no config type.
+    pub fn owner_policy(&self) -> OwnerPolicy {
+        OwnerPolicy {
+            reminder_after: self.reminder_after,
+            escalate_after: self.escalate_after,
+            no_owner: self.no_owner,
+        }
+    }
 }
 
 impl Default for TriageConfig {

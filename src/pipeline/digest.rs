@@ -204,7 +204,7 @@ impl Digests {
             pace.open = Some((record.id, now));
             record.id
         };
-        case.digest = Some(id);
+        case.joined_digest(id);
         self.kick(&engine, id);
         Ok(id)
     }

@@ -22,6 +22,7 @@ use super::failpoint;
 use super::inbound;
 use super::runner::{Runner, panic_message};
 use super::steps;
+use crate::case::note::ThreadNote;
 use crate::case::{Alert, Case, CaseId, Step, StepRecord};
 use crate::slack::api::SlackApi;
 use crate::store::{Admission, Store, StoreError};
@@ -156,7 +157,7 @@ impl Engine {
         let key = super::admit::group_key(&alert, &self.triage.group_by);
         let window = chrono::Duration::from_std(self.triage.group_window)
             .unwrap_or(chrono::Duration::hours(1));
-        let open = |id: CaseId| super::admit::open_case(id, &alert, &key, now);
+        let open = |id: CaseId| Case::open(id, &alert, &key, now);
         let group = |id: &CaseId| inbound::grouped_item(id, &alert, now);
         let admission = self.store.admit(&alert, &key, window, now, &open, &group)?;
         match &admission {
@@ -426,7 +427,7 @@ impl Engine {
         let mut work = case.clone();
         let run = std::panic::AssertUnwindSafe(|| {
             test_panic("timers", &work.alert.id);
-            super::timers::apply(&mut work, now, &self.triage)
+            work.apply_timers(now, &self.triage.owner_policy())
         });
         match std::panic::catch_unwind(run) {
             Ok(true) => self.save(&work)?,
@@ -435,13 +436,7 @@ impl Engine {
                 let panic = panic_message(panic.as_ref());
                 crate::telemetry::events::unexpected_failure("timers");
                 tracing::error!(case = %id, panic, "owner timers failed unexpectedly; stopped");
-                case.remind_at = None;
-                case.escalate_at = None;
-                case.note(
-                    now,
-                    None,
-                    format!("Owner timers failed unexpectedly and were stopped: {panic}"),
-                );
+                case.timers_failed(&panic, now);
                 self.save(&case)?;
             }
         }
@@ -541,7 +536,7 @@ impl Engine {
             if let Some(first) = case.steps.first_mut() {
                 first.attempts = attempts;
                 first.last_error = Some(message.clone());
-                first.not_before = Some(super::flow::later(now, backoff));
+                first.not_before = Some(crate::case::flow::later(now, backoff));
             }
             case.note(
                 now,
@@ -566,11 +561,11 @@ impl Engine {
                 && !matches!(rec.step, Step::CardThread { .. } | Step::UpdateCard)
             {
                 case.push_step(Step::CardThread {
-                    text: format!(
-                        ":warning: {} failed: {}. Vigil went on without it.",
-                        kind,
-                        crate::render::escape::mrkdwn(&message)
-                    ),
+                    note: ThreadNote::StepFailed {
+                        kind: kind.to_string(),
+                        error: message.clone(),
+                    }
+                    .into(),
                 });
             }
         }
@@ -601,7 +596,7 @@ pub fn next_wake(case: &Case) -> Option<DateTime<Utc>> {
         .steps
         .first()
         .map(|s| s.not_before.unwrap_or(case.updated_at));
-    let timers = if case.state == crate::case::CaseState::AwaitingOwner {
+    let timers = if case.state() == crate::case::CaseState::AwaitingOwner {
         [case.remind_at, case.escalate_at]
             .into_iter()
             .flatten()
@@ -778,7 +773,7 @@ pub(crate) mod tests {
             panic!("opens")
         };
         let mut c = store.get(&case.id).expect("get").expect("case");
-        c.state = CaseState::AwaitingOwner;
+        c.force_state(CaseState::AwaitingOwner);
         c.remind_at = Some(Utc::now() - chrono::Duration::seconds(1));
         store.save(&c).expect("save");
         PANIC_AT.lock().push(format!("timers:{}", a.id));
@@ -822,11 +817,11 @@ pub(crate) mod tests {
             "a retry waits"
         );
         c.steps.clear();
-        c.state = CaseState::AwaitingOwner;
+        c.force_state(CaseState::AwaitingOwner);
         c.remind_at = Some(now + chrono::Duration::minutes(30));
         c.escalate_at = Some(now + chrono::Duration::hours(2));
         assert_eq!(next_wake(&c), c.remind_at);
-        c.state = CaseState::Acknowledged;
+        c.force_state(CaseState::Acknowledged);
         assert_eq!(
             next_wake(&c),
             None,

@@ -24,7 +24,7 @@ pub async fn publish(engine: &Engine, user: &str) {
 pub fn sections(cases: &[Case], user: &str, analyst: bool) -> HomeSections {
     let open: Vec<Case> = cases
         .iter()
-        .filter(|c| c.state.is_open())
+        .filter(|c| c.state().is_open())
         .filter(|c| analyst || c.owner().and_then(|o| o.slack_user.as_deref()) == Some(user))
         .rev()
         .cloned()
@@ -38,7 +38,7 @@ pub fn sections(cases: &[Case], user: &str, analyst: bool) -> HomeSections {
         .collect();
     let waiting_on_owner = open
         .iter()
-        .filter(|c| c.state == CaseState::AwaitingOwner)
+        .filter(|c| c.state() == CaseState::AwaitingOwner)
         .cloned()
         .collect();
     HomeSections {

@@ -12,8 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::engine::Engine;
-use super::flow;
-use crate::case::{Alert, Case, CaseId, GroupedAlert, OwnerReply, Step};
+use crate::case::{Alert, Case, CaseId, OwnerReply};
 use crate::store::{Store, StoreError};
 
 /// One piece of inbound work.
@@ -140,7 +139,7 @@ pub fn target(
         return Ok(Some(c.id.clone()));
     }
     Ok(in_channel
-        .filter(|c| c.state.is_open())
+        .filter(|c| c.state().is_open())
         .max_by_key(|c| c.created_at)
         .map(|c| c.id.clone()))
 }
@@ -223,48 +222,30 @@ pub async fn apply(engine: &Engine, case: &mut Case, item: &Value) {
             let is_owner =
                 case.owner().and_then(|o| o.slack_user.as_deref()) == Some(user.as_str());
             if is_owner && !text.trim().is_empty() {
-                flow::owner_wrote(case, &user, &text, now);
+                case.owner_wrote(&user, &text, now);
             }
         }
     }
 }
 
 fn grouped(case: &mut Case, alert_id: String, name: String, at: DateTime<Utc>) {
-    if case.grouped.iter().any(|g| g.id == alert_id) {
-        return;
-    }
-    case.grouped.push(GroupedAlert {
-        id: alert_id,
-        name: name.clone(),
-        at,
-    });
-    case.note(at, None, format!("Another alert joined the case: {name}"));
-    case.push_step(Step::UpdateCard);
-    case.push_step(Step::CardThread {
-        text: crate::render::thread::grouped(case, &name),
-    });
-    case.push_step(Step::IssueComment {
-        body: crate::render::github::grouped_comment(case, &name),
-    });
+    case.alert_grouped(alert_id, name, at);
 }
 
 fn analyst_command(case: &mut Case, command: CaseCommand, user: &str, now: DateTime<Utc>) {
     match command {
-        CaseCommand::Ack => flow::acknowledge(case, user, now),
-        CaseCommand::Assign { to } => flow::assign(case, &to, user, now),
+        CaseCommand::Ack => case.acknowledge(user, now),
+        CaseCommand::Assign { to } => case.assign(&to, user, now),
         CaseCommand::Escalate => {
             let why = format!("escalated by <@{user}>");
-            flow::escalate(case, now, &why)
+            case.escalate(now, &why)
         }
-        CaseCommand::Resolve { reason } => flow::resolve(case, user, &reason, now),
+        CaseCommand::Resolve { reason } => case.resolve(user, &reason, now),
         CaseCommand::Snooze { secs } => {
-            flow::snooze(case, user, std::time::Duration::from_secs(secs), now)
+            case.snooze(user, std::time::Duration::from_secs(secs), now)
         }
         CaseCommand::Contain => {
-            if case.state.is_open() && case.alert.device.is_some() {
-                case.note(now, Some(user), "Host containment requested");
-                case.push_step(Step::Contain);
-            }
+            case.containment_requested(user, now);
         }
     }
 }
@@ -308,10 +289,10 @@ async fn button(
             .await;
             return;
         }
-        if case.owner_answer.is_some() || !case.state.is_open() {
+        if case.owner_answer.is_some() || !case.state().is_open() {
             return;
         }
-        flow::owner_answered(case, reply, user, now);
+        case.owner_answered(reply, user, now);
         return;
     }
     let on_card = case

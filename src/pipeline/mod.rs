@@ -8,13 +8,11 @@ pub mod config;
 pub mod digest;
 pub mod engine;
 pub mod failpoint;
-pub mod flow;
 pub mod home;
 pub mod inbound;
 pub mod poller;
 pub mod runner;
 pub mod steps;
-pub mod timers;
 pub mod webhook;
 
 pub use engine::Engine;

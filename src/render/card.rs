@@ -34,7 +34,7 @@ fn priority_label(case: &Case) -> &'static str {
 }
 
 fn emoji(case: &Case) -> &'static str {
-    match (case.state, case.priority()) {
+    match (case.state(), case.priority()) {
         (CaseState::Resolved, _) => ":white_check_mark:",
         (_, Some(Priority::High)) | (CaseState::Escalated, _) => ":rotating_light:",
         _ => ":large_orange_diamond:",
@@ -70,7 +70,7 @@ fn owner_line(case: &Case) -> String {
 
 /// The state in words.
 pub fn state_line(case: &Case) -> String {
-    match case.state {
+    match case.state() {
         CaseState::Resolved => match &case.resolution {
             Some(r) => format!("Resolved by {}: {}", mention(&r.by), mrkdwn(&r.reason)),
             None => "Resolved".into(),
@@ -189,7 +189,7 @@ pub fn card(case: &Case) -> (String, Vec<SlackBlock>) {
     if !links.is_empty() {
         blocks.push(kit::context(&links.join(" · ")));
     }
-    if case.state.is_open() {
+    if case.state().is_open() {
         blocks.push(kit::actions(&format!("case:{}", case.id), buttons(case)));
     }
     (fallback, blocks)
@@ -207,7 +207,7 @@ fn buttons(case: &Case) -> Vec<SlackBlockButtonElement> {
         id,
         Style::Plain,
     ));
-    if case.state != CaseState::Escalated {
+    if case.state() != CaseState::Escalated {
         b.push(kit::button(
             "Escalate",
             actions::ESCALATE,
@@ -216,7 +216,7 @@ fn buttons(case: &Case) -> Vec<SlackBlockButtonElement> {
         ));
     }
     b.push(kit::button("Resolve", actions::RESOLVE, id, Style::Plain));
-    if case.state == CaseState::AwaitingOwner {
+    if case.state() == CaseState::AwaitingOwner {
         b.push(kit::button("Snooze 2h", actions::SNOOZE, id, Style::Plain));
     }
     if let Some(d) = &case.alert.device {
@@ -305,7 +305,7 @@ mod tests {
             rule: "high-severity".into(),
             reason: "severity 72 ≥ 70".into(),
         });
-        c.state = CaseState::AwaitingOwner;
+        c.force_state(CaseState::AwaitingOwner);
         c
     }
 
@@ -386,7 +386,7 @@ mod tests {
     #[test]
     fn resolved_card_is_final_and_says_who_and_why() {
         let mut c = case(true);
-        c.state = CaseState::Resolved;
+        c.force_state(CaseState::Resolved);
         c.resolution = Some(Resolution {
             by: "U0ANA".into(),
             reason: "admin <tool>".into(),

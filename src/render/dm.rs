@@ -6,6 +6,7 @@ use slack_morphism::prelude::*;
 
 use super::escape::{self, MESSAGE_TEXT, inline_code, mention, mrkdwn};
 use super::kit::{self, Style};
+use crate::case::note::{DmNote, Said};
 use crate::case::{Case, OwnerReply};
 
 /// Action ids in owner DMs (stable; documented in the README).
@@ -130,6 +131,21 @@ pub fn inform(case: &Case) -> (String, Vec<SlackBlock>) {
     blocks.push(kit::section(what_to_do(case)));
     blocks.push(kit::context(&format!("Case {}.", case.id)));
     (text, blocks)
+}
+
+/// The words of a DM-thread step, rendered when it runs; `None` when there is nothing to send
+/// (a reminder with no owner in Slack). Text stored by an older Vigil goes as it is.
+pub fn note(case: &Case, said: &Said<DmNote>) -> Option<String> {
+    let note = match said {
+        Said::Text(text) => return Some(text.clone()),
+        Said::Note(note) => note,
+    };
+    match note {
+        DmNote::Reminder => reminder(case),
+        DmNote::Answered => Some(answered(case)),
+        DmNote::Escalated => Some(escalated(case)),
+        DmNote::Closed => Some(closed(case)),
+    }
 }
 
 /// The reminder for the DM's thread, mentioning the owner so they are notified; `None` without

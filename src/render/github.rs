@@ -3,6 +3,7 @@
 
 use super::card::http_url;
 use super::escape::{github_code_block, github_text, is_slack_user_id, truncate};
+use crate::case::note::{IssueNote, Said};
 use crate::case::{Alert, Case, CaseId, Priority};
 
 /// GitHub's issue title limit.
@@ -200,13 +201,28 @@ pub fn resolved_comment(case: &Case) -> String {
     }
 }
 
-/// A grouped alert.
-pub fn grouped_comment(case: &Case, name: &str) -> String {
+/// A grouped alert, `alerts` being the case's count when it joined.
+pub fn grouped_comment(name: &str, alerts: usize) -> String {
     format!(
-        "**Another alert joined this case:** {} ({} alerts).",
+        "**Another alert joined this case:** {} ({alerts} alerts).",
         github_text(name),
-        case.alert_count()
     )
+}
+
+/// The body of an issue-comment step, rendered when it runs (before [`comment_body`] adds the
+/// marker); text stored by an older Vigil is already Markdown and goes as it is.
+pub fn note(case: &Case, said: &Said<IssueNote>) -> String {
+    let note = match said {
+        Said::Text(text) => return text.clone(),
+        Said::Note(note) => note,
+    };
+    match note {
+        IssueNote::Grouped { name, alerts } => grouped_comment(name, *alerts),
+        IssueNote::Paged { why } => paged_comment(case, why),
+        IssueNote::OwnerAnswer => owner_answer_comment(case),
+        IssueNote::OwnerWrote { text } => owner_wrote_comment(case, text),
+        IssueNote::Resolved => resolved_comment(case),
+    }
 }
 
 #[cfg(test)]
@@ -332,7 +348,7 @@ mod tests {
         );
         let wrote = owner_wrote_comment(&c, "it was @bob\n# not me");
         assert!(!wrote.contains("@bob") && !wrote.contains("\n# "));
-        assert!(grouped_comment(&c, "@x").contains("@\u{200b}x"));
+        assert!(grouped_comment("@x", c.alert_count()).contains("@\u{200b}x"));
         assert!(paged_comment(&c, "owner said not me").contains("VIG-12"));
     }
 

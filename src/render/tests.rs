@@ -164,7 +164,7 @@ fn card_in_every_state_dm_and_views_are_valid_block_kit() {
         at: Utc::now(),
     });
     for state in all_states() {
-        c.state = state;
+        c.force_state(state);
         let (text, card) = super::card::card(&c);
         assert!(!text.is_empty());
         valid_message(&card).unwrap_or_else(|e| panic!("card in {state:?}: {e}"));
@@ -237,7 +237,7 @@ fn check_everything(text: &str, host: &str, cmd: &str) -> Result<(), TestCaseErr
         at: Utc::now(),
     });
     for state in [CaseState::AwaitingOwner, CaseState::Resolved] {
-        c.state = state;
+        c.force_state(state);
         let (fallback, card) = super::card::card(&c);
         prop_assert!(valid_message(&card).is_ok(), "{:?}", valid_message(&card));
         prop_assert!(
@@ -269,7 +269,7 @@ fn check_everything(text: &str, host: &str, cmd: &str) -> Result<(), TestCaseErr
     let lines = [
         super::card::summary_line(&c),
         super::card::details(&c),
-        super::thread::grouped(&c, text),
+        super::thread::grouped(text, c.alert_count()),
         super::thread::owner_wrote(&c, text),
         super::thread::resolved(&c),
         super::thread::contained(&c),

@@ -7,6 +7,7 @@ use slack_morphism::prelude::*;
 use super::escape::{MESSAGE_TEXT, mrkdwn, truncate_mrkdwn};
 use super::kit;
 use crate::case::Case;
+use crate::case::note::{Said, ThreadNote};
 
 /// A thread reply for `chat.postMessage`: `text` for notifications and one verbatim mrkdwn
 /// section with the same words, so the alert and people's text in it is never auto-linked.
@@ -16,16 +17,46 @@ pub fn message(text: &str) -> SlackMessageContent {
         .with_blocks(vec![kit::section(text)])
 }
 
+/// The words of a card-thread step, rendered when it runs; text stored by an older Vigil is
+/// already mrkdwn and goes as it is.
+pub fn note(case: &Case, said: &Said<ThreadNote>) -> String {
+    let note = match said {
+        Said::Text(text) => return text.clone(),
+        Said::Note(note) => note,
+    };
+    match note {
+        ThreadNote::Grouped { name, alerts } => grouped(name, *alerts),
+        ThreadNote::Paged { why } => paged(case, why),
+        ThreadNote::NoOwner => no_owner(case),
+        ThreadNote::OwnerAnswered => owner_answered(case),
+        ThreadNote::OwnerWrote { text } => owner_wrote(case, text),
+        ThreadNote::Acknowledged { by } => acknowledged(case, by),
+        ThreadNote::Assigned { to, by } => assigned(case, to, by),
+        ThreadNote::Snoozed { by, for_ } => snoozed(case, by, for_),
+        ThreadNote::Resolved => resolved(case),
+        ThreadNote::Contained => contained(case),
+        ThreadNote::StepFailed { kind, error } => step_failed(kind, error),
+    }
+}
+
+/// A step gave up and the case went on without it.
+fn step_failed(kind: &str, error: &str) -> String {
+    format!(
+        ":warning: {} failed: {}. Vigil went on without it.",
+        kind,
+        mrkdwn(error)
+    )
+}
+
 fn who(user: &str) -> String {
     super::escape::mention(user)
 }
 
-/// A grouped alert arrived.
-pub fn grouped(case: &Case, name: &str) -> String {
+/// A grouped alert arrived, `alerts` being the case's count when it joined.
+pub fn grouped(name: &str, alerts: usize) -> String {
     format!(
-        ":heavy_plus_sign: Another alert joined this case: *{}* ({} alerts so far).",
+        ":heavy_plus_sign: Another alert joined this case: *{}* ({alerts} alerts so far).",
         mrkdwn(name),
-        case.alert_count()
     )
 }
 
@@ -181,7 +212,7 @@ mod tests {
         });
         let texts = [
             resolved(&c),
-            grouped(&c, "<!everyone> again"),
+            grouped("<!everyone> again", c.alert_count()),
             contained(&c),
             no_owner(&c),
         ];
@@ -190,6 +221,6 @@ mod tests {
         }
         assert!(contained(&c).contains("`WS-ˋ1ˋ&lt;!here&gt;`"));
         let count = format!("({} alerts so far)", c.alert_count());
-        assert!(grouped(&c, "again").contains(&count));
+        assert!(grouped("again", c.alert_count()).contains(&count));
     }
 }

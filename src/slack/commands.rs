@@ -97,7 +97,7 @@ pub enum UnknownCommand {
     /// A subcommand is missing something.
     #[error("usage: {0}")]
     Usage(&'static str),
-    /// A snooze longer than [`crate::pipeline::flow::MAX_SNOOZE`] (or zero, or not a
+    /// A snooze longer than [`crate::case::flow::MAX_SNOOZE`] (or zero, or not a
     /// duration): refused rather than silently cut, so a typo like `300000y` is noticed.
     #[error(
         "snooze takes a duration from 1m to 30d, like 2h or 3d (not `{0}`); usage: /triage snooze VIG-1 2h"
@@ -178,7 +178,7 @@ impl TriageCommand {
 fn snooze_length(word: &str) -> Result<Duration, UnknownCommand> {
     let refuse = || UnknownCommand::SnoozeLength(word.chars().take(40).collect());
     let d = humantime::parse_duration(word).map_err(|_| refuse())?;
-    if d < Duration::from_secs(60) || d > crate::pipeline::flow::MAX_SNOOZE {
+    if d < Duration::from_secs(60) || d > crate::case::flow::MAX_SNOOZE {
         return Err(refuse());
     }
     Ok(d)
@@ -269,7 +269,7 @@ mod tests {
             TriageCommand::parse("snooze VIG-1 30d"),
             Ok(TriageCommand::Snooze(
                 "VIG-1".into(),
-                crate::pipeline::flow::MAX_SNOOZE
+                crate::case::flow::MAX_SNOOZE
             ))
         );
     }
@@ -281,7 +281,7 @@ mod tests {
         fn snooze_parsing_is_total_and_bounded(word in "\\PC{0,24}", n in proptest::prelude::any::<u64>()) {
             for w in [word.clone(), format!("{n}s"), format!("{n}y"), format!("{n}d")] {
                 if let Ok(TriageCommand::Snooze(_, d)) = TriageCommand::parse(&format!("snooze VIG-1 {w}")) {
-                    proptest::prop_assert!(d <= crate::pipeline::flow::MAX_SNOOZE);
+                    proptest::prop_assert!(d <= crate::case::flow::MAX_SNOOZE);
                 }
             }
         }

@@ -57,7 +57,7 @@ impl Store for MemoryStore {
             let joins = s
                 .cases
                 .get(&n)
-                .is_some_and(|c| c.state.is_open() && within_window(c.last_seen(), now, window));
+                .is_some_and(|c| c.state().is_open() && within_window(c.last_seen(), now, window));
             if joins {
                 s.alerts.insert(alert.id.clone(), id.clone());
                 s.inbox_seq += 1;

@@ -308,7 +308,7 @@ impl SledStore {
             return Ok(false);
         };
         let case = decode_case(&bytes, &format!("case {id}")).map_err(abort)?;
-        Ok(case.state.is_open() && within_window(case.last_seen(), now, window))
+        Ok(case.state().is_open() && within_window(case.last_seen(), now, window))
     }
 }
 

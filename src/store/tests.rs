@@ -62,7 +62,7 @@ fn suite(store: &dyn Store) {
     assert_eq!(late.id.as_str(), "VIG-3");
 
     let mut resolved = store.get(&late.id).expect("get").expect("exists");
-    resolved.state = CaseState::Resolved;
+    resolved.force_state(CaseState::Resolved);
     store.save(&resolved).expect("save");
     let Admission::Opened(_) = admit(store, &alert("a5"), "dev1|T1", now + Duration::hours(3))
     else {
