@@ -14,6 +14,8 @@ pub mod oomnitza;
 pub mod outbound;
 pub mod pagerduty;
 pub mod tavily;
+#[cfg(test)]
+pub(crate) mod test_support;
 pub mod urlscan;
 pub mod virustotal;
 

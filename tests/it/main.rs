@@ -3,6 +3,7 @@
 mod bot_socket_mode;
 mod common;
 mod crash;
+mod doctor;
 mod enrich;
 mod flow;
 mod fuzz;
@@ -26,3 +27,5 @@ mod slack_guards;
 mod storm;
 mod transport;
 mod vendor_clients;
+mod vendor_clients_flow2;
+mod vendor_clients_intel;

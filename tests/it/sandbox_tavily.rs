@@ -118,3 +118,69 @@ async fn errors_use_detail_error() {
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS);
     assert!(v["detail"]["error"].is_string());
 }
+
+#[tokio::test]
+async fn extract_answers_tavily_pythons_request() {
+    let sb = sandbox().await;
+    let k = key(&sb);
+    // What `TavilyClient.extract(urls=[…])` posts: `None` fields dropped, a JSON string body.
+    let body = json!({"urls": ["https://docs.acme.example/a", "ftp://nope"], "include_images": false,
+                      "extract_depth": "basic", "format": "markdown", "timeout": 30,
+                      "include_favicon": false, "include_usage": true});
+    let resp = sb
+        .http
+        .post(sb.url("/tavily/extract"))
+        .bearer_auth(&k)
+        .header("content-type", "application/json")
+        .body(body.to_string())
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(resp.status(), StatusCode::OK);
+    let v: Value = resp.json().await.unwrap_or(Value::Null);
+    assert_eq!(v["results"][0]["url"], "https://docs.acme.example/a");
+    assert!(
+        v["results"][0]["raw_content"]
+            .as_str()
+            .is_some_and(|c| c.contains("docs.acme.example"))
+    );
+    assert_eq!(v["failed_results"][0]["url"], "ftp://nope");
+    assert_eq!(v["usage"]["credits"], 1);
+    assert!(v["request_id"].is_string());
+
+    let one = sb
+        .http
+        .post(sb.url("/tavily/extract"))
+        .bearer_auth(&k)
+        .json(&json!({"urls": "https://docs.acme.example/b"}))
+        .send()
+        .await
+        .expect("request");
+    let v: Value = one.json().await.unwrap_or(Value::Null);
+    assert_eq!(
+        v["results"].as_array().map(Vec::len),
+        Some(1),
+        "a lone URL string"
+    );
+
+    let bad = sb
+        .http
+        .post(sb.url("/tavily/extract"))
+        .bearer_auth("tvly-wrong")
+        .json(&json!({"urls": ["https://a.example/"]}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(bad.status(), StatusCode::UNAUTHORIZED);
+    let none = sb
+        .http
+        .post(sb.url("/tavily/extract"))
+        .bearer_auth(&k)
+        .json(&json!({"urls": []}))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(none.status(), StatusCode::BAD_REQUEST);
+    let v: Value = none.json().await.unwrap_or(Value::Null);
+    assert!(v["detail"]["error"].is_string());
+}

@@ -10,6 +10,8 @@
 //!   of the query: a query naming a seeded indicator (`sandbox::intel`) leads with threat
 //!   write-ups about it; `max_results` (0–20, default 5), `include_domains`, `exclude_domains`
 //!   are honoured.
+//! - `POST /extract` (tavily-python's `extract`): `urls` (one or up to 20) → `results` with
+//!   `raw_content`, unfetchable addresses in `failed_results`; same key rules and rate limit.
 //! - Errors `{"detail":{"error"}}`: 400 bad body / missing `query` / bad enum value, 401 bad
 //!   key; 432 and 433 (plan and pay-as-you-go limits) only as injected faults.
 //! - Rate limit `tavily`/`search` per key, off by default (`POST /_sandbox/limits`), 429 with
@@ -26,12 +28,15 @@ use serde_json::{Map, Value, json};
 
 use super::Sandbox;
 use super::args;
+
+mod extract;
 use super::intel::{self, KNOWN};
 
 /// Vendor routes, mounted at `/tavily`.
 pub fn routes() -> Router<Sandbox> {
     Router::new()
         .route("/search", post(search))
+        .route("/extract", post(extract::extract))
         .fallback(unknown_path)
 }
 
