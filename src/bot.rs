@@ -12,13 +12,12 @@
 
 use std::sync::Arc;
 
-use serde_json::json;
 use slack_morphism::prelude::*;
 
 use crate::case::{CaseId, CaseState};
 use crate::pipeline::Engine;
 use crate::pipeline::board::CaseSummary;
-use crate::pipeline::inbound::{self, CaseCommand, Inbound};
+use crate::pipeline::inbound::{CaseCommand, Inbound, InboundItem};
 use crate::render;
 use crate::slack::commands::{self, ListFilter, TriageCommand};
 use crate::slack::socket::{Delivery, Inbox, NotPersisted, interaction_kind};
@@ -62,8 +61,11 @@ impl Bot {
         if !delivery.envelope_id.is_empty() {
             keys.push(format!("envelope:{}#{part}", delivery.envelope_id));
         }
-        let mut item = inbound::item(case, &event);
-        item["delivery"] = json!(delivery);
+        let item = InboundItem {
+            case: case.cloned(),
+            event,
+            delivery: Some(delivery.clone()),
+        };
         self.engine.enqueue_item(&keys, &item).map_err(|e| {
             tracing::error!(error = %e, envelope_id = %delivery.envelope_id, "could not persist a Slack event; not acking it so Slack redelivers");
             NotPersisted(e.to_string())

@@ -114,4 +114,25 @@ pub mod events {
     pub fn refused(what: &'static str) {
         counter!("vigil_refusals_total", "what" => what).increment(1);
     }
+
+    /// An inbox record did not decode as an inbound item (written by a broken or future
+    /// binary): refused and finished, so it neither applies half-read nor stalls the inbox.
+    pub struct UndecodableInbound<'a> {
+        /// The record's inbox number.
+        pub seq: u64,
+        /// The decoder's message.
+        pub reason: &'a str,
+    }
+
+    impl UndecodableInbound<'_> {
+        /// Logs and counts it (`vigil_refusals_total{what="undecodable inbound item"}`).
+        pub fn emit(&self) {
+            tracing::error!(
+                seq = self.seq,
+                reason = self.reason,
+                "refused an inbound item that does not decode; finished it"
+            );
+            counter!("vigil_refusals_total", "what" => "undecodable inbound item").increment(1);
+        }
+    }
 }
