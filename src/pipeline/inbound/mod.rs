@@ -13,6 +13,7 @@ use chrono::{DateTime, Utc};
 
 pub use item::{CaseCommand, Inbound, InboundItem};
 
+use super::authorize::{Ask, Refusal, authorize};
 use super::engine::Engine;
 use super::flow;
 use crate::case::{Case, CaseId, GroupedAlert, OwnerReply, Step};
@@ -103,15 +104,8 @@ pub async fn apply(engine: &Engine, case: &mut Case, item: InboundItem) {
             user,
             channel,
         } => {
-            if !engine.analysts.contains(&user) {
-                refuse(
-                    engine,
-                    case,
-                    &user,
-                    &channel,
-                    "only analysts can act on cases",
-                )
-                .await;
+            if let Err(refusal) = authorize(engine, &user, Ask::Analyst) {
+                refuse(engine, case, &user, &channel, refusal).await;
                 return;
             }
             analyst_command(case, command, &user, now);
@@ -183,26 +177,18 @@ async fn button(
         return;
     }
     if let Some(reply) = owner_reply(action_id) {
-        let on_dm = case
-            .dm
-            .as_ref()
-            .is_some_and(|d| d.ts == message_ts && d.channel == channel);
-        let is_owner = case.owner().and_then(|o| o.slack_user.as_deref()) == Some(user);
-        if !on_dm || !is_owner {
-            tracing::warn!(case = %case.id, user, action_id, "refused an owner button from someone else or another message");
+        let ask = Ask::OwnerAnswer {
+            case,
+            channel,
+            message_ts,
+        };
+        if let Err(refusal) = authorize(engine, user, ask) {
             case.note(
                 now,
                 Some(user),
                 format!("Refused `{action_id}`: not the owner's own DM"),
             );
-            refuse(
-                engine,
-                case,
-                user,
-                channel,
-                "only the device owner can answer this, from their own message",
-            )
-            .await;
+            refuse(engine, case, user, channel, refusal).await;
             return;
         }
         if case.owner_answer.is_some() || !case.state.is_open() {
@@ -211,12 +197,20 @@ async fn button(
         flow::owner_answered(case, reply, user, now);
         return;
     }
-    let on_card = case
-        .card
-        .as_ref()
-        .is_some_and(|c| c.ts == message_ts && c.channel == channel);
-    if !on_card {
-        tracing::warn!(case = %case.id, user, action_id, "refused a card button whose value does not match its message");
+    let ask = Ask::OnCard {
+        case,
+        channel,
+        message_ts,
+    };
+    if let Err(refusal) = authorize(engine, user, ask) {
+        // Counted and on the timeline, but not answered: the press did not come from the
+        // card, so there is no message of ours to answer it beside.
+        crate::telemetry::events::Refused {
+            what: refusal.kind(),
+            user,
+            case: Some(&case.id),
+        }
+        .emit();
         case.note(
             now,
             Some(user),
@@ -224,25 +218,19 @@ async fn button(
         );
         return;
     }
-    if !engine.analysts.contains(user) {
-        refuse(
-            engine,
-            case,
-            user,
-            channel,
-            "only analysts can act on cases",
-        )
-        .await;
+    if let Err(refusal) = authorize(engine, user, Ask::Analyst) {
+        refuse(engine, case, user, channel, refusal).await;
         return;
     }
+    use crate::render::card::actions;
     let command = match action_id {
-        "case_ack" => CaseCommand::Ack,
-        "case_assign" => CaseCommand::Assign {
+        actions::ACK => CaseCommand::Ack,
+        actions::ASSIGN => CaseCommand::Assign {
             to: user.to_string(),
         },
-        "case_escalate" => CaseCommand::Escalate,
-        "case_snooze" => CaseCommand::Snooze { secs: 2 * 3600 },
-        "case_contain" => CaseCommand::Contain,
+        actions::ESCALATE => CaseCommand::Escalate,
+        actions::SNOOZE => CaseCommand::Snooze { secs: 2 * 3600 },
+        actions::CONTAIN => CaseCommand::Contain,
         // `case_resolve` opens a modal on the fast lane (see `bot`).
         _ => {
             tracing::info!(case = %case.id, user, action_id, "ignored an unknown card action");
@@ -254,17 +242,23 @@ async fn button(
 
 fn owner_reply(action_id: &str) -> Option<OwnerReply> {
     match action_id {
-        "owner_me" => Some(OwnerReply::Me),
-        "owner_not_me" => Some(OwnerReply::NotMe),
-        "owner_not_mine" => Some(OwnerReply::NotMine),
+        crate::render::dm::actions::ME => Some(OwnerReply::Me),
+        crate::render::dm::actions::NOT_ME => Some(OwnerReply::NotMe),
+        crate::render::dm::actions::NOT_MINE => Some(OwnerReply::NotMine),
         _ => None,
     }
 }
 
-async fn refuse(engine: &Engine, case: &Case, user: &str, channel: &str, why: &str) {
-    crate::telemetry::events::refused("case action");
-    tracing::info!(case = %case.id, user, why, "refused an action");
-    let text = format!("Sorry, {why}. ({})", case.id);
+/// Tells `user` why they were refused (the item is already applied: the ack went out long
+/// ago, so the answer is an ephemeral message), logging and counting it.
+async fn refuse(engine: &Engine, case: &Case, user: &str, channel: &str, refusal: Refusal) {
+    crate::telemetry::events::Refused {
+        what: refusal.kind(),
+        user,
+        case: Some(&case.id),
+    }
+    .emit();
+    let text = refusal.text(Some(&case.id));
     if let Err(e) = engine.slack.ephemeral(channel, user, &text).await {
         tracing::warn!(error = %e, "could not tell the user their action was refused");
     }
