@@ -12,13 +12,13 @@
 
 use std::sync::Arc;
 
-use serde_json::json;
 use slack_morphism::prelude::*;
 
 use crate::case::{CaseId, CaseState};
 use crate::pipeline::Engine;
+use crate::pipeline::authorize::{Ask, Refusal, authorize, existing_case};
 use crate::pipeline::board::CaseSummary;
-use crate::pipeline::inbound::{self, CaseCommand, Inbound};
+use crate::pipeline::inbound::{CaseCommand, Inbound, InboundItem};
 use crate::render;
 use crate::slack::commands::{self, ListFilter, TriageCommand};
 use crate::slack::socket::{Delivery, Inbox, NotPersisted, interaction_kind};
@@ -62,8 +62,11 @@ impl Bot {
         if !delivery.envelope_id.is_empty() {
             keys.push(format!("envelope:{}#{part}", delivery.envelope_id));
         }
-        let mut item = inbound::item(case, &event);
-        item["delivery"] = json!(delivery);
+        let item = InboundItem {
+            case: case.cloned(),
+            event,
+            delivery: Some(delivery.clone()),
+        };
         self.engine.enqueue_item(&keys, &item).map_err(|e| {
             tracing::error!(error = %e, envelope_id = %delivery.envelope_id, "could not persist a Slack event; not acking it so Slack redelivers");
             NotPersisted(e.to_string())
@@ -78,21 +81,12 @@ impl Bot {
         command: CaseCommand,
     ) -> Result<String, NotPersisted> {
         let user = event.user_id.to_string();
-        if !self.engine.analysts.contains(&user) {
-            tracing::info!(%user, "refused /triage from a non-analyst");
-            return Ok("Sorry, only security analysts can act on cases.".into());
-        }
-        let Some(case_id) = CaseId::parse(id) else {
-            return Ok(format!(
-                "`{}` is not a case id (like VIG-12).",
-                render::escape::mrkdwn(id)
-            ));
+        let case_id = match authorize(&self.engine, &user, Ask::Analyst)
+            .and_then(|()| existing_case(&self.engine, id))
+        {
+            Ok(case) => case.id,
+            Err(refusal) => return Ok(self.told(&user, None, refusal)),
         };
-        match self.engine.store.get(&case_id) {
-            Ok(Some(_)) => {}
-            Ok(None) => return Ok(format!("There is no case {case_id}.")),
-            Err(e) => return Ok(format!("Cannot read cases right now: {e}")),
-        }
         let item = Inbound::Command {
             command,
             user,
@@ -165,18 +159,22 @@ impl Bot {
         })
     }
 
-    fn show(&self, id: &str) -> String {
-        let Some(case_id) = CaseId::parse(id) else {
-            return format!(
-                "`{}` is not a case id (like VIG-12).",
-                render::escape::mrkdwn(id)
-            );
-        };
-        match self.engine.store.get(&case_id) {
-            Ok(Some(c)) => render::card::details(&c),
-            Ok(None) => format!("There is no case {case_id}."),
-            Err(e) => format!("Cannot read cases right now: {e}"),
+    fn show(&self, id: &str, user: &str) -> String {
+        match existing_case(&self.engine, id) {
+            Ok(c) => render::card::details(&c),
+            Err(refusal) => self.told(user, None, refusal),
         }
+    }
+
+    /// Logs and counts a refusal answered in the ack, and renders it.
+    fn told(&self, user: &str, case: Option<&CaseId>, refusal: Refusal) -> String {
+        crate::telemetry::events::Refused {
+            what: refusal.kind(),
+            user,
+            case,
+        }
+        .emit();
+        refusal.text(case)
     }
 
     fn block_actions(
@@ -258,11 +256,10 @@ impl Bot {
     }
 
     /// Tells `user` in `channel`, on the fast lane, that their press was refused.
-    fn refuse_press(&self, press: &Press<'_>, case_id: &CaseId, why: &str) {
-        crate::telemetry::events::refused("case action");
+    fn refuse_press(&self, press: &Press<'_>, case_id: &CaseId, refusal: Refusal) {
+        let text = self.told(press.user, Some(case_id), refusal);
         let engine = self.engine.clone();
         let (channel, user) = (press.channel.to_string(), press.user.to_string());
-        let text = format!("Sorry, {why}. ({case_id})");
         tokio::spawn(async move {
             if let Err(e) = engine.slack.ephemeral(&channel, &user, &text).await {
                 tracing::warn!(error = %e, "could not tell the user their press was refused");
@@ -275,9 +272,8 @@ impl Bot {
     /// `trigger_id`.
     fn open_resolve_modal(&self, press: &Press<'_>, case_id: &CaseId) {
         let user = press.user;
-        if !self.engine.analysts.contains(user) {
-            tracing::info!(%user, case = %case_id, "refused resolve from a non-analyst");
-            self.refuse_press(press, case_id, "only analysts can act on cases");
+        if let Err(refusal) = authorize(&self.engine, user, Ask::Analyst) {
+            self.refuse_press(press, case_id, refusal);
             return;
         }
         let case = match self.engine.store.get(case_id) {
@@ -291,23 +287,13 @@ impl Bot {
                 return;
             }
         };
-        let on_card = case
-            .card
-            .as_ref()
-            .is_some_and(|c| c.channel == press.channel && c.ts == press.message_ts);
-        if !on_card {
-            tracing::warn!(
-                %user,
-                case = %case_id,
-                channel = press.channel,
-                message_ts = press.message_ts,
-                "refused a Resolve button that is not on this case's card"
-            );
-            self.refuse_press(
-                press,
-                case_id,
-                "that Resolve button does not belong to this case's card",
-            );
+        let ask = Ask::OnCard {
+            case: &case,
+            channel: press.channel,
+            message_ts: press.message_ts,
+        };
+        if let Err(refusal) = authorize(&self.engine, user, ask) {
+            self.refuse_press(press, case_id, refusal);
             return;
         }
         if !self.first_view_open(&press.trigger_id) {
@@ -326,9 +312,8 @@ impl Bot {
     /// `/triage new`: opens the form on the fast lane (the trigger id lives 3 s), once per
     /// `trigger_id` (a redelivered command opens no second form).
     fn new_alert_form(&self, user: &str, trigger_id: String) -> String {
-        if !self.engine.analysts.contains(user) {
-            tracing::info!(%user, "refused /triage new from a non-analyst");
-            return "Sorry, only security analysts can open cases.".into();
+        if let Err(refusal) = authorize(&self.engine, user, Ask::Analyst) {
+            return self.told(user, None, refusal);
         }
         if !self.first_view_open(&trigger_id) {
             return "Opening the form…".into();
@@ -353,8 +338,9 @@ impl Bot {
         ev: &SlackInteractionViewSubmissionEvent,
     ) -> Result<(), NotPersisted> {
         let user = ev.user.id.to_string();
-        if !self.engine.analysts.contains(&user) {
-            tracing::info!(%user, "refused a new-case form from a non-analyst");
+        if let Err(refusal) = authorize(&self.engine, &user, Ask::Analyst) {
+            // A form has no reply of its own; the refusal is logged and counted.
+            self.told(&user, None, refusal);
             return Ok(());
         }
         let value = |id: &str| {
@@ -469,17 +455,13 @@ impl Inbox for Bot {
             parsed,
             Ok(TriageCommand::List(_) | TriageCommand::Show(_) | TriageCommand::Stats)
         );
-        if reads_cases && !self.engine.analysts.contains(&user) {
-            tracing::info!(%user, "refused a case read from a non-analyst");
-            crate::telemetry::events::refused("case read");
-            return Ok(ephemeral(
-                "Sorry, only security analysts can see cases.".into(),
-            ));
+        if reads_cases && let Err(refusal) = authorize(&self.engine, &user, Ask::Analyst) {
+            return Ok(ephemeral(self.told(&user, None, refusal)));
         }
         let answer = match parsed {
             Ok(TriageCommand::Help) => commands::help_text(),
             Ok(TriageCommand::List(f)) => self.list(f, &user),
-            Ok(TriageCommand::Show(id)) => self.show(&id),
+            Ok(TriageCommand::Show(id)) => self.show(&id, &user),
             Ok(TriageCommand::Stats) => self.stats(),
             Ok(TriageCommand::New) => self.new_alert_form(&user, event.trigger_id.to_string()),
             Ok(TriageCommand::Ack(id)) => {
@@ -500,10 +482,7 @@ impl Inbox for Bot {
                 &id,
                 CaseCommand::Snooze { secs: d.as_secs() },
             )?,
-            Err(unknown) => {
-                tracing::info!(%user, error = %unknown, "answered /triage input with usage");
-                commands::usage_text(&unknown)
-            }
+            Err(unknown) => self.told(&user, None, Refusal::Usage(unknown)),
         };
         Ok(ephemeral(answer))
     }

@@ -110,8 +110,47 @@ pub mod events {
             .increment(1);
     }
 
-    /// Someone was refused an action.
-    pub fn refused(what: &'static str) {
-        counter!("vigil_refusals_total", "what" => what).increment(1);
+    /// Someone was refused or told no (see `pipeline::authorize::Refusal`).
+    pub struct Refused<'a> {
+        /// `Refusal::kind`: a fixed label set.
+        pub what: &'static str,
+        /// Who asked.
+        pub user: &'a str,
+        /// The case they asked about, when there is one.
+        pub case: Option<&'a crate::case::CaseId>,
+    }
+
+    impl Refused<'_> {
+        /// Logs and counts it (`vigil_refusals_total{what}`).
+        pub fn emit(&self) {
+            match self.case {
+                Some(case) => {
+                    tracing::info!(user = self.user, %case, what = self.what, "refused a request")
+                }
+                None => tracing::info!(user = self.user, what = self.what, "refused a request"),
+            }
+            counter!("vigil_refusals_total", "what" => self.what).increment(1);
+        }
+    }
+
+    /// An inbox record did not decode as an inbound item (written by a broken or future
+    /// binary): refused and finished, so it neither applies half-read nor stalls the inbox.
+    pub struct UndecodableInbound<'a> {
+        /// The record's inbox number.
+        pub seq: u64,
+        /// The decoder's message.
+        pub reason: &'a str,
+    }
+
+    impl UndecodableInbound<'_> {
+        /// Logs and counts it (`vigil_refusals_total{what="undecodable inbound item"}`).
+        pub fn emit(&self) {
+            tracing::error!(
+                seq = self.seq,
+                reason = self.reason,
+                "refused an inbound item that does not decode; finished it"
+            );
+            counter!("vigil_refusals_total", "what" => "undecodable inbound item").increment(1);
+        }
     }
 }

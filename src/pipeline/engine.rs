@@ -15,17 +15,16 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use futures_util::FutureExt;
-use serde_json::Value;
 
 use super::config::TriageConfig;
 use super::failpoint;
-use super::inbound;
+use super::inbound::{self, InboundItem};
 use super::runner::{Runner, panic_message};
 use super::steps;
 use crate::case::note::ThreadNote;
 use crate::case::{Alert, Case, CaseId, Step, StepRecord};
 use crate::slack::api::SlackApi;
-use crate::store::{Admission, Store, StoreError};
+use crate::store::{Admission, Queued, Store, StoreError};
 use crate::vendors::VendorError;
 use crate::vendors::crowdstrike::client::CrowdStrikeClient;
 use crate::vendors::github::client::GitHubClient;
@@ -158,7 +157,7 @@ impl Engine {
         let window = chrono::Duration::from_std(self.triage.group_window)
             .unwrap_or(chrono::Duration::hours(1));
         let open = |id: CaseId| Case::open(id, &alert, &key, now);
-        let group = |id: &CaseId| inbound::grouped_item(id, &alert, now);
+        let group = |id: &CaseId| InboundItem::grouped(id, &alert, now);
         let admission = self.store.admit(&alert, &key, window, now, &open, &group)?;
         match &admission {
             Admission::Opened(case) => {
@@ -249,7 +248,7 @@ impl Engine {
     /// Kicks every case with inbound items, or whose pending step, retry or owner timer is due
     /// (on every timer tick).
     pub fn kick_due(self: &Arc<Self>) {
-        match self.store.inbound() {
+        match self.queued() {
             Ok(items) => {
                 for (seq, item) in items {
                     match inbound::target(&self.store, &item) {
@@ -288,21 +287,42 @@ impl Engine {
         Ok(())
     }
 
-    /// Persists an inbound item (built by [`inbound::item`]) and kicks its case; `false` if
-    /// any of its dedupe keys (payload key, `envelope:<id>`) was seen before. Durable on
-    /// return, so the Socket Mode ack may follow.
+    /// The inbox's items that decode, oldest first. An item that does not decode is refused
+    /// here, logged and counted, and finished: it could never apply, and left in place it
+    /// would be re-read on every tick forever.
+    fn queued(&self) -> Result<Vec<(u64, InboundItem)>, StoreError> {
+        let mut items = Vec::new();
+        for (seq, queued) in self.store.inbound()? {
+            match queued {
+                Queued::Item(item) => items.push((seq, item)),
+                Queued::Undecodable(reason) => {
+                    crate::telemetry::events::UndecodableInbound {
+                        seq,
+                        reason: &reason,
+                    }
+                    .emit();
+                    self.store.finish(seq)?;
+                }
+            }
+        }
+        Ok(items)
+    }
+
+    /// Persists an inbound item and kicks its case; `false` if any of its dedupe keys
+    /// (payload key, `envelope:<id>`) was seen before. Durable on return, so the Socket Mode
+    /// ack may follow.
     pub fn enqueue_item(
         self: &Arc<Self>,
         dedupe_keys: &[String],
-        item: &Value,
+        item: &InboundItem,
     ) -> Result<bool, StoreError> {
         let added = self.store.enqueue(dedupe_keys, item)?;
         crate::telemetry::events::slack_inbound(if added { "new" } else { "duplicate" });
         if !added {
             return Ok(false);
         }
-        match item.get("case").and_then(Value::as_str) {
-            Some(id) => self.kick(CaseId(id.to_string())),
+        match &item.case {
+            Some(id) => self.kick(id.clone()),
             None => {
                 // Finding the case of an owner's free text reads every case: after the ack.
                 let engine = self.clone();
@@ -339,7 +359,7 @@ impl Engine {
 
     /// Finishes every inbound item with no case, oldest first.
     async fn stray_pass(&self) -> Result<(), StoreError> {
-        for (seq, item) in self.store.inbound()? {
+        for (seq, item) in self.queued()? {
             if inbound::target(&self.store, &item)?.is_none() {
                 inbound::stray(self, seq, &item).await?;
             }
@@ -381,7 +401,7 @@ impl Engine {
     }
 
     async fn apply_inbound(self: &Arc<Self>, id: &CaseId) -> Result<(), StoreError> {
-        for (seq, item) in self.store.inbound()? {
+        for (seq, item) in self.queued()? {
             if inbound::target(&self.store, &item)?.as_ref() != Some(id) {
                 continue;
             }
@@ -391,18 +411,15 @@ impl Engine {
             };
             if case.mark_applied(seq) {
                 let mut work = case.clone();
+                let what = item.event.kind();
                 let run = std::panic::AssertUnwindSafe(async {
                     test_panic("inbound", &work.alert.id);
-                    inbound::apply(self, &mut work, &item).await
+                    inbound::apply(self, &mut work, item).await
                 });
                 match run.catch_unwind().await {
                     Ok(()) => case = work,
                     Err(panic) => {
                         let panic = panic_message(panic.as_ref());
-                        let what = item
-                            .pointer("/event/type")
-                            .and_then(Value::as_str)
-                            .unwrap_or("unknown");
                         crate::telemetry::events::unexpected_failure("inbound");
                         tracing::error!(case = %id, seq, kind = what, panic, "an inbound item failed unexpectedly; set aside");
                         case.note(
@@ -669,7 +686,7 @@ pub(crate) mod tests {
             }
             c
         };
-        let group = |id: &CaseId| inbound::grouped_item(id, a, now);
+        let group = |id: &CaseId| InboundItem::grouped(id, a, now);
         engine
             .store
             .admit(a, key, chrono::Duration::hours(1), now, &open, &group)
@@ -762,6 +779,52 @@ pub(crate) mod tests {
         until("the restarted engine to settle", || again.busy() == 0).await;
         let c = get().expect("case");
         assert_eq!(notes(&c, "failed unexpectedly"), 1);
+    }
+
+    #[tokio::test]
+    async fn an_undecodable_inbound_item_is_a_counted_refusal_and_is_finished() {
+        let metrics = crate::telemetry::prometheus().expect("the test recorder");
+        let memory = Arc::new(MemoryStore::new());
+        let store: Arc<dyn Store> = memory.clone();
+        let engine = engine(store.clone());
+        let Admission::Opened(case) = admit(&engine, &alert("undecodable-first"), "k-undec", &[])
+        else {
+            panic!("opens")
+        };
+        // A record of a kind this binary does not know, then one that is not even JSON, then
+        // a good one behind them.
+        let bad = format!(
+            r#"{{"case":"{}","event":{{"type":"warp_drive"}}}}"#,
+            case.id
+        );
+        memory.enqueue_raw(bad.as_bytes());
+        memory.enqueue_raw(b"{\"case\": ");
+        assert_eq!(
+            admit(&engine, &alert("undecodable-next"), "k-undec", &[]),
+            Admission::Grouped(case.id.clone())
+        );
+        engine.kick_due();
+        let get = || store.get(&case.id).ok().flatten();
+        until("the good item behind the bad ones", || {
+            get().is_some_and(|c| c.grouped.iter().any(|g| g.id == "undecodable-next"))
+        })
+        .await;
+        until("the inbox to empty", || {
+            store.inbound().is_ok_and(|items| items.is_empty())
+        })
+        .await;
+        let rendered = metrics.render();
+        let line = rendered
+            .lines()
+            .find(|l| l.starts_with(r#"vigil_refusals_total{what="undecodable inbound item"}"#))
+            .unwrap_or_default();
+        let count: u64 = line
+            .rsplit(' ')
+            .next()
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0);
+        assert!(count >= 2, "both bad records counted: {rendered}");
+        until("the runner to let go", || engine.busy() == 0).await;
     }
 
     #[tokio::test]

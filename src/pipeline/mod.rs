@@ -3,6 +3,7 @@
 //! [`engine::Engine`]; see `case/` for the model and `store/` for persistence.
 
 pub mod admit;
+pub mod authorize;
 pub mod board;
 pub mod config;
 pub mod digest;

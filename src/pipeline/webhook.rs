@@ -286,7 +286,7 @@ mod tests {
         fn enqueue(
             &self,
             dedupe_keys: &[String],
-            item: &Value,
+            item: &crate::pipeline::inbound::InboundItem,
         ) -> Result<bool, crate::store::StoreError> {
             self.inner.enqueue(dedupe_keys, item)
         }
@@ -308,7 +308,7 @@ mod tests {
         ) -> Result<Vec<crate::case::CaseId>, crate::store::StoreError> {
             self.inner.dm_cases(channel)
         }
-        fn inbound(&self) -> Result<Vec<(u64, Value)>, crate::store::StoreError> {
+        fn inbound(&self) -> Result<Vec<(u64, crate::store::Queued)>, crate::store::StoreError> {
             self.inner.inbound()
         }
         fn finish(&self, seq: u64) -> Result<(), crate::store::StoreError> {

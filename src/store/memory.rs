@@ -2,12 +2,11 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use super::{Admission, GroupFn, OpenFn, Queued, Store, StoreError, encode_item, within_window};
+use crate::case::{Alert, Case, CaseId};
+use crate::pipeline::inbound::InboundItem;
 use chrono::{DateTime, Duration, Utc};
 use parking_lot::Mutex;
-use serde_json::Value;
-
-use super::{Admission, GroupFn, OpenFn, Store, StoreError, within_window};
-use crate::case::{Alert, Case, CaseId};
 
 #[derive(Default)]
 struct State {
@@ -20,7 +19,7 @@ struct State {
     seen: HashMap<String, DateTime<Utc>>,
     dms: HashMap<String, BTreeSet<u64>>,
     inbox_seq: u64,
-    inbox: BTreeMap<u64, Value>,
+    inbox: BTreeMap<u64, Vec<u8>>,
 }
 
 /// The in-memory store.
@@ -31,6 +30,17 @@ impl MemoryStore {
     /// An empty store.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// Queues raw bytes as an inbox record, the way a broken or future binary might have
+    /// written one: the only way to put an undecodable item in front of the engine in a test.
+    #[cfg(test)]
+    pub(crate) fn enqueue_raw(&self, bytes: &[u8]) -> u64 {
+        let mut s = self.0.lock();
+        s.inbox_seq += 1;
+        let n = s.inbox_seq;
+        s.inbox.insert(n, bytes.to_vec());
+        n
     }
 }
 
@@ -59,10 +69,11 @@ impl Store for MemoryStore {
                 .get(&n)
                 .is_some_and(|c| c.state().is_open() && within_window(c.last_seen(), now, window));
             if joins {
+                let item = encode_item(&group(&id))?;
                 s.alerts.insert(alert.id.clone(), id.clone());
                 s.inbox_seq += 1;
                 let k = s.inbox_seq;
-                s.inbox.insert(k, group(&id));
+                s.inbox.insert(k, item);
                 return Ok(Admission::Grouped(id));
             }
         }
@@ -106,7 +117,8 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    fn enqueue(&self, dedupe_keys: &[String], item: &Value) -> Result<bool, StoreError> {
+    fn enqueue(&self, dedupe_keys: &[String], item: &InboundItem) -> Result<bool, StoreError> {
+        let bytes = encode_item(item)?;
         let mut s = self.0.lock();
         if dedupe_keys.iter().any(|k| s.seen.contains_key(k)) {
             return Ok(false);
@@ -117,7 +129,7 @@ impl Store for MemoryStore {
         }
         s.inbox_seq += 1;
         let n = s.inbox_seq;
-        s.inbox.insert(n, item.clone());
+        s.inbox.insert(n, bytes);
         Ok(true)
     }
 
@@ -151,13 +163,13 @@ impl Store for MemoryStore {
             .unwrap_or_default())
     }
 
-    fn inbound(&self) -> Result<Vec<(u64, Value)>, StoreError> {
+    fn inbound(&self) -> Result<Vec<(u64, Queued)>, StoreError> {
         Ok(self
             .0
             .lock()
             .inbox
             .iter()
-            .map(|(k, v)| (*k, v.clone()))
+            .map(|(k, v)| (*k, Queued::decode(v)))
             .collect())
     }
 

@@ -11,10 +11,9 @@ pub mod sled_store;
 #[cfg(test)]
 mod tests;
 
-use chrono::{DateTime, Duration, Utc};
-use serde_json::Value;
-
 use crate::case::{Alert, Case, CaseId};
+use crate::pipeline::inbound::InboundItem;
+use chrono::{DateTime, Duration, Utc};
 
 pub use memory::MemoryStore;
 pub use sled_store::SledStore;
@@ -78,7 +77,7 @@ pub enum StoreError {
 /// Builds the case for a new alert (given its fresh id) inside the admission transaction.
 pub type OpenFn<'a> = &'a (dyn Fn(CaseId) -> Case + Sync);
 /// The inbound item queued for an open case when an alert joins it.
-pub type GroupFn<'a> = &'a (dyn Fn(&CaseId) -> Value + Sync);
+pub type GroupFn<'a> = &'a (dyn Fn(&CaseId) -> InboundItem + Sync);
 
 /// The case store.
 pub trait Store: Send + Sync + 'static {
@@ -117,7 +116,7 @@ pub trait Store: Send + Sync + 'static {
     /// delivery matching any one of them (the same `envelope_id`, or the same `event_id` in a
     /// new envelope) is a duplicate. Durable on return: this is what lets the Socket Mode ack
     /// happen right after.
-    fn enqueue(&self, dedupe_keys: &[String], item: &Value) -> Result<bool, StoreError>;
+    fn enqueue(&self, dedupe_keys: &[String], item: &InboundItem) -> Result<bool, StoreError>;
 
     /// Remembers `key` (a webhook signature, say); `false` if it was remembered before.
     fn remember(&self, key: &str) -> Result<bool, StoreError>;
@@ -134,11 +133,39 @@ pub trait Store: Send + Sync + 'static {
     /// free text finds its case without decoding every case. Kept by [`Store::save`].
     fn dm_cases(&self, channel: &str) -> Result<Vec<CaseId>, StoreError>;
 
-    /// Inbound items not yet done, oldest first.
-    fn inbound(&self) -> Result<Vec<(u64, Value)>, StoreError>;
+    /// Inbound items not yet done, oldest first, each decoded once here. An item that does
+    /// not decode is handed back as [`Queued::Undecodable`] (never dropped silently), so the
+    /// engine can refuse and finish it instead of one bad record stalling the inbox.
+    fn inbound(&self) -> Result<Vec<(u64, Queued)>, StoreError>;
 
     /// Marks an inbound item done.
     fn finish(&self, seq: u64) -> Result<(), StoreError>;
+}
+
+/// One inbox record as read back: the typed item, or why it does not decode (a record from
+/// a future or broken binary). The engine finishes an undecodable record as a counted refusal.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Queued {
+    /// A record that decodes.
+    Item(InboundItem),
+    /// A record that does not; the decoder's message.
+    Undecodable(String),
+}
+
+impl Queued {
+    /// Decodes a stored record; both stores keep the same JSON bytes, so both decode here.
+    pub fn decode(bytes: &[u8]) -> Queued {
+        match serde_json::from_slice(bytes) {
+            Ok(item) => Queued::Item(item),
+            Err(e) => Queued::Undecodable(e.to_string()),
+        }
+    }
+}
+
+/// The stored bytes of an item (its JSON; see `pipeline::inbound::item` for the format).
+pub fn encode_item(item: &InboundItem) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(item)
+        .map_err(|e| StoreError::Io(format!("cannot encode an inbound item: {e}")))
 }
 
 /// Whether an open case last seen at `last_seen` still takes alerts at `now`.

@@ -14,12 +14,12 @@
 use std::path::Path;
 
 use chrono::{DateTime, Duration, Utc};
-use serde_json::Value;
 use sled::Transactional;
 use sled::transaction::{ConflictableTransactionError, TransactionError, TransactionalTree};
 
-use super::{Admission, GroupFn, OpenFn, Store, StoreError, within_window};
+use super::{Admission, GroupFn, OpenFn, Queued, Store, StoreError, encode_item, within_window};
 use crate::case::{Alert, Case, CaseId};
+use crate::pipeline::inbound::InboundItem;
 
 /// The sled-backed store.
 pub struct SledStore {
@@ -228,7 +228,7 @@ impl SledStore {
             let (k, v) = item.map_err(io)?;
             let n = number_key(&k)
                 .ok_or_else(|| self.damaged("inbox", readable(&k), "not an 8-byte item number"))?;
-            serde_json::from_slice::<Value>(&v).map_err(|e| {
+            serde_json::from_slice::<serde::de::IgnoredAny>(&v).map_err(|e| {
                 self.damaged(
                     "inbox",
                     format!("inbound item #{n}"),
@@ -393,7 +393,7 @@ impl Store for SledStore {
                         alerts.insert(alert.id.as_bytes(), id.as_str().as_bytes())?;
                         let n = read_u64(meta.get("inbox_seq")?) + 1;
                         meta.insert("inbox_seq", &n.to_be_bytes())?;
-                        inbox.insert(&n.to_be_bytes(), encode(&group(&id)).map_err(abort)?)?;
+                        inbox.insert(&n.to_be_bytes(), encode_item(&group(&id)).map_err(abort)?)?;
                         return Ok(Admission::Grouped(id));
                     }
                 }
@@ -463,8 +463,8 @@ impl Store for SledStore {
         self.flush()
     }
 
-    fn enqueue(&self, dedupe_keys: &[String], item: &Value) -> Result<bool, StoreError> {
-        let bytes = encode(item)?;
+    fn enqueue(&self, dedupe_keys: &[String], item: &InboundItem) -> Result<bool, StoreError> {
+        let bytes = encode_item(item)?;
         let stamp = Utc::now().timestamp().to_be_bytes();
         let added = (&self.seen, &self.inbox, &self.meta)
             .transaction(|(seen, inbox, meta)| {
@@ -542,17 +542,12 @@ impl Store for SledStore {
             .collect()
     }
 
-    fn inbound(&self) -> Result<Vec<(u64, Value)>, StoreError> {
+    fn inbound(&self) -> Result<Vec<(u64, Queued)>, StoreError> {
         self.inbox
             .iter()
             .map(|item| {
                 let (k, v) = item.map_err(io)?;
-                let n = read_u64(Some(k));
-                let value = serde_json::from_slice(&v).map_err(|e| StoreError::Corrupt {
-                    what: format!("inbound item #{n}"),
-                    reason: e.to_string(),
-                })?;
-                Ok((n, value))
+                Ok((read_u64(Some(k)), Queued::decode(&v)))
             })
             .collect()
     }

@@ -1,10 +1,24 @@
 //! One suite run against both stores (teloxide's shared storage tests pattern).
 
 use chrono::{Duration, Utc};
-use serde_json::json;
 
 use super::*;
 use crate::case::{Alert, Case, CaseId, CaseState};
+use crate::pipeline::inbound::{Inbound, InboundItem};
+
+/// A distinguishable item: an owner's DM text `n`.
+fn item(n: u32) -> InboundItem {
+    InboundItem {
+        case: None,
+        event: Inbound::OwnerText {
+            user: "U0CAROL003".into(),
+            channel: "D0CAROL003".into(),
+            text: n.to_string(),
+            thread_ts: None,
+        },
+        delivery: None,
+    }
+}
 
 fn alert(id: &str) -> Alert {
     Alert {
@@ -16,7 +30,7 @@ fn alert(id: &str) -> Alert {
 
 fn admit(store: &dyn Store, a: &Alert, key: &str, now: chrono::DateTime<Utc>) -> Admission {
     let opened = |id| Case::new(id, a.clone(), key.to_string(), now);
-    let grouped = |id: &CaseId| json!({"case": id.as_str(), "grouped": a.id});
+    let grouped = |id: &CaseId| InboundItem::grouped(id, a, now);
     store
         .admit(a, key, Duration::hours(1), now, &opened, &grouped)
         .expect("admit")
@@ -44,7 +58,14 @@ fn suite(store: &dyn Store) {
         1,
         "the grouped alert is queued for the case's runner"
     );
-    assert_eq!(queued[0].1, json!({"case": "VIG-1", "grouped": "a2"}));
+    assert_eq!(
+        queued[0].1,
+        Queued::Item(InboundItem::grouped(
+            &first.id,
+            &alert("a2"),
+            now + Duration::minutes(10)
+        ))
+    );
     store.finish(queued[0].0).expect("finish");
     assert_eq!(
         admit(store, &alert("a2"), "dev1|T1", now),
@@ -83,29 +104,19 @@ fn suite(store: &dyn Store) {
     );
 
     let keys = |k: &[&str]| k.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    assert!(store.enqueue(&keys(&["ev1"]), &item(1)).expect("enqueue"));
     assert!(
-        store
-            .enqueue(&keys(&["ev1"]), &json!({"n": 1}))
-            .expect("enqueue")
-    );
-    assert!(
-        !store
-            .enqueue(&keys(&["ev1"]), &json!({"n": 1}))
-            .expect("enqueue"),
+        !store.enqueue(&keys(&["ev1"]), &item(1)).expect("enqueue"),
         "dedupe"
     );
-    assert!(
-        store
-            .enqueue(&keys(&["ev2"]), &json!({"n": 2}))
-            .expect("enqueue")
-    );
+    assert!(store.enqueue(&keys(&["ev2"]), &item(2)).expect("enqueue"));
     let items = store.inbound().expect("inbound");
     assert_eq!(items.len(), 2);
-    assert_eq!(items[0].1, json!({"n": 1}));
+    assert_eq!(items[0].1, Queued::Item(item(1)));
     store.finish(items[0].0).expect("finish");
     assert_eq!(store.inbound().expect("inbound").len(), 1);
     assert!(
-        !store.enqueue(&keys(&["ev1"]), &json!({})).expect("enqueue"),
+        !store.enqueue(&keys(&["ev1"]), &item(0)).expect("enqueue"),
         "still deduped after finish"
     );
 
@@ -150,30 +161,30 @@ fn multi_key_enqueue(store: &dyn Store) {
     let before = store.inbound().expect("inbound").len();
     assert!(
         store
-            .enqueue(&keys(&["envelope:e1", "event:Ev9"]), &json!({"n": 9}))
+            .enqueue(&keys(&["envelope:e1", "event:Ev9"]), &item(9))
             .expect("enqueue")
     );
     assert!(
         !store
-            .enqueue(&keys(&["envelope:e2", "event:Ev9"]), &json!({"n": 9}))
+            .enqueue(&keys(&["envelope:e2", "event:Ev9"]), &item(9))
             .expect("enqueue"),
         "same event in a new envelope"
     );
     assert!(
         !store
-            .enqueue(&keys(&["envelope:e1", "event:Ev10"]), &json!({"n": 10}))
+            .enqueue(&keys(&["envelope:e1", "event:Ev10"]), &item(10))
             .expect("enqueue"),
         "same envelope delivered again"
     );
     assert!(
         store
-            .enqueue(&keys(&["envelope:e2"]), &json!({"n": 11}))
+            .enqueue(&keys(&["envelope:e2"]), &item(11))
             .expect("enqueue"),
         "a refused duplicate remembers none of its own new keys"
     );
     assert!(
         !store
-            .enqueue(&keys(&["envelope:e3", "envelope:e2"]), &json!({}))
+            .enqueue(&keys(&["envelope:e3", "envelope:e2"]), &item(0))
             .expect("enqueue"),
         "the second key of a new item was remembered"
     );
@@ -188,7 +199,7 @@ fn multi_key_enqueue(store: &dyn Store) {
 fn prune_suite(store: &dyn Store) {
     assert!(
         store
-            .enqueue(&["old".to_string()], &json!({}))
+            .enqueue(&["old".to_string()], &item(0))
             .expect("enqueue")
     );
     assert!(store.remember("webhook:old").expect("remember"));
@@ -211,7 +222,7 @@ fn prune_suite(store: &dyn Store) {
     assert!(!store.remembered("webhook:old").expect("remembered"));
     assert!(
         store
-            .enqueue(&["old".to_string()], &json!({}))
+            .enqueue(&["old".to_string()], &item(0))
             .expect("enqueue"),
         "a pruned key is new again"
     );

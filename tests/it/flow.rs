@@ -446,7 +446,7 @@ async fn triage_new_opens_a_form_and_its_submission_opens_a_case() {
     assert!(
         v["response"]["text"]
             .as_str()
-            .is_some_and(|t| t.contains("only security analysts can see")),
+            .is_some_and(|t| t.contains("only analysts can act on cases")),
         "{v}"
     );
     let v = ts
@@ -458,7 +458,7 @@ async fn triage_new_opens_a_form_and_its_submission_opens_a_case() {
     assert!(
         v["response"]["text"]
             .as_str()
-            .is_some_and(|t| t.contains("only security analysts")),
+            .is_some_and(|t| t.contains("only analysts")),
         "{v}"
     );
     bot.running.shutdown().await;

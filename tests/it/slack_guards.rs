@@ -278,7 +278,7 @@ async fn may_read_cases(ts: &TestSandbox, user: &str) -> bool {
         .await;
     assert_eq!(v["acked"], json!(true), "{v}");
     let text = v["response"]["text"].as_str().unwrap_or_default();
-    !text.contains("only security analysts")
+    !text.contains("only analysts")
 }
 
 #[tokio::test]

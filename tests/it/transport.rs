@@ -11,9 +11,10 @@ use parking_lot::Mutex;
 use serde_json::{Value, json};
 use slack_morphism::prelude::*;
 use vigil::config::Config;
+use vigil::pipeline::inbound::InboundItem;
 use vigil::sandbox::slack::socket::{EnvelopeKind, PushOutcome};
 use vigil::slack::socket::{Delivery, Inbox, NotPersisted, SocketMode, Tuning};
-use vigil::store::{MemoryStore, Store, StoreError};
+use vigil::store::{MemoryStore, Queued, Store, StoreError};
 
 use crate::common::{TestSandbox, get_json, sandbox, start_bot, write_config};
 
@@ -230,13 +231,16 @@ impl Store for TestStore {
     fn set_cursor(&self, name: &str, value: &str) -> Result<(), StoreError> {
         self.inner.set_cursor(name, value)
     }
-    fn enqueue(&self, keys: &[String], item: &Value) -> Result<bool, StoreError> {
+    fn enqueue(&self, keys: &[String], item: &InboundItem) -> Result<bool, StoreError> {
         if self.failing.load(Ordering::SeqCst) {
             return Err(StoreError::Io("disk full (test)".into()));
         }
         let added = self.inner.enqueue(keys, item)?;
         if added {
-            self.accepted.lock().push(item.clone());
+            // Kept in its stored JSON form: the checks below read the on-disk shape.
+            self.accepted
+                .lock()
+                .push(serde_json::to_value(item).expect("encodes"));
         }
         Ok(added)
     }
@@ -252,7 +256,7 @@ impl Store for TestStore {
     fn dm_cases(&self, channel: &str) -> Result<Vec<vigil::case::CaseId>, StoreError> {
         self.inner.dm_cases(channel)
     }
-    fn inbound(&self) -> Result<Vec<(u64, Value)>, StoreError> {
+    fn inbound(&self) -> Result<Vec<(u64, Queued)>, StoreError> {
         self.inner.inbound()
     }
     fn finish(&self, seq: u64) -> Result<(), StoreError> {

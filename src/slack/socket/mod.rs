@@ -25,7 +25,7 @@ use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::time::Duration;
 
 use parking_lot::Mutex;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use slack_morphism::errors::SlackClientError;
 use slack_morphism::prelude::*;
 use tokio::sync::watch;
@@ -34,7 +34,8 @@ use super::client::{Slack, app_token};
 use super::config::SlackConfig;
 
 /// How one envelope reached Vigil: the facts Slack puts next to the payload.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Delivery {
     /// `envelope_id` (a dedupe key of its own: Slack may deliver the same envelope again).
     pub envelope_id: String,

@@ -1,128 +1,41 @@
 //! Inbound work for a case: Slack events (already acked and persisted by the socket adapter)
-//! and alerts that joined the case. Each is stored as `{"case": id|null, "event": …}`; the
-//! case's runner applies it, checking who may do what.
+//! and alerts that joined the case, queued as typed [`InboundItem`]s (`item.rs`); the case's
+//! runner applies each, checking who may do what.
 //!
 //! An owner's DM text names no case: it finds one through the store's DM index (IM channel →
 //! cases), never by decoding every case. Text that finds no case (anyone may write to the
 //! bot) is a stray: finished and logged, and its writer told once a day that there is nothing
 //! to do, so it is never re-scanned.
 
+mod item;
+
 use chrono::{DateTime, Utc};
-use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 
+pub use item::{CaseCommand, Inbound, InboundItem};
+
+use super::authorize::{Ask, Refusal, authorize};
 use super::engine::Engine;
-use crate::case::{Alert, Case, CaseId, OwnerReply};
+use crate::case::{Case, CaseId, OwnerReply};
 use crate::store::{Store, StoreError};
-
-/// One piece of inbound work.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum Inbound {
-    /// Another alert joined the case.
-    Grouped {
-        /// Its source id.
-        alert_id: String,
-        /// Its name.
-        name: String,
-        /// When it arrived.
-        at: DateTime<Utc>,
-    },
-    /// A button on a card or DM.
-    Button {
-        /// `case_ack`, `owner_me`, …
-        action_id: String,
-        /// Who pressed it.
-        user: String,
-        /// Where the message is.
-        channel: String,
-        /// Which message it was on.
-        message_ts: String,
-    },
-    /// An analyst command from `/triage` or a modal.
-    Command {
-        /// What to do.
-        command: CaseCommand,
-        /// Who asked.
-        user: String,
-        /// Where they asked (for refusals).
-        channel: String,
-    },
-    /// A message the owner wrote in their DM.
-    OwnerText {
-        /// Who wrote it.
-        user: String,
-        /// The IM channel.
-        channel: String,
-        /// What they wrote.
-        text: String,
-        /// The thread it is in, if any.
-        thread_ts: Option<String>,
-    },
-}
-
-/// Analyst actions on a case.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "action", rename_all = "snake_case")]
-pub enum CaseCommand {
-    /// Take note: someone is on it.
-    Ack,
-    /// Assign to a user.
-    Assign {
-        /// User id.
-        to: String,
-    },
-    /// Page on-call now.
-    Escalate,
-    /// Close with a reason.
-    Resolve {
-        /// Why.
-        reason: String,
-    },
-    /// Postpone owner timers.
-    Snooze {
-        /// Seconds.
-        secs: u64,
-    },
-    /// Contain the host (the confirm dialog was the approval).
-    Contain,
-}
-
-/// The stored form of an item.
-pub fn item(case: Option<&CaseId>, event: &Inbound) -> Value {
-    json!({"case": case.map(|c| c.as_str()), "event": event})
-}
-
-/// The item queued when an alert joins a case.
-pub fn grouped_item(case: &CaseId, alert: &Alert, at: DateTime<Utc>) -> Value {
-    item(
-        Some(case),
-        &Inbound::Grouped {
-            alert_id: alert.id.clone(),
-            name: alert.name.clone(),
-            at,
-        },
-    )
-}
 
 /// Which case an item is for: the one it names, or for an owner's DM text, the case whose DM
 /// thread it is in, else that owner's most recent open case with a DM in that channel.
 /// `Ok(None)`: no case (a stray); an error means "cannot tell now", and the item waits.
 pub fn target(
     store: &std::sync::Arc<dyn Store>,
-    item: &Value,
+    item: &InboundItem,
 ) -> Result<Option<CaseId>, StoreError> {
-    if let Some(id) = item.get("case").and_then(Value::as_str) {
-        return Ok(Some(CaseId(id.to_string())));
+    if let Some(id) = &item.case {
+        return Ok(Some(id.clone()));
     }
-    let Some(Inbound::OwnerText {
+    let Inbound::OwnerText {
         channel, thread_ts, ..
-    }) = event_of(item)
+    } = &item.event
     else {
         return Ok(None);
     };
     let mut cases = Vec::new();
-    for id in store.dm_cases(&channel)? {
+    for id in store.dm_cases(channel)? {
         if let Some(c) = store.get(&id)? {
             cases.push(c);
         }
@@ -130,8 +43,8 @@ pub fn target(
     // The index may name a case whose save did not land; the case itself decides.
     let in_channel = cases
         .iter()
-        .filter(|c| c.dm.as_ref().is_some_and(|d| d.channel == channel));
-    if let Some(ts) = &thread_ts
+        .filter(|c| c.dm.as_ref().is_some_and(|d| &d.channel == channel));
+    if let Some(ts) = thread_ts
         && let Some(c) = in_channel
             .clone()
             .find(|c| c.dm.as_ref().is_some_and(|d| &d.ts == ts))
@@ -144,55 +57,40 @@ pub fn target(
         .map(|c| c.id.clone()))
 }
 
-fn event_of(item: &Value) -> Option<Inbound> {
-    serde_json::from_value(item.get("event")?.clone()).ok()
-}
-
 /// What a person who wrote to the bot with no open case is told, once a day.
 pub const STRAY_REPLY: &str = "Hi, I'm Vigil, the security-alert bot. I have no open case for you, so there is nothing to do here. If you need the security team, contact them directly.";
 
 /// Finishes an item that has no case (see [`target`]): logs and counts it, and tells its
 /// writer [`STRAY_REPLY`] unless they were told already today (remembered in the store
 /// before the reply, so a crash never doubles it; pruned with the other dedupe keys).
-pub async fn stray(engine: &Engine, seq: u64, item: &Value) -> Result<(), StoreError> {
+pub async fn stray(engine: &Engine, seq: u64, item: &InboundItem) -> Result<(), StoreError> {
     let mut replied = false;
-    match event_of(item) {
-        Some(Inbound::OwnerText { user, channel, .. }) => {
+    match &item.event {
+        Inbound::OwnerText { user, channel, .. } => {
             let day = Utc::now().format("%Y-%m-%d");
             if engine
                 .store
                 .remember(&format!("stray-reply:{user}:{day}"))?
             {
                 replied = true;
-                if let Err(e) = engine.slack.ephemeral(&channel, &user, STRAY_REPLY).await {
+                if let Err(e) = engine.slack.ephemeral(channel, user, STRAY_REPLY).await {
                     tracing::warn!(%user, error = %e, "could not tell a person with no case that there is nothing to do");
                 }
             }
             tracing::info!(seq, %user, %channel, replied, "a DM with no open case; finished");
         }
-        Some(other) => {
+        other => {
             tracing::warn!(seq, event = ?other, "an inbound item names no case; finished")
         }
-        None => tracing::warn!(
-            seq,
-            "an inbound item names no case and does not decode; finished"
-        ),
     }
     crate::telemetry::events::stray_inbound(replied);
     engine.store.finish(seq)
 }
 
 /// Applies an item to its case.
-pub async fn apply(engine: &Engine, case: &mut Case, item: &Value) {
-    let Some(event) = item
-        .get("event")
-        .and_then(|e| serde_json::from_value::<Inbound>(e.clone()).ok())
-    else {
-        tracing::warn!(case = %case.id, "dropped an inbound item that does not decode");
-        return;
-    };
+pub async fn apply(engine: &Engine, case: &mut Case, item: InboundItem) {
     let now = Utc::now();
-    match event {
+    match item.event {
         Inbound::Grouped { alert_id, name, at } => grouped(case, alert_id, name, at),
         Inbound::Button {
             action_id,
@@ -205,15 +103,8 @@ pub async fn apply(engine: &Engine, case: &mut Case, item: &Value) {
             user,
             channel,
         } => {
-            if !engine.analysts.contains(&user) {
-                refuse(
-                    engine,
-                    case,
-                    &user,
-                    &channel,
-                    "only analysts can act on cases",
-                )
-                .await;
+            if let Err(refusal) = authorize(engine, &user, Ask::Analyst) {
+                refuse(engine, case, &user, &channel, refusal).await;
                 return;
             }
             analyst_command(case, command, &user, now);
@@ -267,26 +158,18 @@ async fn button(
         return;
     }
     if let Some(reply) = owner_reply(action_id) {
-        let on_dm = case
-            .dm
-            .as_ref()
-            .is_some_and(|d| d.ts == message_ts && d.channel == channel);
-        let is_owner = case.owner().and_then(|o| o.slack_user.as_deref()) == Some(user);
-        if !on_dm || !is_owner {
-            tracing::warn!(case = %case.id, user, action_id, "refused an owner button from someone else or another message");
+        let ask = Ask::OwnerAnswer {
+            case,
+            channel,
+            message_ts,
+        };
+        if let Err(refusal) = authorize(engine, user, ask) {
             case.note(
                 now,
                 Some(user),
                 format!("Refused `{action_id}`: not the owner's own DM"),
             );
-            refuse(
-                engine,
-                case,
-                user,
-                channel,
-                "only the device owner can answer this, from their own message",
-            )
-            .await;
+            refuse(engine, case, user, channel, refusal).await;
             return;
         }
         if case.owner_answer.is_some() || !case.state().is_open() {
@@ -295,12 +178,20 @@ async fn button(
         case.owner_answered(reply, user, now);
         return;
     }
-    let on_card = case
-        .card
-        .as_ref()
-        .is_some_and(|c| c.ts == message_ts && c.channel == channel);
-    if !on_card {
-        tracing::warn!(case = %case.id, user, action_id, "refused a card button whose value does not match its message");
+    let ask = Ask::OnCard {
+        case,
+        channel,
+        message_ts,
+    };
+    if let Err(refusal) = authorize(engine, user, ask) {
+        // Counted and on the timeline, but not answered: the press did not come from the
+        // card, so there is no message of ours to answer it beside.
+        crate::telemetry::events::Refused {
+            what: refusal.kind(),
+            user,
+            case: Some(&case.id),
+        }
+        .emit();
         case.note(
             now,
             Some(user),
@@ -308,25 +199,19 @@ async fn button(
         );
         return;
     }
-    if !engine.analysts.contains(user) {
-        refuse(
-            engine,
-            case,
-            user,
-            channel,
-            "only analysts can act on cases",
-        )
-        .await;
+    if let Err(refusal) = authorize(engine, user, Ask::Analyst) {
+        refuse(engine, case, user, channel, refusal).await;
         return;
     }
+    use crate::render::card::actions;
     let command = match action_id {
-        "case_ack" => CaseCommand::Ack,
-        "case_assign" => CaseCommand::Assign {
+        actions::ACK => CaseCommand::Ack,
+        actions::ASSIGN => CaseCommand::Assign {
             to: user.to_string(),
         },
-        "case_escalate" => CaseCommand::Escalate,
-        "case_snooze" => CaseCommand::Snooze { secs: 2 * 3600 },
-        "case_contain" => CaseCommand::Contain,
+        actions::ESCALATE => CaseCommand::Escalate,
+        actions::SNOOZE => CaseCommand::Snooze { secs: 2 * 3600 },
+        actions::CONTAIN => CaseCommand::Contain,
         // `case_resolve` opens a modal on the fast lane (see `bot`).
         _ => {
             tracing::info!(case = %case.id, user, action_id, "ignored an unknown card action");
@@ -338,17 +223,23 @@ async fn button(
 
 fn owner_reply(action_id: &str) -> Option<OwnerReply> {
     match action_id {
-        "owner_me" => Some(OwnerReply::Me),
-        "owner_not_me" => Some(OwnerReply::NotMe),
-        "owner_not_mine" => Some(OwnerReply::NotMine),
+        crate::render::dm::actions::ME => Some(OwnerReply::Me),
+        crate::render::dm::actions::NOT_ME => Some(OwnerReply::NotMe),
+        crate::render::dm::actions::NOT_MINE => Some(OwnerReply::NotMine),
         _ => None,
     }
 }
 
-async fn refuse(engine: &Engine, case: &Case, user: &str, channel: &str, why: &str) {
-    crate::telemetry::events::refused("case action");
-    tracing::info!(case = %case.id, user, why, "refused an action");
-    let text = format!("Sorry, {why}. ({})", case.id);
+/// Tells `user` why they were refused (the item is already applied: the ack went out long
+/// ago, so the answer is an ephemeral message), logging and counting it.
+async fn refuse(engine: &Engine, case: &Case, user: &str, channel: &str, refusal: Refusal) {
+    crate::telemetry::events::Refused {
+        what: refusal.kind(),
+        user,
+        case: Some(&case.id),
+    }
+    .emit();
+    let text = refusal.text(Some(&case.id));
     if let Err(e) = engine.slack.ephemeral(channel, user, &text).await {
         tracing::warn!(error = %e, "could not tell the user their action was refused");
     }
