@@ -26,7 +26,8 @@ use serde_json::Value;
 
 use crate::config::Config;
 use crate::run::Running;
-use crate::sandbox::{self, RunningSandbox, Seed, write_config};
+use crate::sandbox_config as write_config;
+use vigil_sandbox::{self as sandbox, RunningSandbox, Seed};
 
 use control::{Control, SERVICES};
 
@@ -128,14 +129,7 @@ async fn with_sandbox(
 ) -> anyhow::Result<()> {
     let base = sandbox.base_url();
     let config_path = dir.join("vigil.toml");
-    write_config::write(
-        &config_path,
-        &write_config::Target {
-            base: &base,
-            credentials: &sandbox.sandbox.credentials,
-            seed: &sandbox.sandbox.seed,
-        },
-    )?;
+    write_config::write(&config_path, &sandbox.served())?;
     let config = Config::load(&config_path)?;
     println!(
         "vigil bench: {} envelopes at each of {:?} in flight, {} alerts {} ms apart; every vendor answers in {} ms",

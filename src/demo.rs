@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::config::Config;
-use crate::sandbox::{self, write_config};
+use crate::sandbox_config as write_config;
+use vigil_sandbox as sandbox;
 
 /// Options for one demo run.
 #[derive(Debug, Clone, Default)]
@@ -65,14 +66,7 @@ pub async fn run(opts: DemoOptions) -> anyhow::Result<bool> {
     let base = sandbox.base_url();
     let dir = tempfile::tempdir()?;
     let config_path = dir.path().join("vigil.toml");
-    write_config::write(
-        &config_path,
-        &write_config::Target {
-            base: &base,
-            credentials: &sandbox.sandbox.credentials,
-            seed: &sandbox.sandbox.seed,
-        },
-    )?;
+    write_config::write(&config_path, &sandbox.served())?;
     let mut config = Config::load(&config_path)?;
     config.triage.reminder_after = Duration::from_secs(2);
     config.triage.escalate_after = Duration::from_secs(5);

@@ -19,8 +19,9 @@ use super::control::{Call, Control};
 use super::report::{self, SlackLimits};
 use super::{Cast, cards};
 use crate::config::Config;
-use crate::sandbox::{self, write_config};
+use crate::sandbox_config as write_config;
 use crate::store::Store;
+use vigil_sandbox as sandbox;
 
 /// Every alert must be a case within this (issue 9 §3).
 const CASES_TARGET: Duration = Duration::from_secs(10);
@@ -45,14 +46,7 @@ pub async fn run(alerts: usize) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let base = sandbox.base_url();
     let config_path = dir.path().join("vigil.toml");
-    write_config::write(
-        &config_path,
-        &write_config::Target {
-            base: &base,
-            credentials: &sandbox.sandbox.credentials,
-            seed: &sandbox.sandbox.seed,
-        },
-    )?;
+    write_config::write(&config_path, &sandbox.served())?;
     let config = Config::load(&config_path)?;
     let exe = std::env::current_exe()?;
     let mut child = tokio::process::Command::new(&exe)

@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use serde_json::Value;
-use vigil::sandbox::{self, RunningSandbox};
+use vigil_sandbox::{self as sandbox, RunningSandbox};
 
 /// A running sandbox plus what tests usually need from it.
 pub struct TestSandbox {
@@ -100,15 +100,7 @@ pub struct Bot {
 /// Writes a config for `ts` into `dir` the way `vigil sandbox --write-config` does.
 pub fn write_config(ts: &TestSandbox, dir: &std::path::Path) -> std::path::PathBuf {
     let path = dir.join("vigil.toml");
-    vigil::sandbox::write_config::write(
-        &path,
-        &vigil::sandbox::write_config::Target {
-            base: &ts.base,
-            credentials: &ts.running.sandbox.credentials,
-            seed: &ts.running.sandbox.seed,
-        },
-    )
-    .expect("config written");
+    vigil::sandbox_config::write(&path, &ts.running.served()).expect("config written");
     path
 }
 
