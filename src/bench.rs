@@ -29,7 +29,8 @@ use crate::run::Running;
 use crate::sandbox_config as write_config;
 use vigil_sandbox::{self as sandbox, RunningSandbox, Seed};
 
-use control::{Control, SERVICES};
+use control::SERVICES;
+use vigil_sandbox::client::SandboxClient;
 
 /// What `vigil bench` is asked to do.
 #[derive(Debug, Clone)]
@@ -176,7 +177,7 @@ async fn measure(
     wait_for_sockets(sandbox).await?;
     let cast = Cast::from_seed(&sandbox.sandbox.seed)?;
     let bot_token = sandbox.sandbox.credentials.slack.bot_token.clone();
-    let control = Control::new(sandbox.base_url(), bot_token)?;
+    let control = SandboxClient::new(sandbox.base_url())?.with_bot_token(bot_token);
     let store = &*bot.engine.store;
 
     let devices = cards::add_fleet(&control, &cast, opts.alerts + 1).await?;
@@ -244,7 +245,7 @@ async fn measure(
 /// `conversations.open` and `conversations.history`, as a person's client would), the cards to
 /// click and a case to show.
 async fn ack_targets(
-    control: &Control,
+    control: &SandboxClient,
     cast: &Cast,
     config: &Config,
     path: &cards::CriticalPath,

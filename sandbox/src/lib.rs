@@ -11,6 +11,7 @@
 
 pub mod args;
 pub mod cli;
+pub mod client;
 pub mod control;
 pub mod credentials;
 pub mod faults;

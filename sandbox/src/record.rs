@@ -15,8 +15,9 @@ use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
 use parking_lot::Mutex;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::Sandbox;
@@ -40,13 +41,15 @@ const SECRET_FIELDS: &[&str] = &[
 /// What a secret is replaced with.
 const REDACTED: &str = "[redacted]";
 
-/// One recorded request, shaped as `GET /_sandbox/requests` answers it.
-#[derive(Debug, Clone, Serialize)]
+/// One recorded request, shaped as `GET /_sandbox/requests` answers it; the same type is read
+/// back by [`crate::client::SandboxClient`], so the wire shape has one definition.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Recorded {
     /// Monotonic sequence number, for `since=`.
     pub seq: u64,
-    /// When it arrived (RFC 3339).
-    pub time: String,
+    /// When it arrived, before any injected delay (RFC 3339 with milliseconds on the wire).
+    #[serde(with = "rfc3339_millis")]
+    pub time: DateTime<Utc>,
     /// First path segment: `slack`, `github`, …
     pub service: String,
     /// HTTP method.
@@ -59,6 +62,30 @@ pub struct Recorded {
     pub body: Value,
     /// The JSON answered, or null.
     pub response: Value,
+}
+
+impl Recorded {
+    /// The path without its query string.
+    pub fn route(&self) -> &str {
+        self.path.split('?').next().unwrap_or(&self.path)
+    }
+}
+
+/// `time` as `2025-01-02T03:04:05.678Z`, the format the control API has always answered.
+mod rfc3339_millis {
+    use chrono::{DateTime, SecondsFormat, Utc};
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&t.to_rfc3339_opts(SecondsFormat::Millis, true))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
+        let text = String::deserialize(d)?;
+        DateTime::parse_from_rfc3339(&text)
+            .map(|t| t.with_timezone(&Utc))
+            .map_err(serde::de::Error::custom)
+    }
 }
 
 /// The store of recorded requests.
@@ -171,7 +198,7 @@ pub async fn record(State(sb): State<Sandbox>, req: Request, next: Next) -> Resp
         Err(_) => return (StatusCode::PAYLOAD_TOO_LARGE, "request body too large").into_response(),
     };
     let body_value = redact(Body::parse(content_type.as_deref(), &bytes).to_record());
-    let time = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let time = Utc::now();
     let resp = next
         .run(Request::from_parts(parts, AxumBody::from(bytes)))
         .await;
@@ -231,5 +258,16 @@ mod tests {
         assert_eq!(v["link"], "https://x/y?a=1&token=[redacted]&b=2");
         assert_eq!(v["plain"], "a=b?c");
         assert_eq!(redact_query("/api/x?token=abc"), "/api/x?token=[redacted]");
+    }
+
+    #[test]
+    fn recorded_round_trips_with_millisecond_times() {
+        let v = serde_json::json!({"seq": 3, "time": "2025-01-02T03:04:05.678Z", "service": "slack",
+            "method": "POST", "path": "/api/chat.postMessage?x=1", "status": 200,
+            "body": {"channel": "C1"}, "response": {"ok": true}});
+        let r: Recorded = serde_json::from_value(v.clone()).unwrap();
+        assert_eq!(r.route(), "/api/chat.postMessage");
+        assert_eq!(r.time.timestamp_subsec_millis(), 678);
+        assert_eq!(serde_json::to_value(&r).unwrap(), v);
     }
 }
