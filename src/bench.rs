@@ -26,9 +26,11 @@ use serde_json::Value;
 
 use crate::config::Config;
 use crate::run::Running;
-use crate::sandbox::{self, RunningSandbox, Seed, write_config};
+use crate::sandbox_config as write_config;
+use vigil_sandbox::{self as sandbox, RunningSandbox, Seed};
 
-use control::{Control, SERVICES};
+use control::SERVICES;
+use vigil_sandbox::client::SandboxClient;
 
 /// What `vigil bench` is asked to do.
 #[derive(Debug, Clone)]
@@ -128,14 +130,7 @@ async fn with_sandbox(
 ) -> anyhow::Result<()> {
     let base = sandbox.base_url();
     let config_path = dir.join("vigil.toml");
-    write_config::write(
-        &config_path,
-        &write_config::Target {
-            base: &base,
-            credentials: &sandbox.sandbox.credentials,
-            seed: &sandbox.sandbox.seed,
-        },
-    )?;
+    write_config::write(&config_path, &sandbox.served())?;
     let config = Config::load(&config_path)?;
     println!(
         "vigil bench: {} envelopes at each of {:?} in flight, {} alerts {} ms apart; every vendor answers in {} ms",
@@ -182,7 +177,7 @@ async fn measure(
     wait_for_sockets(sandbox).await?;
     let cast = Cast::from_seed(&sandbox.sandbox.seed)?;
     let bot_token = sandbox.sandbox.credentials.slack.bot_token.clone();
-    let control = Control::new(sandbox.base_url(), bot_token)?;
+    let control = SandboxClient::new(sandbox.base_url())?.with_bot_token(bot_token);
     let store = &*bot.engine.store;
 
     let devices = cards::add_fleet(&control, &cast, opts.alerts + 1).await?;
@@ -250,7 +245,7 @@ async fn measure(
 /// `conversations.open` and `conversations.history`, as a person's client would), the cards to
 /// click and a case to show.
 async fn ack_targets(
-    control: &Control,
+    control: &SandboxClient,
     cast: &Cast,
     config: &Config,
     path: &cards::CriticalPath,

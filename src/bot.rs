@@ -352,28 +352,14 @@ impl Bot {
                 .and_then(|v| v.value.clone())
                 .unwrap_or_default()
         };
-        let severity = value(render::modals::SEVERITY)
-            .trim()
-            .parse::<u8>()
-            .unwrap_or(50)
-            .clamp(1, 100);
-        let hostname = value(render::modals::HOSTNAME).trim().to_string();
-        let alert = crate::case::Alert {
-            id: format!("slack:{}", ev.view.state_params.id),
-            source: "slack".into(),
-            name: value(render::modals::TITLE),
+        let alert = crate::pipeline::ingest::from_form(&crate::pipeline::ingest::NewCaseForm {
+            view_id: ev.view.state_params.id.to_string(),
+            opened_by: user,
+            title: value(render::modals::TITLE),
             description: value(render::modals::DESCRIPTION),
-            severity,
-            severity_name: crate::case::Alert::severity_label(severity).into(),
-            user_name: String::new(),
-            device: (!hostname.is_empty()).then(|| crate::case::AlertDevice {
-                hostname,
-                ..Default::default()
-            }),
-            created_at: Some(chrono::Utc::now()),
-            raw: serde_json::json!({"opened_by": user}),
-            ..Default::default()
-        };
+            severity: value(render::modals::SEVERITY),
+            hostname: value(render::modals::HOSTNAME),
+        });
         match self.engine.admit(alert) {
             Ok(_) => Ok(()),
             Err(e) => {

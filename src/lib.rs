@@ -12,7 +12,7 @@ pub mod doctor;
 pub mod pipeline;
 pub mod render;
 pub mod run;
-pub mod sandbox;
+pub mod sandbox_config;
 pub mod server;
 pub mod slack;
 pub mod store;

@@ -168,7 +168,12 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             write_config,
         } => {
             vigil::telemetry::init_logs(&config::LogConfig::default());
-            vigil::sandbox::cli::serve(listen, write_config).await?;
+            vigil_sandbox::cli::serve(
+                listen,
+                |served| vigil::sandbox_config::announce(served, write_config.as_deref()),
+                vigil::run::shutdown_signal(),
+            )
+            .await?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Run { config } => {

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 
-use super::control::Control;
+use vigil_sandbox::client::SandboxClient;
 
 /// Who and what the envelopes are about.
 pub struct Targets {
@@ -108,7 +108,7 @@ const MAX_ERRORS: usize = 3;
 /// Pushes `count` envelopes of the mix, starting at position `first` of it (so a later level
 /// goes on where the one before stopped), `concurrency` at a time.
 pub async fn run(
-    control: &Control,
+    control: &SandboxClient,
     targets: &Targets,
     first: usize,
     count: usize,

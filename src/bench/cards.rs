@@ -13,9 +13,11 @@ use serde_json::{Value, json};
 use tokio::time::{Instant, MissedTickBehavior};
 
 use super::Cast;
-use super::control::{Call, Control, slack_ts};
+use super::control::slack_ts;
 use crate::case::CaseId;
 use crate::store::Store;
+use vigil_sandbox::client::SandboxClient;
+use vigil_sandbox::record::Recorded;
 
 /// The CrowdStrike call the poller makes; its answer lists the alerts it fetched.
 const ALERTS_POLL: &str = "/alerts/combined/alerts/v1";
@@ -35,7 +37,7 @@ fn device_id(i: usize) -> String {
 /// owner, so every alert goes down the same path: host details, asset by serial, owner, the
 /// owner's Slack user, issue, card, DM. Returns the device ids.
 pub async fn add_fleet(
-    control: &Control,
+    control: &SandboxClient,
     cast: &Cast,
     count: usize,
 ) -> anyhow::Result<Vec<String>> {
@@ -74,7 +76,7 @@ pub struct Injected {
 }
 
 /// Injects one low-severity endpoint alert on `device_id`.
-pub async fn inject(control: &Control, device_id: &str) -> anyhow::Result<Injected> {
+pub async fn inject(control: &SandboxClient, device_id: &str) -> anyhow::Result<Injected> {
     let at = Utc::now();
     let v = control
         .post(
@@ -109,7 +111,7 @@ pub struct CardPost {
 }
 
 /// The card a recorded request posted, if it is a successful `chat.postMessage` of a card.
-fn card_post(call: &Call) -> Option<CardPost> {
+fn card_post(call: &Recorded) -> Option<CardPost> {
     if call.route() != "/api/chat.postMessage" || call.status != 200 {
         return None;
     }
@@ -129,7 +131,7 @@ fn card_post(call: &Call) -> Option<CardPost> {
         case_id: payload.get("case_id").and_then(Value::as_str)?.to_string(),
         ts: ts.to_string(),
         visible_at: slack_ts(ts)?,
-        call_at: call.at,
+        call_at: call.time,
     })
 }
 
@@ -159,14 +161,14 @@ pub struct CardWatch {
 
 impl CardWatch {
     /// Reads the requests recorded since the last look.
-    pub async fn refresh(&mut self, control: &Control) -> anyhow::Result<()> {
-        for call in control.calls(None, self.since).await? {
+    pub async fn refresh(&mut self, control: &SandboxClient) -> anyhow::Result<()> {
+        for call in control.requests(None, self.since).await? {
             self.see(&call);
         }
         Ok(())
     }
 
-    fn see(&mut self, call: &Call) {
+    fn see(&mut self, call: &Recorded) {
         self.since = self.since.max(call.seq);
         self.limits.count(call);
         if let Some(card) = card_post(call) {
@@ -182,7 +184,7 @@ impl CardWatch {
             };
             let seen = PollSeen {
                 seq: call.seq,
-                at: call.at,
+                at: call.time,
             };
             self.polls
                 .entry(id.to_string())
@@ -199,7 +201,7 @@ impl CardWatch {
     /// found, by composite id.
     async fn wait(
         &mut self,
-        control: &Control,
+        control: &SandboxClient,
         store: &dyn Store,
         wanted: &HashSet<String>,
         deadline: Instant,
@@ -276,7 +278,7 @@ fn sample(injected: &Injected, poll: Option<&PollSeen>, card: &CardPost) -> Samp
 #[derive(Debug, Clone)]
 pub struct CriticalPath {
     /// The calls, in the order they arrived.
-    pub calls: Vec<Call>,
+    pub calls: Vec<Recorded>,
     /// The injected latency of every call.
     pub latency_ms: u64,
     /// The probe alert's own timings.
@@ -309,14 +311,14 @@ pub const MINIMAL_ROUNDS: usize = 5;
 /// answer: a call arriving at least half the latency after another started is taken to have
 /// waited for it (with every vendor slowed down equally, overlapping calls arrive within a
 /// few milliseconds of each other and dependent ones a whole latency apart).
-pub fn rounds(calls: &[Call], latency_ms: u64) -> usize {
+pub fn rounds(calls: &[Recorded], latency_ms: u64) -> usize {
     let gap = chrono::Duration::milliseconds(i64::try_from(latency_ms / 2).unwrap_or(i64::MAX));
     let mut depth: Vec<usize> = Vec::with_capacity(calls.len());
     for (i, c) in calls.iter().enumerate() {
         let before = calls[..i]
             .iter()
             .zip(&depth)
-            .filter(|(d, _)| latency_ms > 0 && c.at - d.at >= gap)
+            .filter(|(d, _)| latency_ms > 0 && c.time - d.time >= gap)
             .map(|(_, n)| *n)
             .max()
             .unwrap_or(0);
@@ -331,21 +333,21 @@ pub fn rounds(calls: &[Call], latency_ms: u64) -> usize {
 /// The calls of one case's path, taken from every recorded request: those that arrived from the
 /// fetching poll to the card's `chat.postMessage`, other polls left out. Meant for a case that
 /// ran alone, so nothing else was calling the vendors meanwhile.
-fn path_calls(all: &[Call], poll: &PollSeen, card: &CardPost) -> Vec<Call> {
-    let mut calls: Vec<Call> = all
+fn path_calls(all: &[Recorded], poll: &PollSeen, card: &CardPost) -> Vec<Recorded> {
+    let mut calls: Vec<Recorded> = all
         .iter()
-        .filter(|c| c.at >= poll.at && c.at <= card.call_at)
+        .filter(|c| c.time >= poll.at && c.time <= card.call_at)
         .filter(|c| c.seq == poll.seq || !(c.service == "crowdstrike" && c.route() == ALERTS_POLL))
         .cloned()
         .collect();
-    calls.sort_by_key(|c| (c.at, c.seq));
+    calls.sort_by_key(|c| (c.time, c.seq));
     calls
 }
 
 /// Sends one alert while nothing else happens, waits for its card, and reads back the vendor
 /// calls its case made on the way.
 pub async fn probe(
-    control: &Control,
+    control: &SandboxClient,
     store: &dyn Store,
     watch: &mut CardWatch,
     device_id: &str,
@@ -370,7 +372,7 @@ pub async fn probe(
             injected.composite_id
         );
     };
-    let all = control.calls(None, 0).await?;
+    let all = control.requests(None, 0).await?;
     Ok(CriticalPath {
         calls: path_calls(&all, &poll, &card),
         latency_ms,
@@ -394,7 +396,7 @@ pub struct Batch {
 
 /// Sends one alert per device, `interval` apart, and waits for their cards.
 pub async fn batch(
-    control: &Control,
+    control: &SandboxClient,
     store: &dyn Store,
     watch: &mut CardWatch,
     devices: &[String],
@@ -436,10 +438,17 @@ pub async fn batch(
 mod tests {
     use super::*;
 
-    fn call(seq: u64, ms: i64, service: &str, path: &str, body: Value, response: Value) -> Call {
-        Call {
+    fn call(
+        seq: u64,
+        ms: i64,
+        service: &str,
+        path: &str,
+        body: Value,
+        response: Value,
+    ) -> Recorded {
+        Recorded {
             seq,
-            at: DateTime::from_timestamp_millis(1_700_000_000_000 + ms).unwrap_or_default(),
+            time: DateTime::from_timestamp_millis(1_700_000_000_000 + ms).unwrap_or_default(),
             service: service.into(),
             method: "POST".into(),
             path: path.into(),
@@ -449,7 +458,7 @@ mod tests {
         }
     }
 
-    fn card_call(seq: u64, ms: i64, kind: &str) -> Call {
+    fn card_call(seq: u64, ms: i64, kind: &str) -> Recorded {
         call(
             seq,
             ms,
@@ -487,7 +496,7 @@ mod tests {
         let poll_call = call(1, 0, "crowdstrike", ALERTS_POLL, Value::Null, Value::Null);
         let poll = PollSeen {
             seq: poll_call.seq,
-            at: poll_call.at,
+            at: poll_call.time,
         };
         let all = vec![
             call(0, -10, "crowdstrike", ALERTS_POLL, Value::Null, Value::Null),
@@ -556,7 +565,7 @@ mod tests {
             at(7, 2015),
         ];
         assert_eq!(rounds(&parallel, 500), 5);
-        let sequential: Vec<Call> = (0..7).map(|i| at(i, i as i64 * 505)).collect();
+        let sequential: Vec<Recorded> = (0..7).map(|i| at(i, i as i64 * 505)).collect();
         assert_eq!(rounds(&sequential, 500), 7);
         assert_eq!(rounds(&[], 500), 0);
         assert_eq!(rounds(&parallel, 0), 7, "without latency every call counts");

@@ -4,9 +4,9 @@ use std::collections::BTreeMap;
 
 use super::acks::Acks;
 use super::cards::{Batch, CriticalPath, MINIMAL_ROUNDS};
-use super::control::Call;
 use super::stats::Summary;
 use crate::case::Case;
+use vigil_sandbox::record::Recorded;
 
 /// Ack p99 at [`ACK_TARGET_LEVEL`] envelopes in flight must be at most this, whatever the
 /// vendors do (issue 9: 10 ms on the 2-core machine; the goal is 5 ms).
@@ -33,7 +33,7 @@ pub struct SlackLimits {
 
 impl SlackLimits {
     /// Counts one recorded request (only 429 answers matter).
-    pub fn count(&mut self, call: &Call) {
+    pub fn count(&mut self, call: &Recorded) {
         if call.status != 429 {
             return;
         }
@@ -62,7 +62,7 @@ impl SlackLimits {
 
     /// Counts the recorded requests of every vendor and reads the timeline of every case.
     #[cfg(test)]
-    pub fn from(calls: &[Call], cases: &[Case]) -> SlackLimits {
+    pub fn from(calls: &[Recorded], cases: &[Case]) -> SlackLimits {
         let mut out = SlackLimits::default();
         for call in calls {
             out.count(call);
@@ -198,10 +198,10 @@ impl Results<'_> {
         let mut last: Option<chrono::DateTime<chrono::Utc>> = None;
         let gap = chrono::Duration::milliseconds(i64::try_from(p.latency_ms / 2).unwrap_or(0));
         for c in &p.calls {
-            let together = last.is_some_and(|t| c.at - t < gap) && p.latency_ms > 0;
+            let together = last.is_some_and(|t| c.time - t < gap) && p.latency_ms > 0;
             if !together {
                 round += 1;
-                last = Some(c.at);
+                last = Some(c.time);
             }
             let n = if together {
                 "   ".to_string()
@@ -446,10 +446,10 @@ mod tests {
         assert_eq!(vm_hwm_kib("VmHWM: lots\n"), None);
     }
 
-    fn call(service: &str, path: &str, status: u16) -> Call {
-        Call {
+    fn call(service: &str, path: &str, status: u16) -> Recorded {
+        Recorded {
             seq: 1,
-            at: Utc::now(),
+            time: Utc::now(),
             service: service.into(),
             method: "POST".into(),
             path: path.into(),

@@ -15,12 +15,14 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use serde_json::json;
 
-use super::control::{Call, Control};
 use super::report::{self, SlackLimits};
 use super::{Cast, cards};
 use crate::config::Config;
-use crate::sandbox::{self, write_config};
+use crate::sandbox_config as write_config;
 use crate::store::Store;
+use vigil_sandbox as sandbox;
+use vigil_sandbox::client::SandboxClient;
+use vigil_sandbox::record::Recorded;
 
 /// Every alert must be a case within this (issue 9 §3).
 const CASES_TARGET: Duration = Duration::from_secs(10);
@@ -45,14 +47,7 @@ pub async fn run(alerts: usize) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let base = sandbox.base_url();
     let config_path = dir.path().join("vigil.toml");
-    write_config::write(
-        &config_path,
-        &write_config::Target {
-            base: &base,
-            credentials: &sandbox.sandbox.credentials,
-            seed: &sandbox.sandbox.seed,
-        },
-    )?;
+    write_config::write(&config_path, &sandbox.served())?;
     let config = Config::load(&config_path)?;
     let exe = std::env::current_exe()?;
     let mut child = tokio::process::Command::new(&exe)
@@ -87,7 +82,7 @@ struct Measured {
     high: usize,
     started: DateTime<Utc>,
     cases_after: Option<Duration>,
-    calls: Vec<Call>,
+    calls: Vec<Recorded>,
     bot_rss_kib: Option<u64>,
     channel: String,
 }
@@ -106,10 +101,8 @@ async fn storm(
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     let cast = Cast::from_seed(&sandbox.sandbox.seed)?;
-    let control = Control::new(
-        sandbox.base_url(),
-        sandbox.sandbox.credentials.slack.bot_token.clone(),
-    )?;
+    let control = SandboxClient::new(sandbox.base_url())?
+        .with_bot_token(sandbox.sandbox.credentials.slack.bot_token.clone());
     let devices = cards::add_fleet(&control, &cast, DEVICES.min(alerts)).await?;
     let metrics = format!("http://{}/metrics", config.server.listen);
     let http = reqwest::Client::new();
@@ -185,13 +178,13 @@ async fn storm(
 #[derive(Default)]
 struct Seen {
     since: u64,
-    calls: Vec<Call>,
+    calls: Vec<Recorded>,
 }
 
 impl Seen {
-    async fn read(&mut self, control: &Control) -> anyhow::Result<()> {
+    async fn read(&mut self, control: &SandboxClient) -> anyhow::Result<()> {
         loop {
-            let page = control.calls(None, self.since).await?;
+            let page = control.requests(None, self.since).await?;
             let Some(last) = page.iter().map(|c| c.seq).max() else {
                 return Ok(());
             };
@@ -221,14 +214,14 @@ async fn cases_opened(http: &reqwest::Client, url: &str) -> usize {
         .sum::<f64>() as usize
 }
 
-fn is_issue(c: &Call) -> bool {
+fn is_issue(c: &Recorded) -> bool {
     c.service == "github"
         && c.method == "POST"
         && c.route().ends_with("/issues")
         && (200..300).contains(&c.status)
 }
 
-fn to_alerts_channel(c: &Call, channel: &str, method: &str) -> bool {
+fn to_alerts_channel(c: &Recorded, channel: &str, method: &str) -> bool {
     c.service == "slack"
         && c.route() == format!("/api/{method}")
         && c.status == 200
@@ -249,16 +242,16 @@ fn verdict(ok: bool) -> &'static str {
 }
 
 fn finish(m: Measured, config: &Config) -> anyhow::Result<()> {
-    let posts: Vec<&Call> = m
+    let posts: Vec<&Recorded> = m
         .calls
         .iter()
         .filter(|c| to_alerts_channel(c, &m.channel, "chat.postMessage"))
         .collect();
-    let top: Vec<&&Call> = posts
+    let top: Vec<&&Recorded> = posts
         .iter()
         .filter(|c| c.body.get("thread_ts").is_none())
         .collect();
-    let kind = |c: &Call| {
+    let kind = |c: &Recorded| {
         c.body
             .pointer("/metadata/event_payload/kind")
             .and_then(|v| v.as_str())
@@ -267,21 +260,21 @@ fn finish(m: Measured, config: &Config) -> anyhow::Result<()> {
     };
     let cards = top.iter().filter(|c| kind(c) == "card").count();
     let digests = top.iter().filter(|c| kind(c) == "digest").count();
-    let last_top = top.iter().map(|c| c.at).max();
+    let last_top = top.iter().map(|c| c.time).max();
     let updates = m
         .calls
         .iter()
         .filter(|c| to_alerts_channel(c, &m.channel, "chat.update"))
-        .map(|c| c.at)
+        .map(|c| c.time)
         .max();
     // Messages the channel had to take up to the last top-level one, threads included.
-    let before_last = last_top.map_or(0, |t| posts.iter().filter(|c| c.at <= t).count());
+    let before_last = last_top.map_or(0, |t| posts.iter().filter(|c| c.time <= t).count());
     let card_physical = before_last.saturating_sub(4) as f64;
     let issues: Vec<DateTime<Utc>> = m
         .calls
         .iter()
         .filter(|c| is_issue(c))
-        .map(|c| c.at)
+        .map(|c| c.time)
         .collect();
     let issue_physical = issues.len().saturating_sub(1) as f64 * 0.75;
     let last_issue = issues.iter().max().copied();
@@ -295,7 +288,7 @@ fn finish(m: Measured, config: &Config) -> anyhow::Result<()> {
                     "/api/conversations.history" | "/api/conversations.replies"
                 )
         })
-        .map(|c| c.at)
+        .map(|c| c.time)
         .collect();
     let tier3_peak = tier3
         .iter()

@@ -11,6 +11,7 @@ pub mod engine;
 pub mod failpoint;
 pub mod home;
 pub mod inbound;
+pub mod ingest;
 pub mod poller;
 pub mod runner;
 pub mod steps;

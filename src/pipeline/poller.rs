@@ -8,8 +8,9 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 
 use super::engine::Engine;
+use super::ingest::alert_from_falcon;
 use crate::vendors::crowdstrike::client::CrowdStrikeClient;
-use crate::vendors::crowdstrike::models::{alert_from_falcon, updated_since_filter};
+use crate::vendors::crowdstrike::models::updated_since_filter;
 
 /// Name of the stored cursor.
 pub const CURSOR: &str = "crowdstrike.updated_timestamp";

@@ -17,7 +17,6 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 
 use super::engine::Engine;
-use crate::case::{Alert, AlertDevice};
 use crate::config::Secret;
 use crate::store::Admission;
 
@@ -115,7 +114,7 @@ pub async fn receive(
         Ok(v) => v,
         Err(e) => return reject(StatusCode::BAD_REQUEST, &format!("body is not JSON: {e}")),
     };
-    let alert = match to_alert(&value) {
+    let alert = match super::ingest::from_webhook(&value) {
         Ok(a) => a,
         Err(e) => return reject(StatusCode::BAD_REQUEST, &e),
     };
@@ -154,48 +153,10 @@ pub async fn receive(
     }
 }
 
-/// A CrowdStrike alert object, or the generic shape.
-pub fn to_alert(v: &Value) -> Result<Alert, String> {
-    if v.get("composite_id").is_some() {
-        return crate::vendors::crowdstrike::models::alert_from_falcon(v)
-            .map_err(|e| e.to_string());
-    }
-    let text = |k: &str| v.get(k).and_then(Value::as_str).unwrap_or("").to_string();
-    let id = text("id");
-    if id.is_empty() {
-        return Err("`id` is required (a unique alert id)".into());
-    }
-    let severity = v
-        .get("severity")
-        .and_then(Value::as_u64)
-        .unwrap_or(50)
-        .clamp(1, 100) as u8;
-    let hostname = text("hostname");
-    Ok(Alert {
-        id: format!("webhook:{id}"),
-        source: "webhook".into(),
-        name: text("name"),
-        description: text("description"),
-        severity,
-        severity_name: Alert::severity_label(severity).into(),
-        tactic: text("tactic"),
-        technique_id: text("technique_id"),
-        user_name: text("user"),
-        account_upn: text("user_email"),
-        device: (!hostname.is_empty()).then(|| AlertDevice {
-            device_id: text("device_id"),
-            hostname,
-            ..Default::default()
-        }),
-        raw: v.clone(),
-        created_at: Some(chrono::Utc::now()),
-        ..Default::default()
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::case::Alert;
     use crate::store::Store;
 
     fn headers(ts: i64, sig: &str) -> HeaderMap {
@@ -231,14 +192,6 @@ mod tests {
             verify("s", &HeaderMap::new(), body, 0),
             Err(Refusal::Malformed(_))
         ));
-    }
-
-    #[test]
-    fn generic_alerts_need_an_id() {
-        assert!(to_alert(&json!({"name": "x"})).is_err());
-        let a = to_alert(&json!({"id": "7", "hostname": "WS-1", "severity": 900})).unwrap();
-        assert_eq!(a.severity, 100);
-        assert_eq!(a.id, "webhook:7");
     }
 
     /// A store whose next `admit` fails, as a full disk or a sled I/O error would.

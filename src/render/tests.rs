@@ -12,7 +12,7 @@ use crate::case::{
     Alert, AlertDevice, Case, CaseId, CaseState, Decision, Enrichment, GroupedAlert, IssueRef,
     Owner, Priority, Resolution,
 };
-use crate::sandbox::slack::blocks;
+use vigil_sandbox::slack::blocks;
 
 /// A case whose every alert-derived field (and the owner's inventory name) is `text`.
 fn case_with(text: &str, host: &str, cmd: &str) -> Case {

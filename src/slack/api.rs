@@ -451,7 +451,7 @@ mod tests {
     use super::*;
     use crate::slack::config::SlackConfig;
 
-    async fn api_for(sb: &crate::sandbox::RunningSandbox) -> SlackApi {
+    async fn api_for(sb: &vigil_sandbox::RunningSandbox) -> SlackApi {
         let config = SlackConfig {
             base_url: format!("{}/slack/api", sb.base_url()),
             bot_token_file: None,
@@ -480,7 +480,7 @@ mod tests {
     /// returns with `include_all_metadata`.
     #[tokio::test]
     async fn find_reply_sees_a_tagged_reply_and_nothing_else() {
-        let sb = crate::sandbox::start("127.0.0.1:0".parse().expect("addr"))
+        let sb = vigil_sandbox::start("127.0.0.1:0".parse().expect("addr"))
             .await
             .expect("sandbox");
         let api = api_for(&sb).await;
@@ -518,7 +518,7 @@ mod tests {
     /// cache, not at Tier 3's pace.
     #[tokio::test]
     async fn owner_lookups_are_asked_once_per_email_and_user() {
-        let sb = crate::sandbox::start("127.0.0.1:0".parse().expect("addr"))
+        let sb = vigil_sandbox::start("127.0.0.1:0".parse().expect("addr"))
             .await
             .expect("sandbox");
         let api = api_for(&sb).await;

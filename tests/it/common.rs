@@ -3,7 +3,8 @@
 #![allow(dead_code)]
 
 use serde_json::Value;
-use vigil::sandbox::{self, RunningSandbox};
+use vigil_sandbox::client::SandboxClient;
+use vigil_sandbox::{self as sandbox, RunningSandbox};
 
 /// A running sandbox plus what tests usually need from it.
 pub struct TestSandbox {
@@ -15,8 +16,10 @@ pub struct TestSandbox {
     pub creds: Value,
     /// `GET /_sandbox/seed`.
     pub seed: Value,
-    /// A plain client (no vendor logic).
+    /// A plain client (no vendor logic), for the vendor APIs.
     pub http: reqwest::Client,
+    /// The sandbox's control API, over `http`.
+    pub client: SandboxClient,
 }
 
 /// Starts a fresh sandbox on 127.0.0.1:0.
@@ -26,14 +29,16 @@ pub async fn sandbox() -> TestSandbox {
         .expect("sandbox starts");
     let base = running.base_url();
     let http = client();
-    let creds = get_json(&http, &format!("{base}/_sandbox/credentials")).await;
-    let seed = get_json(&http, &format!("{base}/_sandbox/seed")).await;
+    let control = SandboxClient::with_http(http.clone(), base.clone());
+    let creds = control.credentials().await.expect("credentials");
+    let seed = control.seed().await.expect("seed");
     TestSandbox {
         running,
         base,
         creds,
         seed,
         http,
+        client: control,
     }
 }
 
@@ -63,27 +68,25 @@ impl TestSandbox {
         format!("{}{}", self.base, path)
     }
 
-    /// POST JSON to the control API and parse the answer.
+    /// POST JSON to the control API and parse the answer (a non-2xx answer is returned as
+    /// it came, for tests that check refusals).
     pub async fn control(&self, path: &str, body: Value) -> Value {
-        self.http
-            .post(self.url(&format!("/_sandbox{path}")))
-            .json(&body)
-            .send()
+        self.client
+            .control_answer(path, &body)
             .await
             .expect("control request")
-            .json()
-            .await
-            .expect("control json")
+            .1
     }
 
-    /// Recorded requests for a service.
+    /// Recorded requests for a service, as the control API answers them.
     pub async fn requests(&self, service: &str) -> Vec<Value> {
-        let v = get_json(
-            &self.http,
-            &self.url(&format!("/_sandbox/requests?service={service}")),
-        )
-        .await;
-        v["requests"].as_array().cloned().unwrap_or_default()
+        self.client
+            .requests(Some(service), 0)
+            .await
+            .expect("recorded requests")
+            .iter()
+            .map(|r| serde_json::to_value(r).expect("recorded request serializes"))
+            .collect()
     }
 }
 
@@ -100,15 +103,7 @@ pub struct Bot {
 /// Writes a config for `ts` into `dir` the way `vigil sandbox --write-config` does.
 pub fn write_config(ts: &TestSandbox, dir: &std::path::Path) -> std::path::PathBuf {
     let path = dir.join("vigil.toml");
-    vigil::sandbox::write_config::write(
-        &path,
-        &vigil::sandbox::write_config::Target {
-            base: &ts.base,
-            credentials: &ts.running.sandbox.credentials,
-            seed: &ts.running.sandbox.seed,
-        },
-    )
-    .expect("config written");
+    vigil::sandbox_config::write(&path, &ts.running.served()).expect("config written");
     path
 }
 

@@ -34,7 +34,7 @@ struct Ctx {
     /// Vigil's Slack handling over an in-memory store.
     bot: Bot,
     /// Keeps the sandbox answering the bot's Web API calls.
-    _sandbox: vigil::sandbox::RunningSandbox,
+    _sandbox: vigil_sandbox::RunningSandbox,
 }
 
 /// One decoder under test.
@@ -368,10 +368,10 @@ fn falcon_alerts_decoder(ctx: &Ctx, bytes: &[u8]) {
     let env: Option<crowdstrike::models::Envelope<Value>> =
         vendor_answer(ctx, bytes, crowdstrike::client::error_message);
     for v in env.and_then(|e| e.resources).unwrap_or_default() {
-        let _ = crowdstrike::models::alert_from_falcon(&v);
+        let _ = vigil::pipeline::ingest::alert_from_falcon(&v);
     }
     if let Ok(v) = serde_json::from_slice::<Value>(bytes) {
-        let _ = crowdstrike::models::alert_from_falcon(&v);
+        let _ = vigil::pipeline::ingest::alert_from_falcon(&v);
     }
 }
 
@@ -421,7 +421,7 @@ fn slack_answer_decoder(_ctx: &Ctx, bytes: &[u8]) {
 
 fn webhook_decoder(_ctx: &Ctx, bytes: &[u8]) {
     if let Ok(v) = serde_json::from_slice::<Value>(bytes) {
-        let _ = vigil::pipeline::webhook::to_alert(&v);
+        let _ = vigil::pipeline::ingest::from_webhook(&v);
     }
 }
 

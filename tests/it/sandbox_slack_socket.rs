@@ -12,8 +12,8 @@ use tokio::sync::mpsc;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream, connect_async};
-use vigil::sandbox::Sandbox;
-use vigil::sandbox::slack::socket::{EnvelopeKind, Keepalive, PushOutcome};
+use vigil_sandbox::Sandbox;
+use vigil_sandbox::slack::socket::{EnvelopeKind, Keepalive, PushOutcome};
 
 use crate::common::{TestSandbox, sandbox};
 

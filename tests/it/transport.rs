@@ -12,9 +12,9 @@ use serde_json::{Value, json};
 use slack_morphism::prelude::*;
 use vigil::config::Config;
 use vigil::pipeline::inbound::InboundItem;
-use vigil::sandbox::slack::socket::{EnvelopeKind, PushOutcome};
 use vigil::slack::socket::{Delivery, Inbox, NotPersisted, SocketMode, Tuning};
 use vigil::store::{MemoryStore, Queued, Store, StoreError};
+use vigil_sandbox::slack::socket::{EnvelopeKind, PushOutcome};
 
 use crate::common::{TestSandbox, get_json, sandbox, start_bot, write_config};
 
