@@ -23,6 +23,9 @@ pub struct SandboxClient {
 impl SandboxClient {
     /// A client with bounded timeouts and a pool large enough for a benchmark's concurrency.
     pub fn new(base: impl Into<String>) -> anyhow::Result<SandboxClient> {
+        // reqwest is built with `rustls-no-provider` (crates.md §4.3): without a process
+        // default provider, building a client panics. Err means one is installed already.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let http = reqwest::Client::builder()
             .connect_timeout(Duration::from_secs(10))
             .timeout(Duration::from_secs(30))

@@ -96,6 +96,12 @@ pub struct Engine {
     /// pass is wanted, so ticks never pile up passes while Slack is slow.
     strays: tokio::sync::Mutex<()>,
     strays_due: std::sync::atomic::AtomicBool,
+    /// The case of each queued owner DM, by inbox sequence, once found. Finding it decodes
+    /// that DM channel's cases, and every case run and timer tick walks the whole inbox, so
+    /// without this a burst of replies costs replies × passes case decodes (it was a third of
+    /// the CPU under `vigil bench`). Only found cases are kept (a stray is looked up again, in
+    /// case its case's save lands late); entries go with their items.
+    targets: parking_lot::Mutex<HashMap<u64, CaseId>>,
 }
 
 /// How a step went.
@@ -146,6 +152,7 @@ impl Engine {
             board: super::board::Board::default(),
             strays: tokio::sync::Mutex::new(()),
             strays_due: std::sync::atomic::AtomicBool::new(false),
+            targets: parking_lot::Mutex::new(HashMap::new()),
         })
     }
 
@@ -251,7 +258,7 @@ impl Engine {
         match self.queued() {
             Ok(items) => {
                 for (seq, item) in items {
-                    match inbound::target(&self.store, &item) {
+                    match self.target_of(seq, &item) {
                         Ok(Some(id)) => self.kick(id),
                         Ok(None) => self.finish_strays(),
                         Err(e) => {
@@ -305,7 +312,27 @@ impl Engine {
                 }
             }
         }
+        let mut targets = self.targets.lock();
+        if !targets.is_empty() {
+            let queued: std::collections::HashSet<u64> = items.iter().map(|(s, _)| *s).collect();
+            targets.retain(|seq, _| queued.contains(seq));
+        }
         Ok(items)
+    }
+
+    /// Which case the queued item `seq` is for ([`inbound::target`]), remembered once found.
+    fn target_of(&self, seq: u64, item: &InboundItem) -> Result<Option<CaseId>, StoreError> {
+        if let Some(id) = &item.case {
+            return Ok(Some(id.clone()));
+        }
+        if let Some(id) = self.targets.lock().get(&seq) {
+            return Ok(Some(id.clone()));
+        }
+        let found = inbound::target(&self.store, item)?;
+        if let Some(id) = &found {
+            self.targets.lock().insert(seq, id.clone());
+        }
+        Ok(found)
     }
 
     /// Persists an inbound item and kicks its case; `false` if any of its dedupe keys
@@ -360,7 +387,7 @@ impl Engine {
     /// Finishes every inbound item with no case, oldest first.
     async fn stray_pass(&self) -> Result<(), StoreError> {
         for (seq, item) in self.queued()? {
-            if inbound::target(&self.store, &item)?.is_none() {
+            if self.target_of(seq, &item)?.is_none() {
                 inbound::stray(self, seq, &item).await?;
             }
         }
@@ -402,7 +429,7 @@ impl Engine {
 
     async fn apply_inbound(self: &Arc<Self>, id: &CaseId) -> Result<(), StoreError> {
         for (seq, item) in self.queued()? {
-            if inbound::target(&self.store, &item)?.as_ref() != Some(id) {
+            if self.target_of(seq, &item)?.as_ref() != Some(id) {
                 continue;
             }
             let Some(mut case) = self.store.get(id)? else {

@@ -96,14 +96,32 @@ fn person(ws: &Workspace, id: &str) -> Result<User, Refused> {
         .ok_or_else(|| not_found(format!("no such user: {id}")))
 }
 
-fn channel_of(ws: &mut Workspace, raw: &str) -> Result<Channel, Refused> {
+/// What a payload needs of a channel. Not the [`Channel`] itself: cloning that copies every
+/// message in it, which made each push cost as much as the channel's history.
+struct ChannelRef {
+    id: String,
+    name: Option<String>,
+    im_user: Option<String>,
+}
+
+fn channel_of(ws: &mut Workspace, raw: &str) -> Result<ChannelRef, Refused> {
     ws.resolve_channel(raw)
-        .and_then(|id| ws.channels.get(&id).cloned())
+        .and_then(|id| ws.channels.get(&id))
+        .map(|c: &Channel| ChannelRef {
+            id: c.id.clone(),
+            name: c.name.clone(),
+            im_user: c.im_user.clone(),
+        })
         .ok_or_else(|| not_found(format!("no such channel: {raw}")))
 }
 
+/// A message of a channel, copied out.
+fn message_in(ws: &Workspace, channel: &str, ts: &str) -> Option<Message> {
+    ws.channels.get(channel)?.messages.get(ts).cloned()
+}
+
 /// `channel_name` as payloads carry it (`directmessage` for IMs).
-fn channel_name(c: &Channel) -> String {
+fn channel_name(c: &ChannelRef) -> String {
     c.name.clone().unwrap_or_else(|| "directmessage".into())
 }
 
@@ -240,10 +258,7 @@ fn click_payload(
 ) -> Result<Value, Refused> {
     let user = person(ws, &req.user)?;
     let channel = channel_of(ws, &req.channel)?;
-    let msg: Message = channel
-        .messages
-        .get(&req.ts)
-        .cloned()
+    let msg: Message = message_in(ws, &channel.id, &req.ts)
         .ok_or_else(|| not_found(format!("no message {} in {}", req.ts, channel.id)))?;
     let (block_id, element) = msg
         .blocks
@@ -476,7 +491,11 @@ fn store_person_message(ws: &mut Workspace, req: &MessageReq) -> Result<Value, R
         };
         e.insert("channel_type".into(), json!(kind));
         if let Some(parent) = stored.thread_ts.as_ref().filter(|t| **t != stored.ts) {
-            let parent_user = channel.messages.get(parent).map(|m| m.user.clone());
+            let parent_user = ws
+                .channels
+                .get(&channel.id)
+                .and_then(|c| c.messages.get(parent))
+                .map(|m| m.user.clone());
             if let Some(pu) = parent_user {
                 e.insert("parent_user_id".into(), json!(pu));
             }
