@@ -198,6 +198,7 @@ pub fn alert_from_falcon(v: &Value) -> Result<Alert, AlertShapeError> {
         link: text(obj, "falcon_host_link"),
         created_at: created_at(obj),
         raw: v.clone(),
+        ..Default::default()
     })
 }
 
