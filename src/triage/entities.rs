@@ -467,9 +467,38 @@ mod tests {
         .all(|k| {
             let l = e.of(k);
             l.len() <= MAX_PER_KIND
-                && l.iter()
-                    .all(|v| normalise(k, v).as_deref() == Some(v.as_str()))
+                && l.iter().all(|v| {
+                    normalise(k, v).as_deref() == Some(v.as_str()) && independently_valid(k, v)
+                })
         })
+    }
+
+    /// Checks that do not go through the module's own validators, so a broken validator is
+    /// caught rather than agreed with.
+    fn independently_valid(k: EntityKind, v: &str) -> bool {
+        let no_space = !v.chars().any(char::is_whitespace) && v.len() <= MAX_VALUE_LEN;
+        let domain_like = |d: &str| {
+            d.contains('.')
+                && d.split('.').all(|l| !l.is_empty())
+                && d.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '.')
+        };
+        no_space
+            && match k {
+                EntityKind::Ip => v.parse::<IpAddr>().is_ok(),
+                EntityKind::Hash => {
+                    [32, 40, 64].contains(&v.len())
+                        && v.chars()
+                            .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
+                }
+                EntityKind::Domain => domain_like(v),
+                EntityKind::Email => v
+                    .split_once('@')
+                    .is_some_and(|(l, d)| !l.is_empty() && domain_like(d) && !d.contains('@')),
+                EntityKind::Url => url::Url::parse(v)
+                    .is_ok_and(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some()),
+                EntityKind::Host | EntityKind::User => !v.is_empty(),
+            }
     }
 
     proptest! {
