@@ -200,5 +200,19 @@ pub async fn classify(
     }
 }
 
+/// The engine's entry point: the case's entities, and its classification by the model when
+/// one is configured (client and prompt), else by the rules.
+pub async fn triage_alert(
+    llm: Option<(&LlmClient, &str)>,
+    alert: &Alert,
+) -> (Entities, Classification) {
+    let entities = Entities::from_alert(alert);
+    let classification = match llm {
+        Some((client, prompt)) => classify(client, prompt, alert, &entities).await,
+        None => classify_rules(alert, &entities),
+    };
+    (entities, classification)
+}
+
 #[cfg(test)]
 mod tests;

@@ -167,3 +167,20 @@ fn the_prompt_is_the_default_or_the_configured_file() {
     assert_eq!(load_prompt(p.as_deref()).ok().as_deref(), Some("custom"));
     assert!(load_prompt(Some(Path::new("/nonexistent/x.md"))).is_err());
 }
+
+#[tokio::test]
+async fn without_a_model_the_rules_classify_and_entities_come_along() {
+    let alert = Alert {
+        device: Some(crate::case::AlertDevice {
+            device_id: "dev-9".into(),
+            ..Default::default()
+        }),
+        ..idp_alert()
+    };
+    let (e, c) = triage_alert(None, &alert).await;
+    assert_eq!(e.device_ids, ["dev-9"]);
+    assert_eq!(
+        (c.by, c.rule.as_str(), c.fallback),
+        (ClassifiedBy::Rules, "identity_alert", None)
+    );
+}
