@@ -18,4 +18,5 @@ pub mod slack;
 pub mod store;
 pub mod telemetry;
 pub mod tls;
+pub mod triage;
 pub mod vendors;

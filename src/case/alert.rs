@@ -48,6 +48,35 @@ pub struct Alert {
     pub created_at: Option<DateTime<Utc>>,
     /// The source's own object, for display and audit.
     pub raw: serde_json::Value,
+    /// A reported email's From address (the generic webhook's `sender`); flow 2's phishing
+    /// rule and EmailRep step read it. Defaulted so cases stored before it existed decode.
+    #[serde(default)]
+    pub sender: String,
+    /// Indicators the source listed itself (the generic webhook's `entities`, Falcon's
+    /// `ioc_context`), still unvalidated: flow 2 validates them into the case's entities.
+    /// Defaulted so cases stored before it existed decode.
+    #[serde(default)]
+    pub entities: AlertEntities,
+}
+
+/// The indicators a source names, as it sent them (SPEC §3.1's generic `entities`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(default)]
+pub struct AlertEntities {
+    /// Host names.
+    pub hosts: Vec<String>,
+    /// Accounts.
+    pub users: Vec<String>,
+    /// IP addresses.
+    pub ips: Vec<String>,
+    /// Domains.
+    pub domains: Vec<String>,
+    /// URLs.
+    pub urls: Vec<String>,
+    /// File hashes.
+    pub hashes: Vec<String>,
+    /// Email addresses.
+    pub emails: Vec<String>,
 }
 
 /// The device an alert is about.
@@ -87,5 +116,33 @@ impl Alert {
             60..=79 => "High",
             _ => "Critical",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_alert_stored_before_sender_and_entities_still_decodes() {
+        let mut old = match serde_json::to_value(Alert {
+            id: "a1".into(),
+            name: "n".into(),
+            ..Default::default()
+        }) {
+            Ok(v) => v,
+            Err(e) => panic!("{e}"),
+        };
+        if let Some(m) = old.as_object_mut() {
+            m.remove("sender");
+            m.remove("entities");
+        }
+        let back: Alert = match serde_json::from_value(old) {
+            Ok(a) => a,
+            Err(e) => panic!("old alert: {e}"),
+        };
+        assert_eq!(back.id, "a1");
+        assert_eq!(back.sender, "");
+        assert_eq!(back.entities, AlertEntities::default());
     }
 }

@@ -54,6 +54,8 @@ pub fn alert_from_falcon(v: &Value) -> Result<Alert, AlertShapeError> {
         link: text(obj, "falcon_host_link"),
         created_at: created_at(obj),
         raw: v.clone(),
+        // Falcon has no reported sender; its IOCs stay in `raw` for `triage::entities`.
+        ..Alert::default()
     })
 }
 
