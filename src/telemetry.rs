@@ -34,80 +34,283 @@ pub fn prometheus() -> Option<PrometheusHandle> {
         .clone()
 }
 
-/// Every metric Vigil emits, as one function per event, so names and labels live in one place
-/// (vector's `internal_events` pattern). Counters are `vigil_*_total`.
+/// Every telemetry event Vigil emits, as one struct per event whose `emit()` writes both its
+/// log line and its counter (vector's `internal_events` pattern): names, labels, fields and
+/// messages live here and nowhere else, so a log line and its counter cannot drift apart.
+/// Counters are `vigil_*_total`.
 pub mod events {
     use metrics::counter;
 
-    /// An alert opened a case.
-    pub fn case_opened(source: &str) {
-        counter!("vigil_cases_opened_total", "source" => source.to_string()).increment(1);
+    use crate::case::CaseId;
+    use crate::pipeline::inbound::Inbound;
+
+    /// An alert opened a case (`vigil_cases_opened_total{source}`).
+    pub struct CaseOpened<'a> {
+        /// The new case.
+        pub case: &'a CaseId,
+        /// The alert that opened it.
+        pub alert: &'a str,
+        /// Where the alert came from (the poller, the webhook, the form).
+        pub source: &'a str,
     }
 
-    /// An alert joined an open case.
-    pub fn alert_grouped() {
-        counter!("vigil_alerts_grouped_total").increment(1);
-    }
-
-    /// An alert id was seen before.
-    pub fn alert_duplicate() {
-        counter!("vigil_alerts_duplicate_total").increment(1);
-    }
-
-    /// A step finished: `done`, `retry` or `failed`.
-    pub fn step(kind: &'static str, outcome: &'static str) {
-        counter!("vigil_steps_total", "step" => kind, "outcome" => outcome).increment(1);
-    }
-
-    /// A step's effect was found after a crash instead of being repeated.
-    pub fn step_recovered(kind: &'static str) {
-        counter!("vigil_steps_recovered_total", "step" => kind).increment(1);
-    }
-
-    /// A Slack event was persisted (`new`) or dropped as a redelivery (`duplicate`).
-    pub fn slack_inbound(outcome: &'static str) {
-        counter!("vigil_slack_inbound_total", "outcome" => outcome).increment(1);
-    }
-
-    /// A Socket Mode envelope arrived: its `type`, `retry_attempt` (`0`..`3`, `more` beyond)
-    /// and `retry_reason` (Slack's known reasons, `none` on a first delivery, `other` for
-    /// anything else, so a sender cannot grow the label set).
-    pub fn slack_envelope(kind: &str, retry_attempt: u32, retry_reason: &str) {
-        let kind = match kind {
-            "events_api" | "slash_commands" | "interactive" => kind.to_string(),
-            _ => "other".to_string(),
-        };
-        let attempt = match retry_attempt {
-            0..=3 => retry_attempt.to_string(),
-            _ => "more".to_string(),
-        };
-        let reason = match retry_reason {
-            "" => "none",
-            "timeout" | "http_timeout" | "http_error" | "too_many_requests" | "ssl_error"
-            | "connection_failed" | "unknown_error" => retry_reason,
-            _ => "other",
+    impl CaseOpened<'_> {
+        /// Logs and counts it.
+        pub fn emit(&self) {
+            tracing::info!(case = %self.case, alert = %self.alert, "case opened");
+            counter!("vigil_cases_opened_total", "source" => self.source.to_string()).increment(1);
         }
-        .to_string();
-        counter!(
-            "vigil_slack_envelopes_total",
-            "type" => kind,
-            "retry_attempt" => attempt,
-            "retry_reason" => reason
-        )
-        .increment(1);
     }
 
-    /// Case work failed in a way no error covers (a panic), caught so the case goes on:
-    /// `step`, `inbound`, `timers` or `process`.
-    pub fn unexpected_failure(what: &'static str) {
-        counter!("vigil_unexpected_failures_total", "what" => what).increment(1);
+    /// An alert joined an open case (`vigil_alerts_grouped_total`).
+    pub struct AlertGrouped<'a> {
+        /// The open case it joined.
+        pub case: &'a CaseId,
+        /// The alert.
+        pub alert: &'a str,
     }
 
-    /// An inbound item had no case to go to (a DM from someone with no open case): finished,
-    /// not re-scanned; `replied` says whether the person was told.
-    pub fn stray_inbound(replied: bool) {
-        counter!("vigil_stray_inbound_total", "replied" => if replied { "yes" } else { "no" })
+    impl AlertGrouped<'_> {
+        /// Logs and counts it.
+        pub fn emit(&self) {
+            tracing::info!(case = %self.case, alert = %self.alert, "alert grouped into open case");
+            counter!("vigil_alerts_grouped_total").increment(1);
+        }
+    }
+
+    /// An alert id was seen before (`vigil_alerts_duplicate_total`).
+    pub struct AlertDuplicate<'a> {
+        /// The case the alert already belongs to.
+        pub case: &'a CaseId,
+        /// The alert.
+        pub alert: &'a str,
+    }
+
+    impl AlertDuplicate<'_> {
+        /// Logs and counts it.
+        pub fn emit(&self) {
+            tracing::debug!(case = %self.case, alert = %self.alert, "duplicate alert ignored");
+            counter!("vigil_alerts_duplicate_total").increment(1);
+        }
+    }
+
+    /// How a step attempt ended; its label is the `outcome` of `vigil_steps_total`.
+    pub enum StepOutcome<'a> {
+        /// The effect happened and the step is done.
+        Done,
+        /// A transient failure: tried again later.
+        Retry {
+            /// What went wrong.
+            error: &'a str,
+            /// Failed attempts so far, this one included.
+            attempts: u32,
+        },
+        /// Given up on: the case goes on without it.
+        Failed {
+            /// What went wrong.
+            error: &'a str,
+        },
+    }
+
+    /// A step attempt finished (`vigil_steps_total{step, outcome}`).
+    pub struct StepFinished<'a> {
+        /// The step's case.
+        pub case: &'a CaseId,
+        /// `Step::kind`: a fixed label set.
+        pub step: &'static str,
+        /// How it ended.
+        pub outcome: StepOutcome<'a>,
+    }
+
+    impl StepFinished<'_> {
+        /// Logs and counts it.
+        pub fn emit(&self) {
+            let (case, step) = (self.case, self.step);
+            let outcome = match self.outcome {
+                StepOutcome::Done => {
+                    tracing::debug!(%case, step, "step done");
+                    "done"
+                }
+                StepOutcome::Retry { error, attempts } => {
+                    tracing::warn!(%case, step, %error, attempts, "step failed; will retry");
+                    "retry"
+                }
+                StepOutcome::Failed { error } => {
+                    tracing::error!(%case, step, %error, "step failed permanently");
+                    "failed"
+                }
+            };
+            counter!("vigil_steps_total", "step" => step, "outcome" => outcome).increment(1);
+        }
+    }
+
+    /// A step's effect was found after a crash instead of being repeated
+    /// (`vigil_steps_recovered_total{step}`).
+    pub struct StepRecovered<'a> {
+        /// The step's case.
+        pub case: &'a CaseId,
+        /// `Step::kind`.
+        pub step: &'static str,
+    }
+
+    impl StepRecovered<'_> {
+        /// Logs and counts it.
+        pub fn emit(&self) {
+            tracing::info!(case = %self.case, step = self.step, "found the effect of an interrupted step; not repeating it");
+            counter!("vigil_steps_recovered_total", "step" => self.step).increment(1);
+        }
+    }
+
+    /// A Slack event was persisted (`new`) or dropped as a redelivery (`duplicate`)
+    /// (`vigil_slack_inbound_total{outcome}`).
+    pub struct SlackInbound {
+        /// Whether it was new (persisted) rather than seen before.
+        pub added: bool,
+    }
+
+    impl SlackInbound {
+        /// Logs and counts it.
+        pub fn emit(&self) {
+            let outcome = if self.added { "new" } else { "duplicate" };
+            tracing::debug!(outcome, "Slack inbound item");
+            counter!("vigil_slack_inbound_total", "outcome" => outcome).increment(1);
+        }
+    }
+
+    /// A Socket Mode envelope arrived (`vigil_slack_envelopes_total{type, retry_attempt,
+    /// retry_reason}`): its `type`, `retry_attempt` (`0`..`3`, `more` beyond) and
+    /// `retry_reason` (Slack's known reasons, `none` on a first delivery, `other` for anything
+    /// else), so a sender cannot grow the label set.
+    pub struct SlackEnvelope<'a> {
+        /// The envelope's id, for the log line only.
+        pub envelope_id: &'a str,
+        /// The envelope's `type` as sent.
+        pub kind: &'a str,
+        /// Slack's `retry_attempt`.
+        pub retry_attempt: u32,
+        /// Slack's `retry_reason` (empty on a first delivery).
+        pub retry_reason: &'a str,
+    }
+
+    impl SlackEnvelope<'_> {
+        /// Logs and counts it, with the labels bounded as above.
+        pub fn emit(&self) {
+            let kind = match self.kind {
+                "events_api" | "slash_commands" | "interactive" => self.kind,
+                _ => "other",
+            };
+            let attempt = match self.retry_attempt {
+                0..=3 => self.retry_attempt.to_string(),
+                _ => "more".to_string(),
+            };
+            let reason = match self.retry_reason {
+                "" => "none",
+                "timeout" | "http_timeout" | "http_error" | "too_many_requests" | "ssl_error"
+                | "connection_failed" | "unknown_error" => self.retry_reason,
+                _ => "other",
+            };
+            tracing::debug!(
+                envelope_id = %self.envelope_id,
+                kind,
+                retry_attempt = self.retry_attempt,
+                retry_reason = reason,
+                "Socket Mode envelope received"
+            );
+            counter!(
+                "vigil_slack_envelopes_total",
+                "type" => kind.to_string(),
+                "retry_attempt" => attempt,
+                "retry_reason" => reason.to_string()
+            )
             .increment(1);
+        }
+    }
+
+    /// Where case work failed unexpectedly; its label is the `what` of
+    /// `vigil_unexpected_failures_total`.
+    pub enum During<'a> {
+        /// Processing the case, outside the finer-grained catches.
+        Process,
+        /// Applying an inbound item (set aside).
+        Inbound {
+            /// The item's inbox number.
+            seq: u64,
+            /// `Inbound::kind`.
+            kind: &'static str,
+        },
+        /// The owner timers (stopped).
+        Timers,
+        /// Running a step (given up on).
+        Step {
+            /// `Step::kind`.
+            step: &'a str,
+        },
+    }
+
+    /// Case work failed in a way no error covers (a panic), caught so the case goes on
+    /// (`vigil_unexpected_failures_total{what}`: `step`, `inbound`, `timers` or `process`).
+    pub struct UnexpectedFailure<'a> {
+        /// The case.
+        pub case: &'a CaseId,
+        /// The panic's message.
+        pub panic: &'a str,
+        /// What was running.
+        pub during: During<'a>,
+    }
+
+    impl UnexpectedFailure<'_> {
+        /// Logs and counts it.
+        pub fn emit(&self) {
+            let (case, panic) = (self.case, self.panic);
+            let what = match self.during {
+                During::Process => {
+                    tracing::error!(%case, panic, "processing the case failed unexpectedly");
+                    "process"
+                }
+                During::Inbound { seq, kind } => {
+                    tracing::error!(%case, seq, kind, panic, "an inbound item failed unexpectedly; set aside");
+                    "inbound"
+                }
+                During::Timers => {
+                    tracing::error!(%case, panic, "owner timers failed unexpectedly; stopped");
+                    "timers"
+                }
+                During::Step { step } => {
+                    tracing::error!(%case, step, panic, "a step failed unexpectedly");
+                    "step"
+                }
+            };
+            counter!("vigil_unexpected_failures_total", "what" => what).increment(1);
+        }
+    }
+
+    /// An inbound item had no case to go to, finished rather than re-scanned
+    /// (`vigil_stray_inbound_total{replied}`).
+    pub struct StrayInbound<'a> {
+        /// The item's inbox number.
+        pub seq: u64,
+        /// The item.
+        pub event: &'a Inbound,
+        /// Whether its writer was told there is nothing to do.
+        pub replied: bool,
+    }
+
+    impl StrayInbound<'_> {
+        /// Logs and counts it: a DM from someone with no open case at `info`, anything else
+        /// (an item that should have named its case) at `warn`.
+        pub fn emit(&self) {
+            let (seq, replied) = (self.seq, self.replied);
+            match self.event {
+                Inbound::OwnerText { user, channel, .. } => {
+                    tracing::info!(seq, %user, %channel, replied, "a DM with no open case; finished");
+                }
+                other => {
+                    tracing::warn!(seq, event = ?other, "an inbound item names no case; finished")
+                }
+            }
+            counter!("vigil_stray_inbound_total", "replied" => if replied { "yes" } else { "no" })
+                .increment(1);
+        }
     }
 
     /// Someone was refused or told no (see `pipeline::authorize::Refusal`).
@@ -151,6 +354,214 @@ pub mod events {
                 "refused an inbound item that does not decode; finished it"
             );
             counter!("vigil_refusals_total", "what" => "undecodable inbound item").increment(1);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::events::*;
+    use crate::case::CaseId;
+    use crate::pipeline::inbound::Inbound;
+
+    /// Runs `emit` with its own log subscriber and metrics recorder: what it logged, and the
+    /// Prometheus text of what it counted.
+    fn capture(emit: impl FnOnce()) -> (String, String) {
+        let logs = Arc::new(Mutex::new(Vec::<u8>::new()));
+        let sink = logs.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::DEBUG)
+            .with_ansi(false)
+            .with_writer(move || Writer(sink.clone()))
+            .finish();
+        let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+        let handle = recorder.handle();
+        tracing::subscriber::with_default(subscriber, || {
+            metrics::with_local_recorder(&recorder, emit)
+        });
+        let logs = String::from_utf8_lossy(&logs.lock().expect("log buffer")).into_owned();
+        (logs, handle.render())
+    }
+
+    /// One event to emit, the log message it must write and the counter line it must add.
+    type Expected<'a> = (Box<dyn FnOnce() + 'a>, &'static str, &'static str);
+
+    struct Writer(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Writer {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().expect("log buffer").extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn each_event_writes_its_log_line_and_its_counter() {
+        let case = CaseId::from_seq(7);
+        let stray = Inbound::OwnerText {
+            user: "U0ERIN0001".into(),
+            channel: "D0ERIN0001".into(),
+            text: "hi".into(),
+            thread_ts: None,
+        };
+        let events: Vec<Expected> = vec![
+            (
+                Box::new(|| {
+                    CaseOpened {
+                        case: &case,
+                        alert: "a1",
+                        source: "crowdstrike",
+                    }
+                    .emit()
+                }),
+                "case opened",
+                r#"vigil_cases_opened_total{source="crowdstrike"} 1"#,
+            ),
+            (
+                Box::new(|| {
+                    AlertGrouped {
+                        case: &case,
+                        alert: "a2",
+                    }
+                    .emit()
+                }),
+                "alert grouped into open case",
+                "vigil_alerts_grouped_total 1",
+            ),
+            (
+                Box::new(|| {
+                    AlertDuplicate {
+                        case: &case,
+                        alert: "a2",
+                    }
+                    .emit()
+                }),
+                "duplicate alert ignored",
+                "vigil_alerts_duplicate_total 1",
+            ),
+            (
+                Box::new(|| {
+                    StepFinished {
+                        case: &case,
+                        step: "card",
+                        outcome: StepOutcome::Retry {
+                            error: "503",
+                            attempts: 2,
+                        },
+                    }
+                    .emit()
+                }),
+                "step failed; will retry",
+                r#"vigil_steps_total{step="card",outcome="retry"} 1"#,
+            ),
+            (
+                Box::new(|| {
+                    StepFinished {
+                        case: &case,
+                        step: "card",
+                        outcome: StepOutcome::Failed { error: "403" },
+                    }
+                    .emit()
+                }),
+                "step failed permanently",
+                r#"vigil_steps_total{step="card",outcome="failed"} 1"#,
+            ),
+            (
+                Box::new(|| {
+                    StepFinished {
+                        case: &case,
+                        step: "card",
+                        outcome: StepOutcome::Done,
+                    }
+                    .emit()
+                }),
+                "step done",
+                r#"vigil_steps_total{step="card",outcome="done"} 1"#,
+            ),
+            (
+                Box::new(|| {
+                    StepRecovered {
+                        case: &case,
+                        step: "issue",
+                    }
+                    .emit()
+                }),
+                "not repeating it",
+                r#"vigil_steps_recovered_total{step="issue"} 1"#,
+            ),
+            (
+                Box::new(|| SlackInbound { added: false }.emit()),
+                "Slack inbound item",
+                r#"vigil_slack_inbound_total{outcome="duplicate"} 1"#,
+            ),
+            (
+                Box::new(|| {
+                    SlackEnvelope {
+                        envelope_id: "e1",
+                        kind: "hello?",
+                        retry_attempt: 9,
+                        retry_reason: "made_up",
+                    }
+                    .emit()
+                }),
+                "Socket Mode envelope received",
+                r#"vigil_slack_envelopes_total{type="other",retry_attempt="more",retry_reason="other"} 1"#,
+            ),
+            (
+                Box::new(|| {
+                    UnexpectedFailure {
+                        case: &case,
+                        panic: "boom",
+                        during: During::Inbound {
+                            seq: 3,
+                            kind: "button",
+                        },
+                    }
+                    .emit()
+                }),
+                "an inbound item failed unexpectedly; set aside",
+                r#"vigil_unexpected_failures_total{what="inbound"} 1"#,
+            ),
+            (
+                Box::new(|| {
+                    UnexpectedFailure {
+                        case: &case,
+                        panic: "boom",
+                        during: During::Timers,
+                    }
+                    .emit()
+                }),
+                "owner timers failed unexpectedly; stopped",
+                r#"vigil_unexpected_failures_total{what="timers"} 1"#,
+            ),
+            (
+                Box::new(|| {
+                    StrayInbound {
+                        seq: 4,
+                        event: &stray,
+                        replied: true,
+                    }
+                    .emit()
+                }),
+                "a DM with no open case; finished",
+                r#"vigil_stray_inbound_total{replied="yes"} 1"#,
+            ),
+        ];
+        for (emit, message, counter) in events {
+            let (logs, metrics) = capture(emit);
+            assert!(
+                logs.contains(message),
+                "log line {message:?} missing: {logs}"
+            );
+            assert!(
+                metrics.contains(counter),
+                "counter {counter} missing: {metrics}"
+            );
         }
     }
 }

@@ -25,6 +25,7 @@ use crate::case::note::ThreadNote;
 use crate::case::{Alert, Case, CaseId, Step, StepRecord};
 use crate::slack::api::SlackApi;
 use crate::store::{Admission, Queued, Store, StoreError};
+use crate::telemetry::events;
 use crate::vendors::VendorError;
 use crate::vendors::crowdstrike::client::CrowdStrikeClient;
 use crate::vendors::github::client::GitHubClient;
@@ -172,18 +173,28 @@ impl Engine {
                 if let Some(t) = next_wake(case) {
                     self.wake.lock().insert(case.id.clone(), t);
                 }
-                crate::telemetry::events::case_opened(&alert.source);
-                tracing::info!(case = %case.id, alert = %alert.id, "case opened");
+                events::CaseOpened {
+                    case: &case.id,
+                    alert: &alert.id,
+                    source: &alert.source,
+                }
+                .emit();
                 self.kick(case.id.clone());
             }
             Admission::Grouped(id) => {
-                crate::telemetry::events::alert_grouped();
-                tracing::info!(case = %id, alert = %alert.id, "alert grouped into open case");
+                events::AlertGrouped {
+                    case: id,
+                    alert: &alert.id,
+                }
+                .emit();
                 self.kick(id.clone());
             }
             Admission::Duplicate(id) => {
-                crate::telemetry::events::alert_duplicate();
-                tracing::debug!(case = %id, alert = %alert.id, "duplicate alert ignored");
+                events::AlertDuplicate {
+                    case: id,
+                    alert: &alert.id,
+                }
+                .emit();
             }
         }
         Ok(admission)
@@ -205,8 +216,12 @@ impl Engine {
 
     /// Writes a panic that escaped the finer-grained catches on the case's timeline.
     fn unexpected(&self, id: &CaseId, panic: &str) {
-        crate::telemetry::events::unexpected_failure("process");
-        tracing::error!(case = %id, panic, "processing the case failed unexpectedly");
+        events::UnexpectedFailure {
+            case: id,
+            panic,
+            during: events::During::Process,
+        }
+        .emit();
         let noted = self.store.get(id).and_then(|c| match c {
             Some(mut case) => {
                 case.note(
@@ -303,7 +318,7 @@ impl Engine {
             match queued {
                 Queued::Item(item) => items.push((seq, item)),
                 Queued::Undecodable(reason) => {
-                    crate::telemetry::events::UndecodableInbound {
+                    events::UndecodableInbound {
                         seq,
                         reason: &reason,
                     }
@@ -344,7 +359,7 @@ impl Engine {
         item: &InboundItem,
     ) -> Result<bool, StoreError> {
         let added = self.store.enqueue(dedupe_keys, item)?;
-        crate::telemetry::events::slack_inbound(if added { "new" } else { "duplicate" });
+        events::SlackInbound { added }.emit();
         if !added {
             return Ok(false);
         }
@@ -447,8 +462,12 @@ impl Engine {
                     Ok(()) => case = work,
                     Err(panic) => {
                         let panic = panic_message(panic.as_ref());
-                        crate::telemetry::events::unexpected_failure("inbound");
-                        tracing::error!(case = %id, seq, kind = what, panic, "an inbound item failed unexpectedly; set aside");
+                        events::UnexpectedFailure {
+                            case: id,
+                            panic: &panic,
+                            during: events::During::Inbound { seq, kind: what },
+                        }
+                        .emit();
                         case.note(
                             Utc::now(),
                             None,
@@ -478,8 +497,12 @@ impl Engine {
             Ok(false) => {}
             Err(panic) => {
                 let panic = panic_message(panic.as_ref());
-                crate::telemetry::events::unexpected_failure("timers");
-                tracing::error!(case = %id, panic, "owner timers failed unexpectedly; stopped");
+                events::UnexpectedFailure {
+                    case: id,
+                    panic: &panic,
+                    during: events::During::Timers,
+                }
+                .emit();
                 case.timers_failed(&panic, now);
                 self.save(&case)?;
             }
@@ -515,8 +538,11 @@ impl Engine {
                 };
                 match found {
                     Ok(true) => {
-                        crate::telemetry::events::step_recovered(kind);
-                        tracing::info!(case = %case.id, step = kind, "found the effect of an interrupted step; not repeating it");
+                        events::StepRecovered {
+                            case: &case.id,
+                            step: kind,
+                        }
+                        .emit();
                         remove_step(&mut case, rec.seq);
                         return self.save(&case);
                     }
@@ -555,7 +581,12 @@ impl Engine {
                 }
                 remove_step(&mut case, rec.seq);
                 case.updated_at = Utc::now();
-                crate::telemetry::events::step(kind, "done");
+                events::StepFinished {
+                    case: &case.id,
+                    step: kind,
+                    outcome: events::StepOutcome::Done,
+                }
+                .emit();
                 self.save(&case)
             }
             Err(e) => self.failed(case, &rec, e),
@@ -569,7 +600,12 @@ impl Engine {
             StepError::Vendor(e) => (e.is_transient(), e.retry_after(), e.to_string()),
             StepError::Store(e) => (true, None, e.to_string()),
             StepError::Unexpected(panic) => {
-                crate::telemetry::events::unexpected_failure("step");
+                events::UnexpectedFailure {
+                    case: &case.id,
+                    panic,
+                    during: events::During::Step { step: kind },
+                }
+                .emit();
                 (false, None, format!("{kind} failed unexpectedly ({panic})"))
             }
         };
@@ -590,16 +626,27 @@ impl Engine {
                     backoff.as_secs().max(1)
                 ),
             );
-            crate::telemetry::events::step(kind, "retry");
-            tracing::warn!(case = %case.id, step = kind, error = %message, attempts, "step failed; will retry");
+            events::StepFinished {
+                case: &case.id,
+                step: kind,
+                outcome: events::StepOutcome::Retry {
+                    error: &message,
+                    attempts,
+                },
+            }
+            .emit();
         } else {
             case.note(
                 now,
                 None,
                 format!("{message}; gave up on {kind} after {attempts} attempt(s); the case goes on without it"),
             );
-            crate::telemetry::events::step(kind, "failed");
-            tracing::error!(case = %case.id, step = kind, error = %message, "step failed permanently");
+            events::StepFinished {
+                case: &case.id,
+                step: kind,
+                outcome: events::StepOutcome::Failed { error: &message },
+            }
+            .emit();
             remove_step(&mut case, rec.seq);
             if case.card.is_some()
                 && !matches!(rec.step, Step::CardThread { .. } | Step::UpdateCard)

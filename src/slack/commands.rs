@@ -1,6 +1,10 @@
 //! `/triage`: one slash command with subcommands. Each subcommand is a variant of
-//! [`TriageCommand`]; [`HELP`] lists them in the same order, and a test checks that every
-//! usage line parses, so help never drifts from what the parser accepts.
+//! [`TriageCommand`] and of [`Subcommand`]; [`Subcommand::definition`] is the one place its
+//! words, usage and help text are written (an exhaustive `match`, so a subcommand without help
+//! does not compile), and [`Subcommand::ALL`] is the one list both the parser and the help
+//! read (so nothing parses that help does not list). teloxide's `BotCommands` derive reads
+//! the help from doc comments; without a proc-macro crate the match beside the enum is the
+//! nearest Rust gets, and tests check that every usage line parses to its own subcommand.
 
 use std::time::Duration;
 
@@ -15,78 +19,195 @@ pub enum ListFilter {
     High,
 }
 
-/// A parsed `/triage` invocation.
+/// A parsed `/triage` invocation, with its arguments: what the bot acts on. What each one
+/// does for the person typing it is in [`Subcommand::definition`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TriageCommand {
-    /// Show what `/triage` can do.
+    /// `/triage help`, and empty input.
     Help,
-    /// List cases.
+    /// `/triage list`, with the filter (open when none is given).
     List(ListFilter),
-    /// Show one case.
+    /// `/triage show`, with the case id as typed.
     Show(String),
-    /// Acknowledge a case.
+    /// `/triage ack`, with the case id as typed.
     Ack(String),
-    /// Assign a case to someone.
+    /// `/triage assign`, with the case id as typed and the assignee's Slack user id.
     Assign(String, String),
-    /// Page on-call for a case.
+    /// `/triage escalate`, with the case id as typed.
     Escalate(String),
-    /// Resolve a case with a reason.
+    /// `/triage resolve`, with the case id as typed and the reason (the rest of the line).
     Resolve(String, String),
-    /// Postpone a case's owner reminders and escalation.
+    /// `/triage snooze`, with the case id as typed and a length from 1m to 30d (2h default).
     Snooze(String, Duration),
-    /// Counts of cases.
+    /// `/triage stats`.
     Stats,
-    /// Open a case by hand (a form).
+    /// `/triage new`: opens the new-case form.
     New,
 }
 
-/// One help line: usage and what it does.
-pub struct HelpLine {
-    /// How to type it.
+/// A `/triage` subcommand without its arguments: what help lists and what the parser looks
+/// the first word up in, so the two cannot disagree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Subcommand {
+    /// See [`TriageCommand::Help`].
+    Help,
+    /// See [`TriageCommand::List`].
+    List,
+    /// See [`TriageCommand::Show`].
+    Show,
+    /// See [`TriageCommand::Ack`].
+    Ack,
+    /// See [`TriageCommand::Assign`].
+    Assign,
+    /// See [`TriageCommand::Escalate`].
+    Escalate,
+    /// See [`TriageCommand::Resolve`].
+    Resolve,
+    /// See [`TriageCommand::Snooze`].
+    Snooze,
+    /// See [`TriageCommand::Stats`].
+    Stats,
+    /// See [`TriageCommand::New`].
+    New,
+}
+
+/// One subcommand as people meet it: the words that select it, how to type it, what it does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Definition {
+    /// The first words that select it (matched lowercased): its name, then any aliases.
+    pub words: &'static [&'static str],
+    /// How to type it, with example arguments that parse (a test holds this).
     pub usage: &'static str,
-    /// What it does.
+    /// What it does, as the help says it.
     pub about: &'static str,
 }
 
-/// The help, in the order people need it.
-pub const HELP: &[HelpLine] = &[
-    HelpLine {
-        usage: "/triage help",
-        about: "Show what /triage can do.",
-    },
-    HelpLine {
-        usage: "/triage list [open|mine|high]",
-        about: "List open cases (all, yours, or high priority).",
-    },
-    HelpLine {
-        usage: "/triage show VIG-1",
-        about: "Show a case: alert, owner, priority, state, links, timeline.",
-    },
-    HelpLine {
-        usage: "/triage ack VIG-1",
-        about: "Acknowledge a case (acknowledges its page too).",
-    },
-    HelpLine {
-        usage: "/triage assign VIG-1 @someone",
-        about: "Assign a case.",
-    },
-    HelpLine {
-        usage: "/triage escalate VIG-1",
-        about: "Page on-call for a case now.",
-    },
-    HelpLine {
-        usage: "/triage resolve VIG-1 false positive, admin tool",
-        about: "Resolve a case with a reason: closes the issue, the page and the alert.",
-    },
-    HelpLine {
-        usage: "/triage snooze VIG-1 2h",
-        about: "Postpone the owner's reminder and escalation.",
-    },
-    HelpLine {
-        usage: "/triage stats",
-        about: "Counts of cases by state and priority.",
-    },
-];
+impl Subcommand {
+    /// Every subcommand, in the order people need them. The help renders this list and the
+    /// parser searches it, so a subcommand left out here neither shows nor parses.
+    pub const ALL: [Subcommand; 10] = [
+        Subcommand::Help,
+        Subcommand::List,
+        Subcommand::Show,
+        Subcommand::Ack,
+        Subcommand::Assign,
+        Subcommand::Escalate,
+        Subcommand::Resolve,
+        Subcommand::Snooze,
+        Subcommand::Stats,
+        Subcommand::New,
+    ];
+
+    /// The subcommand's words, usage and help: the one place each is written.
+    pub const fn definition(self) -> Definition {
+        let (words, usage, about): (&'static [&'static str], &'static str, &'static str) =
+            match self {
+                Subcommand::Help => (
+                    &["help", "-h", "--help"],
+                    "/triage help",
+                    "Show what /triage can do.",
+                ),
+                Subcommand::List => (
+                    &["list", "ls"],
+                    "/triage list [open|mine|high]",
+                    "List open cases (all, yours, or high priority).",
+                ),
+                Subcommand::Show => (
+                    &["show"],
+                    "/triage show VIG-1",
+                    "Show a case: alert, owner, priority, state, links, timeline.",
+                ),
+                Subcommand::Ack => (
+                    &["ack"],
+                    "/triage ack VIG-1",
+                    "Acknowledge a case (acknowledges its page too).",
+                ),
+                Subcommand::Assign => (
+                    &["assign"],
+                    "/triage assign VIG-1 @someone",
+                    "Assign a case.",
+                ),
+                Subcommand::Escalate => (
+                    &["escalate"],
+                    "/triage escalate VIG-1",
+                    "Page on-call for a case now.",
+                ),
+                Subcommand::Resolve => (
+                    &["resolve"],
+                    "/triage resolve VIG-1 false positive, admin tool",
+                    "Resolve a case with a reason: closes the issue, the page and the alert.",
+                ),
+                Subcommand::Snooze => (
+                    &["snooze"],
+                    "/triage snooze VIG-1 2h",
+                    "Postpone the owner's reminder and escalation.",
+                ),
+                Subcommand::Stats => (
+                    &["stats"],
+                    "/triage stats",
+                    "Counts of cases by state and priority.",
+                ),
+                Subcommand::New => (
+                    &["new"],
+                    "/triage new",
+                    "Open a case by hand: a form for the alert's details.",
+                ),
+            };
+        Definition {
+            words,
+            usage,
+            about,
+        }
+    }
+
+    /// The subcommand a (lowercased) first word selects, searched in [`Subcommand::ALL`].
+    fn named(word: &str) -> Option<Subcommand> {
+        Subcommand::ALL
+            .into_iter()
+            .find(|s| s.definition().words.contains(&word))
+    }
+
+    /// Reads the words after the subcommand's own.
+    fn parse_args(self, args: &[&str]) -> Result<TriageCommand, UnknownCommand> {
+        let usage = || UnknownCommand::Usage(self.definition().usage);
+        let id = || args.first().map(|w| w.to_string()).ok_or_else(usage);
+        match self {
+            Subcommand::Help => Ok(TriageCommand::Help),
+            Subcommand::List => match args.first().map(|w| w.to_ascii_lowercase()).as_deref() {
+                None | Some("open") => Ok(TriageCommand::List(ListFilter::Open)),
+                Some("mine") => Ok(TriageCommand::List(ListFilter::Mine)),
+                Some("high") => Ok(TriageCommand::List(ListFilter::High)),
+                Some(_) => Err(usage()),
+            },
+            Subcommand::Show => Ok(TriageCommand::Show(id()?)),
+            Subcommand::Ack => Ok(TriageCommand::Ack(id()?)),
+            Subcommand::Assign => {
+                let [case, who, ..] = args else {
+                    return Err(usage());
+                };
+                let who = user_ref(who).ok_or_else(usage)?;
+                Ok(TriageCommand::Assign(case.to_string(), who))
+            }
+            Subcommand::Escalate => Ok(TriageCommand::Escalate(id()?)),
+            Subcommand::Resolve => match args {
+                [case, reason @ ..] if !reason.is_empty() => {
+                    Ok(TriageCommand::Resolve(case.to_string(), reason.join(" ")))
+                }
+                _ => Err(usage()),
+            },
+            Subcommand::Snooze => {
+                let case = id()?;
+                let d = match args.get(1) {
+                    Some(w) => snooze_length(w)?,
+                    None => Duration::from_secs(2 * 3600),
+                };
+                Ok(TriageCommand::Snooze(case, d))
+            }
+            Subcommand::Stats => Ok(TriageCommand::Stats),
+            Subcommand::New => Ok(TriageCommand::New),
+        }
+    }
+}
 
 /// Input that is not a `/triage` command; answered with usage.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -105,13 +226,6 @@ pub enum UnknownCommand {
     SnoozeLength(String),
 }
 
-fn usage_of(word: &str) -> &'static str {
-    HELP.iter()
-        .find(|h| h.usage.split_whitespace().nth(1) == Some(word))
-        .map(|h| h.usage)
-        .unwrap_or("/triage help")
-}
-
 /// A Slack user mention as typed (`<@U123|name>` or `<@U123>`) or a bare id.
 fn user_ref(word: &str) -> Option<String> {
     let inner = word
@@ -127,49 +241,13 @@ impl TriageCommand {
     /// Parses the text after `/triage`. Empty text means help.
     pub fn parse(text: &str) -> Result<TriageCommand, UnknownCommand> {
         let words: Vec<&str> = text.split_whitespace().collect();
-        let Some(first) = words.first() else {
+        let Some((first, args)) = words.split_first() else {
             return Ok(TriageCommand::Help);
         };
-        let sub = first.to_ascii_lowercase();
-        let need = |n: usize| {
-            if words.len() > n {
-                Ok(())
-            } else {
-                Err(UnknownCommand::Usage(usage_of(&sub)))
-            }
-        };
-        let id = || words.get(1).map(|w| w.to_string()).unwrap_or_default();
-        match sub.as_str() {
-            "help" | "-h" | "--help" => Ok(TriageCommand::Help),
-            "list" | "ls" => match words.get(1).map(|w| w.to_ascii_lowercase()).as_deref() {
-                None | Some("open") => Ok(TriageCommand::List(ListFilter::Open)),
-                Some("mine") => Ok(TriageCommand::List(ListFilter::Mine)),
-                Some("high") => Ok(TriageCommand::List(ListFilter::High)),
-                Some(_) => Err(UnknownCommand::Usage(usage_of("list"))),
-            },
-            "show" => need(1).map(|_| TriageCommand::Show(id())),
-            "ack" => need(1).map(|_| TriageCommand::Ack(id())),
-            "assign" => {
-                need(2)?;
-                let who = user_ref(words[2]).ok_or(UnknownCommand::Usage(usage_of("assign")))?;
-                Ok(TriageCommand::Assign(id(), who))
-            }
-            "escalate" => need(1).map(|_| TriageCommand::Escalate(id())),
-            "resolve" => {
-                need(2)?;
-                Ok(TriageCommand::Resolve(id(), words[2..].join(" ")))
-            }
-            "snooze" => {
-                need(1)?;
-                let d = match words.get(2) {
-                    Some(w) => snooze_length(w)?,
-                    None => Duration::from_secs(2 * 3600),
-                };
-                Ok(TriageCommand::Snooze(id(), d))
-            }
-            "stats" => Ok(TriageCommand::Stats),
-            "new" => Ok(TriageCommand::New),
-            other => Err(UnknownCommand::Subcommand(other.chars().take(40).collect())),
+        let word = first.to_ascii_lowercase();
+        match Subcommand::named(&word) {
+            Some(sub) => sub.parse_args(args),
+            None => Err(UnknownCommand::Subcommand(word.chars().take(40).collect())),
         }
     }
 }
@@ -187,8 +265,9 @@ fn snooze_length(word: &str) -> Result<Duration, UnknownCommand> {
 /// The help as Slack mrkdwn.
 pub fn help_text() -> String {
     let mut out = String::from("*Vigil* triages security alerts. Commands:\n");
-    for line in HELP {
-        out.push_str(&format!("• `{}`: {}\n", line.usage, line.about));
+    for sub in Subcommand::ALL {
+        let def = sub.definition();
+        out.push_str(&format!("• `{}`: {}\n", def.usage, def.about));
     }
     out
 }
@@ -212,15 +291,94 @@ mod tests {
         assert_eq!(TriageCommand::parse("  HELP "), Ok(TriageCommand::Help));
     }
 
-    #[test]
-    fn every_help_line_parses() {
-        for line in HELP {
-            let text = line.usage.trim_start_matches("/triage").trim();
-            let text = text
-                .replace("[open|mine|high]", "mine")
-                .replace("@someone", "<@U0ANA00001|ana>");
-            assert!(TriageCommand::parse(&text).is_ok(), "{}", line.usage);
+    /// The subcommand a parsed command came from. Exhaustive, so a new [`TriageCommand`]
+    /// variant does not compile here until it has a [`Subcommand`] (and so a help line).
+    fn subcommand_of(command: &TriageCommand) -> Subcommand {
+        match command {
+            TriageCommand::Help => Subcommand::Help,
+            TriageCommand::List(_) => Subcommand::List,
+            TriageCommand::Show(_) => Subcommand::Show,
+            TriageCommand::Ack(_) => Subcommand::Ack,
+            TriageCommand::Assign(..) => Subcommand::Assign,
+            TriageCommand::Escalate(_) => Subcommand::Escalate,
+            TriageCommand::Resolve(..) => Subcommand::Resolve,
+            TriageCommand::Snooze(..) => Subcommand::Snooze,
+            TriageCommand::Stats => Subcommand::Stats,
+            TriageCommand::New => Subcommand::New,
         }
+    }
+
+    /// A usage line as someone would type it after `/triage`, placeholders filled in.
+    fn typed(usage: &str) -> String {
+        usage
+            .trim_start_matches("/triage")
+            .trim()
+            .replace("[open|mine|high]", "mine")
+            .replace("@someone", "<@U0ANA00001|ana>")
+    }
+
+    #[test]
+    fn every_usage_line_parses_to_its_own_subcommand() {
+        for sub in Subcommand::ALL {
+            let def = sub.definition();
+            let parsed = TriageCommand::parse(&typed(def.usage));
+            let parsed = parsed.unwrap_or_else(|e| panic!("{}: {e}", def.usage));
+            assert_eq!(subcommand_of(&parsed), sub, "{}", def.usage);
+            assert_eq!(
+                def.usage.split_whitespace().nth(1),
+                def.words.first().copied(),
+                "the usage names the subcommand by its first word"
+            );
+        }
+    }
+
+    #[test]
+    fn every_subcommand_is_in_the_help() {
+        let every_variant = [
+            TriageCommand::Help,
+            TriageCommand::List(ListFilter::Open),
+            TriageCommand::Show("VIG-1".into()),
+            TriageCommand::Ack("VIG-1".into()),
+            TriageCommand::Assign("VIG-1".into(), "U0ANA00001".into()),
+            TriageCommand::Escalate("VIG-1".into()),
+            TriageCommand::Resolve("VIG-1".into(), "fp".into()),
+            TriageCommand::Snooze("VIG-1".into(), Duration::from_secs(60)),
+            TriageCommand::Stats,
+            TriageCommand::New,
+        ];
+        let help = help_text();
+        for command in &every_variant {
+            let sub = subcommand_of(command);
+            assert!(Subcommand::ALL.contains(&sub), "{sub:?} is not listed");
+            let def = sub.definition();
+            assert!(
+                help.contains(&format!("• `{}`: {}", def.usage, def.about)),
+                "{sub:?} missing from the help:\n{help}"
+            );
+        }
+        assert!(help.contains("• `/triage new`: "), "{help}");
+        assert_eq!(TriageCommand::parse("new"), Ok(TriageCommand::New));
+        assert_eq!(help.lines().count(), 1 + Subcommand::ALL.len(), "{help}");
+    }
+
+    #[test]
+    fn each_word_selects_one_subcommand() {
+        for sub in Subcommand::ALL {
+            for word in sub.definition().words {
+                assert_eq!(*word, word.to_ascii_lowercase(), "words match lowercased");
+                assert_eq!(Subcommand::named(word), Some(sub), "{word}");
+                let owners = Subcommand::ALL
+                    .iter()
+                    .filter(|s| s.definition().words.contains(word))
+                    .count();
+                assert_eq!(owners, 1, "`{word}` selects more than one subcommand");
+            }
+        }
+        assert_eq!(
+            TriageCommand::parse("LS high"),
+            Ok(TriageCommand::List(ListFilter::High))
+        );
+        assert_eq!(TriageCommand::parse("--help"), Ok(TriageCommand::Help));
     }
 
     #[test]

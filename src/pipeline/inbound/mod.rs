@@ -65,25 +65,24 @@ pub const STRAY_REPLY: &str = "Hi, I'm Vigil, the security-alert bot. I have no 
 /// before the reply, so a crash never doubles it; pruned with the other dedupe keys).
 pub async fn stray(engine: &Engine, seq: u64, item: &InboundItem) -> Result<(), StoreError> {
     let mut replied = false;
-    match &item.event {
-        Inbound::OwnerText { user, channel, .. } => {
-            let day = Utc::now().format("%Y-%m-%d");
-            if engine
-                .store
-                .remember(&format!("stray-reply:{user}:{day}"))?
-            {
-                replied = true;
-                if let Err(e) = engine.slack.ephemeral(channel, user, STRAY_REPLY).await {
-                    tracing::warn!(%user, error = %e, "could not tell a person with no case that there is nothing to do");
-                }
+    if let Inbound::OwnerText { user, channel, .. } = &item.event {
+        let day = Utc::now().format("%Y-%m-%d");
+        if engine
+            .store
+            .remember(&format!("stray-reply:{user}:{day}"))?
+        {
+            replied = true;
+            if let Err(e) = engine.slack.ephemeral(channel, user, STRAY_REPLY).await {
+                tracing::warn!(%user, error = %e, "could not tell a person with no case that there is nothing to do");
             }
-            tracing::info!(seq, %user, %channel, replied, "a DM with no open case; finished");
-        }
-        other => {
-            tracing::warn!(seq, event = ?other, "an inbound item names no case; finished")
         }
     }
-    crate::telemetry::events::stray_inbound(replied);
+    crate::telemetry::events::StrayInbound {
+        seq,
+        event: &item.event,
+        replied,
+    }
+    .emit();
     engine.store.finish(seq)
 }
 

@@ -29,11 +29,13 @@ pub(super) fn handle(inbox: &dyn Inbox, envelope: &Envelope) -> Handled {
         retry_attempt: envelope.retry_attempt,
         retry_reason: envelope.retry_reason.clone(),
     };
-    crate::telemetry::events::slack_envelope(
-        envelope.kind.as_str(),
-        envelope.retry_attempt,
-        &envelope.retry_reason,
-    );
+    crate::telemetry::events::SlackEnvelope {
+        envelope_id: &envelope.envelope_id,
+        kind: envelope.kind.as_str(),
+        retry_attempt: envelope.retry_attempt,
+        retry_reason: &envelope.retry_reason,
+    }
+    .emit();
     let payload = match frames::decode_payload(envelope) {
         Ok(p) => p,
         Err(e) => {
