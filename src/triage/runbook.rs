@@ -378,8 +378,8 @@ fn fill(template: &str, values: &BTreeMap<Placeholder, String>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use vigil_sandbox::confluence::sops::{pages, runbook_macro};
     use serde_json::json;
+    use vigil_sandbox::confluence::sops::{pages, runbook_macro};
 
     fn parse(steps: Value) -> Result<Runbook, RunbookError> {
         Runbook::from_storage(&format!("<p>x</p>{}", runbook_macro(&steps)))
