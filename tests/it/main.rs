@@ -29,3 +29,4 @@ mod transport;
 mod vendor_clients;
 mod vendor_clients_flow2;
 mod vendor_clients_intel;
+mod vendor_support;

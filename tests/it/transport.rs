@@ -595,6 +595,16 @@ async fn link_disabled_stops_reconnecting_and_healthz_says_why() {
     bot.running.shutdown().await;
 }
 
+/// When each `apps.connections.open` call reached the sandbox, in order.
+async fn open_times(ts: &TestSandbox) -> Vec<chrono::DateTime<chrono::Utc>> {
+    ts.requests("slack")
+        .await
+        .iter()
+        .filter(|r| r["path"] == json!("/api/apps.connections.open"))
+        .filter_map(|r| r["time"].as_str().and_then(|t| t.parse().ok()))
+        .collect()
+}
+
 #[tokio::test]
 async fn failed_connection_opens_back_off_exponentially() {
     let ts = sandbox().await;
@@ -611,13 +621,7 @@ async fn failed_connection_opens_back_off_exponentially() {
         socket.health.live() == 1
     })
     .await;
-    let times: Vec<chrono::DateTime<chrono::Utc>> = ts
-        .requests("slack")
-        .await
-        .iter()
-        .filter(|r| r["path"] == json!("/api/apps.connections.open"))
-        .filter_map(|r| r["time"].as_str().and_then(|t| t.parse().ok()))
-        .collect();
+    let times = open_times(&ts).await;
     assert_eq!(times.len(), 6, "five failures then the success: {times:?}");
     let gaps: Vec<i64> = times
         .windows(2)
@@ -652,13 +656,7 @@ async fn a_rate_limited_connection_open_waits_for_retry_after() {
         socket.health.live() == 1
     })
     .await;
-    let times: Vec<chrono::DateTime<chrono::Utc>> = ts
-        .requests("slack")
-        .await
-        .iter()
-        .filter(|r| r["path"] == json!("/api/apps.connections.open"))
-        .filter_map(|r| r["time"].as_str().and_then(|t| t.parse().ok()))
-        .collect();
+    let times = open_times(&ts).await;
     assert_eq!(times.len(), 3, "two 429s then the success: {times:?}");
     for w in times.windows(2) {
         let gap = (w[1] - w[0]).num_milliseconds();

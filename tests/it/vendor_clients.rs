@@ -2,8 +2,6 @@
 //! including the sandbox's injected faults, so a client and its simulator are checked against
 //! each other end to end.
 
-use std::time::Duration;
-
 use chrono::Utc;
 use serde_json::{Value, json};
 use vigil::config::secret::Secret;
@@ -15,29 +13,13 @@ use vigil::vendors::github::client::GitHubClient;
 use vigil::vendors::github::config::GitHubConfig;
 use vigil::vendors::oomnitza::client::OomnitzaClient;
 use vigil::vendors::oomnitza::config::OomnitzaConfig;
-use vigil::vendors::outbound::{RetryPolicy, capture_retries};
+use vigil::vendors::outbound::capture_retries;
 use vigil::vendors::pagerduty::client::PagerDutyClient;
 use vigil::vendors::pagerduty::config::PagerDutyConfig;
 use vigil::vendors::pagerduty::models::{Severity, TriggerEvent};
 
 use crate::common::{TestSandbox, sandbox};
-
-fn fast() -> RetryPolicy {
-    RetryPolicy {
-        min_delay: Duration::from_millis(5),
-        max_delay: Duration::from_millis(50),
-        max_retry_after: Duration::from_millis(50),
-        jitter: false,
-        ..RetryPolicy::default()
-    }
-}
-
-fn cred(ts: &TestSandbox, vendor: &str, key: &str) -> String {
-    ts.creds[vendor][key]
-        .as_str()
-        .unwrap_or_default()
-        .to_string()
-}
+use crate::vendor_support::{cred, fast};
 
 fn crowdstrike(ts: &TestSandbox) -> CrowdStrikeClient {
     let config = CrowdStrikeConfig {

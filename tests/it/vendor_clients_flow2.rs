@@ -23,44 +23,7 @@ use vigil::vendors::okta::models::PushResult;
 use vigil::vendors::outbound::{RetryPolicy, capture_retries};
 
 use crate::common::{TestSandbox, sandbox};
-
-/// Fast backoff, but a vendor's own wait of up to 3 s is honoured as asked.
-fn waits() -> RetryPolicy {
-    RetryPolicy {
-        min_delay: Duration::from_millis(5),
-        max_delay: Duration::from_millis(50),
-        max_retry_after: Duration::from_secs(3),
-        jitter: false,
-        ..RetryPolicy::default()
-    }
-}
-
-fn cred(ts: &TestSandbox, vendor: &str, key: &str) -> String {
-    ts.creds[vendor][key]
-        .as_str()
-        .unwrap_or_default()
-        .to_string()
-}
-
-async fn fault(ts: &TestSandbox, spec: Value) {
-    let answer = ts.control("/faults", spec).await;
-    assert!(answer["id"].is_string(), "fault accepted: {answer}");
-}
-
-async fn limit(ts: &TestSandbox, service: &str, method: &str, per_minute: u32) {
-    ts.control(
-        "/limits",
-        json!({"service": service, "method": method, "per_minute": per_minute, "burst": per_minute}),
-    )
-    .await;
-}
-
-/// Asserts a refused key comes back as a 401 that names the vendor, and is not retried.
-fn assert_auth_error(err: &VendorError, vendor: &str) {
-    assert_eq!(err.status(), Some(401), "{err}");
-    assert!(!err.is_transient(), "a bad key is not retried: {err}");
-    assert!(err.to_string().starts_with(vendor), "names {vendor}: {err}");
-}
+use crate::vendor_support::{assert_auth_error, cred, fault, limit, waits};
 
 // ------------------------------------------------------------------ Confluence
 
