@@ -12,18 +12,26 @@ use tokio::sync::watch;
 use crate::bot::Bot;
 use crate::config::Config;
 use crate::pipeline::Engine;
-use crate::pipeline::engine::Vendors;
+use crate::pipeline::engine::{Remediation, Vendors};
 use crate::pipeline::webhook::WebhookState;
 use crate::server::{self, ServerState};
 use crate::slack::api::SlackApi;
 use crate::slack::client;
 use crate::slack::socket::{SocketHealth, SocketMode};
 use crate::store::{SledStore, Store};
+use crate::vendors::abuseipdb::client::AbuseIpDbClient;
+use crate::vendors::confluence::client::ConfluenceClient;
 use crate::vendors::crowdstrike::client::CrowdStrikeClient;
+use crate::vendors::emailrep::client::EmailRepClient;
 use crate::vendors::github::client::GitHubClient;
+use crate::vendors::llm::client::LlmClient;
+use crate::vendors::okta::client::OktaClient;
 use crate::vendors::oomnitza::client::OomnitzaClient;
 use crate::vendors::outbound::RetryPolicy;
 use crate::vendors::pagerduty::client::PagerDutyClient;
+use crate::vendors::tavily::client::TavilyClient;
+use crate::vendors::urlscan::client::UrlscanClient;
+use crate::vendors::virustotal::client::VirusTotalClient;
 
 /// How often timers and retries are checked.
 const TICK: Duration = Duration::from_millis(500);
@@ -101,6 +109,47 @@ fn vendors(config: &Config) -> anyhow::Result<Vendors> {
             .clone()
             .map(PagerDutyClient::new)
             .transpose()?,
+        confluence: config
+            .confluence
+            .clone()
+            .map(ConfluenceClient::new)
+            .transpose()?,
+        okta: config.okta.clone().map(OktaClient::new).transpose()?,
+        llm: config.llm.clone().map(LlmClient::new).transpose()?,
+        virustotal: config
+            .virustotal
+            .clone()
+            .map(VirusTotalClient::new)
+            .transpose()?,
+        abuseipdb: config
+            .abuseipdb
+            .clone()
+            .map(AbuseIpDbClient::new)
+            .transpose()?,
+        emailrep: config
+            .emailrep
+            .clone()
+            .map(EmailRepClient::new)
+            .transpose()?,
+        urlscan: config.urlscan.clone().map(UrlscanClient::new).transpose()?,
+        tavily: config.tavily.clone().map(TavilyClient::new).transpose()?,
+    })
+}
+
+/// Flow 2's settings, with the classifier prompt read now: a missing prompt file stops the
+/// start with the key to fix instead of failing every case later.
+fn remediation(config: &Config) -> anyhow::Result<Remediation> {
+    let path = config.remediation.classify_prompt.as_deref();
+    let classify_prompt = crate::triage::llm_classify::load_prompt(path).map_err(|e| {
+        anyhow::anyhow!(
+            "remediation.classify_prompt: cannot read {}: {e}",
+            path.map(|p| p.display().to_string()).unwrap_or_default()
+        )
+    })?;
+    Ok(Remediation {
+        config: config.remediation.clone(),
+        approvals: config.approvals.clone(),
+        classify_prompt,
     })
 }
 
@@ -131,6 +180,7 @@ pub async fn start(config: &Config) -> anyhow::Result<Running> {
         config.triage.clone(),
         config.slack.alerts_channel.clone(),
         labels,
+        remediation(config)?,
     );
     let group = refresh_analysts(&engine, config, &[]).await;
     engine.recover()?;

@@ -11,6 +11,7 @@
 pub mod alert;
 pub mod flow;
 pub mod note;
+pub mod remediation;
 mod results;
 pub mod rules;
 pub mod step;
@@ -288,6 +289,10 @@ pub struct Case {
     /// between applying it and marking it done changes nothing.
     #[serde(default)]
     pub applied: Vec<u64>,
+    /// Flow 2's record (classification, SOP, tool calls and approvals), once classified.
+    /// Cases stored before flow 2 existed decode without it.
+    #[serde(default)]
+    pub triage: Option<remediation::Triage>,
 }
 
 impl Case {
@@ -318,6 +323,7 @@ impl Case {
             steps: vec![],
             next_step: 1,
             applied: vec![],
+            triage: None,
         };
         case.note(
             now,

@@ -97,6 +97,34 @@ pub enum Step {
         /// Comment appended.
         comment: String,
     },
+    /// Flow 2: extract the case's entities and classify the alert (rules, or the model).
+    Classify,
+    /// Flow 2: find the type's SOP in Confluence and record which page and version.
+    FindSop,
+    /// Flow 2: turn the SOP into proposed tool calls (the runbook in order, or the agent's
+    /// first turn), each through the guard.
+    Remediate,
+    /// Flow 2: one agent turn: the model reads the case, the SOP and the results so far and
+    /// proposes the next calls or a closing summary.
+    AgentTurn {
+        /// 1-based.
+        turn: usize,
+    },
+    /// Flow 2: run an allowed (or approved) tool call and document its result.
+    ToolCall {
+        /// The call's id on the case's record.
+        call: u32,
+    },
+    /// Flow 2: post the approval message of a destructive call in the card's thread.
+    RequestApproval {
+        /// The call's id.
+        call: u32,
+    },
+    /// Flow 2: show an approval's decision (or expiry) on its message, buttons gone.
+    ApprovalOutcome {
+        /// The call's id.
+        call: u32,
+    },
 }
 
 /// Kinds of steps, for metrics and logs.
@@ -123,6 +151,13 @@ pub const KINDS: &[StepKind] = &[
     "close_issue",
     "contain",
     "alert_status",
+    "classify",
+    "find_sop",
+    "remediate",
+    "agent_turn",
+    "tool_call",
+    "request_approval",
+    "approval_outcome",
 ];
 
 impl Step {
@@ -147,6 +182,13 @@ impl Step {
             Step::CloseIssue { .. } => "close_issue",
             Step::Contain => "contain",
             Step::AlertStatus { .. } => "alert_status",
+            Step::Classify => "classify",
+            Step::FindSop => "find_sop",
+            Step::Remediate => "remediate",
+            Step::AgentTurn { .. } => "agent_turn",
+            Step::ToolCall { .. } => "tool_call",
+            Step::RequestApproval { .. } => "request_approval",
+            Step::ApprovalOutcome { .. } => "approval_outcome",
         }
     }
 
@@ -164,6 +206,7 @@ impl Step {
                 | Step::DmThread { .. }
                 | Step::IssueComment { .. }
                 | Step::AlertStatus { .. }
+                | Step::RequestApproval { .. }
         )
     }
 }
@@ -236,6 +279,13 @@ mod tests {
                 status: text(),
                 comment: text(),
             },
+            Step::Classify,
+            Step::FindSop,
+            Step::Remediate,
+            Step::AgentTurn { turn: 1 },
+            Step::ToolCall { call: 1 },
+            Step::RequestApproval { call: 1 },
+            Step::ApprovalOutcome { call: 1 },
         ];
         for s in &all {
             match s {
@@ -256,7 +306,14 @@ mod tests {
                 | Step::IssueLabels { .. }
                 | Step::CloseIssue { .. }
                 | Step::Contain
-                | Step::AlertStatus { .. } => {}
+                | Step::AlertStatus { .. }
+                | Step::Classify
+                | Step::FindSop
+                | Step::Remediate
+                | Step::AgentTurn { .. }
+                | Step::ToolCall { .. }
+                | Step::RequestApproval { .. }
+                | Step::ApprovalOutcome { .. } => {}
             }
         }
         all

@@ -74,6 +74,12 @@ pub struct Config {
     /// Grouping, owner timers, the no-owner policy and the priority rules.
     #[serde(default)]
     pub triage: crate::pipeline::config::TriageConfig,
+    /// Flow 2's caps, prompts and the allowlist of SOP pages without a runbook.
+    #[serde(default)]
+    pub remediation: crate::pipeline::config::RemediationConfig,
+    /// How destructive tool calls are approved.
+    #[serde(default)]
+    pub approvals: crate::pipeline::config::ApprovalsConfig,
     /// The folder of the config file; relative paths are taken from here.
     #[serde(skip)]
     pub base_dir: PathBuf,
@@ -436,6 +442,8 @@ impl Config {
         if let Some(c) = &mut self.tavily {
             c.resolve(&base, env)?;
         }
+        self.remediation.resolve(&base)?;
+        self.approvals.resolve()?;
         Ok(())
     }
 }

@@ -27,10 +27,18 @@ use crate::slack::api::SlackApi;
 use crate::store::{Admission, Queued, Store, StoreError};
 use crate::telemetry::events;
 use crate::vendors::VendorError;
+use crate::vendors::abuseipdb::client::AbuseIpDbClient;
+use crate::vendors::confluence::client::ConfluenceClient;
 use crate::vendors::crowdstrike::client::CrowdStrikeClient;
+use crate::vendors::emailrep::client::EmailRepClient;
 use crate::vendors::github::client::GitHubClient;
+use crate::vendors::llm::client::LlmClient;
+use crate::vendors::okta::client::OktaClient;
 use crate::vendors::oomnitza::client::OomnitzaClient;
 use crate::vendors::pagerduty::client::PagerDutyClient;
+use crate::vendors::tavily::client::TavilyClient;
+use crate::vendors::urlscan::client::UrlscanClient;
+use crate::vendors::virustotal::client::VirusTotalClient;
 
 /// Failed attempts before a step is given up and the failure shown on the case.
 pub const MAX_ATTEMPTS: u32 = 8;
@@ -48,6 +56,45 @@ pub struct Vendors {
     pub github: Option<GitHubClient>,
     /// PagerDuty.
     pub pagerduty: Option<PagerDutyClient>,
+    /// Confluence: flow 2's SOP pages; without it flow 1 runs alone.
+    pub confluence: Option<ConfluenceClient>,
+    /// Okta: the identity tools.
+    pub okta: Option<OktaClient>,
+    /// The OpenAI-compatible model: classifier and agent; without it the rules classify and
+    /// runbooks run as written.
+    pub llm: Option<LlmClient>,
+    /// VirusTotal verdicts.
+    pub virustotal: Option<VirusTotalClient>,
+    /// AbuseIPDB reports.
+    pub abuseipdb: Option<AbuseIpDbClient>,
+    /// EmailRep reputation.
+    pub emailrep: Option<EmailRepClient>,
+    /// urlscan.io scans.
+    pub urlscan: Option<UrlscanClient>,
+    /// Tavily web search.
+    pub tavily: Option<TavilyClient>,
+}
+
+/// Flow 2's settings as the engine uses them: guardrail caps, approval rules and the prompt
+/// texts, read once at start so a step never touches the file system.
+#[derive(Debug, Clone)]
+pub struct Remediation {
+    /// `[remediation]`.
+    pub config: super::config::RemediationConfig,
+    /// `[approvals]`.
+    pub approvals: super::config::ApprovalsConfig,
+    /// The classifier's system prompt.
+    pub classify_prompt: String,
+}
+
+impl Default for Remediation {
+    fn default() -> Self {
+        Remediation {
+            config: Default::default(),
+            approvals: Default::default(),
+            classify_prompt: crate::triage::llm_classify::DEFAULT_PROMPT.to_string(),
+        }
+    }
 }
 
 /// Who may do what in Slack.
@@ -78,6 +125,8 @@ pub struct Engine {
     pub vendors: Vendors,
     /// Triage settings.
     pub triage: TriageConfig,
+    /// Flow 2's caps, approval rules and prompts.
+    pub remediation: Remediation,
     /// Channel id for cards.
     pub alerts_channel: String,
     /// Labels put on every issue.
@@ -137,6 +186,7 @@ impl Engine {
         triage: TriageConfig,
         alerts_channel: String,
         issue_labels: Vec<String>,
+        remediation: Remediation,
     ) -> Arc<Engine> {
         let concurrency = triage.concurrency;
         Arc::new_cyclic(|engine| Engine {
@@ -145,6 +195,7 @@ impl Engine {
             slack,
             vendors,
             triage,
+            remediation,
             alerts_channel,
             issue_labels,
             analysts: Analysts::default(),
@@ -738,6 +789,7 @@ pub(crate) mod tests {
             TriageConfig::default(),
             "C0ALERTS01".into(),
             vec![],
+            Remediation::default(),
         )
     }
 

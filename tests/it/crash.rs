@@ -881,9 +881,19 @@ async fn every_failpoint_of_every_step_kind_then_restart_finishes_each_case_exac
     let dir = tempfile::tempdir().expect("tempdir");
     let config = config_for(&ts, dir.path());
     // `join_digest` only happens in a storm, which this scenario is not (tests/it/storm.rs).
+    // Flow 2's kinds join the scenario as their steps are wired into the pipeline.
+    const NOT_YET_WIRED: &[&str] = &[
+        "classify",
+        "find_sop",
+        "remediate",
+        "agent_turn",
+        "tool_call",
+        "request_approval",
+        "approval_outcome",
+    ];
     let armed: Vec<String> = vigil::case::step::KINDS
         .iter()
-        .filter(|k| **k != "join_digest")
+        .filter(|k| **k != "join_digest" && !NOT_YET_WIRED.contains(k))
         .flat_map(|k| [format!("{k}.intent"), format!("{k}.done")])
         .collect();
     let mut keeper = Keeper::new(config, dir.path().to_path_buf(), armed.clone(), vec![]);

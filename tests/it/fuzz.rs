@@ -650,15 +650,11 @@ fn context() -> Ctx {
         let engine = vigil::pipeline::Engine::new(
             Arc::new(vigil::store::MemoryStore::new()),
             api,
-            vigil::pipeline::engine::Vendors {
-                crowdstrike: None,
-                oomnitza: None,
-                github: None,
-                pagerduty: None,
-            },
+            vigil::pipeline::engine::Vendors::default(),
             config.triage.clone(),
             config.slack.alerts_channel.clone(),
             vec![],
+            vigil::pipeline::engine::Remediation::default(),
         );
         engine.analysts.set(vec!["U0ANA00001".into()]);
         (ts.running, Bot::new(engine, "U0VIGIL001".into()))

@@ -282,6 +282,7 @@ async fn start_real_bot(
         config.triage.clone(),
         config.slack.alerts_channel.clone(),
         vec![],
+        vigil::pipeline::engine::Remediation::default(),
     );
     let bot = Arc::new(vigil::bot::Bot::new(engine, "U0VIGIL001".into()));
     let socket = SocketMode::start_with(slack, &config.slack, bot, quick())

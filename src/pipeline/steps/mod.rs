@@ -47,6 +47,19 @@ pub async fn perform(engine: &Engine, case: &mut Case, rec: &StepRecord) -> Resu
         Step::AlertStatus { status, comment } => {
             crowdstrike::alert_status(engine, case, rec, status, comment, now).await?
         }
+        // Flow 2's steps: registered here as each lands; nothing queues them before then.
+        Step::Classify
+        | Step::FindSop
+        | Step::Remediate
+        | Step::AgentTurn { .. }
+        | Step::ToolCall { .. }
+        | Step::RequestApproval { .. }
+        | Step::ApprovalOutcome { .. } => {
+            return Err(StepError::Unexpected(format!(
+                "step {} has no runner in this build",
+                rec.step.kind()
+            )));
+        }
     }
     Ok(())
 }
