@@ -107,13 +107,21 @@ impl Demo {
 
     pub(super) async fn resolve_by_modal(&self) {
         println!("\n== 8. Ben resolves Dan's case from the card's Resolve button");
-        let cards = self.cards().await;
-        let Some(card) = cards.iter().find(|c| self.case_is_paged(c)) else {
-            self.check("a paged case to resolve", false, "none found");
+        // The card says "paged" once its update after the page lands, which may trail the
+        // page itself: wait for it rather than reading the channel once.
+        let paged = RefCell::new(None);
+        let found = self
+            .wait("a paged case's card to resolve", || async {
+                let cards = self.cards().await;
+                *paged.borrow_mut() = cards.into_iter().find(|c| self.case_is_paged(c));
+                Ok(paged.borrow().is_some())
+            })
+            .await;
+        let Some(card) = paged.into_inner().filter(|_| found) else {
             return;
         };
-        let case = card_case(card);
-        self.click(cast::BEN, &self.alerts.clone(), &ts(card), "case_resolve")
+        let case = card_case(&card);
+        self.click(cast::BEN, &self.alerts.clone(), &ts(&card), "case_resolve")
             .await;
         let view = RefCell::new(String::new());
         let opened = self
