@@ -26,12 +26,14 @@ pub use alert::{Alert, AlertDevice};
 pub use rules::{Decision, Priority};
 pub use step::{Step, StepKind, StepRecord};
 
-/// A case id, `VIG-<n>`: short enough to type in `/triage show`.
+/// A case id, `VIG-<n>` with `n` from the store's never-reused sequence: short enough to type
+/// in `/triage show`, and part of every idempotency marker (GitHub, PagerDuty `dedup_key`,
+/// Slack message metadata).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 pub struct CaseId(pub String);
 
 impl CaseId {
-    /// The id for sequence number `n`.
+    /// The id for sequence number `n`; the store hands out each `n` once.
     pub fn from_seq(n: u64) -> Self {
         CaseId(format!("VIG-{n}"))
     }
@@ -47,7 +49,7 @@ impl CaseId {
         Some(CaseId::from_seq(n))
     }
 
-    /// The text form.
+    /// The text form, as shown to people and written into markers.
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -59,7 +61,8 @@ impl fmt::Display for CaseId {
     }
 }
 
-/// Where a case is in its life.
+/// Where a case is in its life; only the transitions in `case/` move it, and the card, App
+/// Home and `/triage list` show it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CaseState {
@@ -82,7 +85,7 @@ pub enum CaseState {
 }
 
 impl CaseState {
-    /// Lower-case name for people and labels.
+    /// Lower-case name for people and labels (`/triage list`, the card's state line).
     pub fn as_str(self) -> &'static str {
         match self {
             CaseState::New => "new",
@@ -96,39 +99,39 @@ impl CaseState {
         }
     }
 
-    /// Whether the case is still open.
+    /// Whether the case is still open: resolved cases take no new alerts, buttons or timers.
     pub fn is_open(self) -> bool {
         self != CaseState::Resolved
     }
 }
 
-/// The person a device (or account) belongs to.
+/// The person a device (or account) belongs to: the one flow 1 asks "was this you?".
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 pub struct Owner {
-    /// Inventory username.
+    /// Inventory username (Oomnitza `username`).
     pub username: String,
-    /// Email.
+    /// Email, the key to the person's Slack user (`users.lookupByEmail`).
     pub email: String,
-    /// Display name.
+    /// Display name, for the card and the issue.
     pub name: String,
-    /// Slack user id, when the email matched a Slack user.
+    /// Slack user id, when the email matched a Slack user; without it nobody can be asked.
     pub slack_user: Option<String>,
 }
 
 /// What enrichment found; every miss or failure is a note, never a stop.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
 pub struct Enrichment {
-    /// EDR host tags.
+    /// Falcon host tags (e.g. `SensorGroupingTags/production`); priority rules match them.
     pub host_tags: Vec<String>,
-    /// Serial number from the EDR.
+    /// Serial number from Falcon: how the inventory asset is found.
     pub serial_number: String,
-    /// OS version from the EDR.
+    /// OS version from Falcon, shown on the card and the issue.
     pub os_version: String,
-    /// Inventory asset id.
+    /// Oomnitza asset id, so an analyst can open the device's record.
     pub asset_id: String,
-    /// The owner, if one was found.
+    /// The owner, if the asset names one that the inventory knows.
     pub owner: Option<Owner>,
-    /// What could not be found or reached, in words.
+    /// What could not be found or reached, in words, so the card says why nobody was asked.
     pub notes: Vec<String>,
     /// Whether the owner's Slack user was looked up (it runs beside the GitHub issue, after
     /// the rest of enrichment). Cases stored before this field read as looked up.
@@ -140,7 +143,7 @@ fn looked_up_before() -> bool {
     true
 }
 
-/// How the owner answered.
+/// How the owner answered the DM's question; each answer has its own label and next step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum OwnerReply {
@@ -153,7 +156,7 @@ pub enum OwnerReply {
 }
 
 impl OwnerReply {
-    /// The button text people saw.
+    /// The button text people saw, repeated in the thread and the issue.
     pub fn label(self) -> &'static str {
         match self {
             OwnerReply::Me => "Yes, this was me",
@@ -162,7 +165,7 @@ impl OwnerReply {
         }
     }
 
-    /// The GitHub label it adds.
+    /// The GitHub label it adds, so answers can be searched across issues.
     pub fn github_label(self) -> &'static str {
         match self {
             OwnerReply::Me => "owner-confirmed",
@@ -172,116 +175,121 @@ impl OwnerReply {
     }
 }
 
-/// The owner's answer and who gave it.
+/// The owner's answer and who gave it: only the owner's own click from their DM counts.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct OwnerAnswer {
-    /// The button pressed.
+    /// Which answer.
     pub reply: OwnerReply,
-    /// Slack user id of who pressed it.
+    /// Slack user id of who pressed it (always the owner: others are refused).
     pub by: String,
     /// When.
     pub at: DateTime<Utc>,
 }
 
-/// A Slack message Vigil posted.
+/// A Slack message Vigil posted: stored so updates and thread replies find it, and so a
+/// repeated step never posts a second one.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct SlackRef {
-    /// Channel id.
+    /// Channel id (`C…` or the DM's `D…`).
     pub channel: String,
-    /// Message ts.
+    /// Message `ts`, Slack's id of the message within the channel.
     pub ts: String,
 }
 
-/// The GitHub issue of a case.
+/// The GitHub issue of a case, found again after a crash by its hidden marker.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct IssueRef {
-    /// Issue number.
+    /// Issue number, for comments, labels and closing.
     pub number: u64,
-    /// Link for people.
+    /// The issue's `html_url`, linked from the card.
     pub url: String,
 }
 
-/// How a case was closed.
+/// How a case was closed: the reason goes to the card, the issue, the Falcon alert's comment
+/// and decides the issue's `state_reason`.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Resolution {
-    /// Who resolved it (Slack user id, or `vigil`).
+    /// Who resolved it: the Slack user id of the analyst (only analysts resolve cases).
     pub by: String,
-    /// Why.
+    /// Why, in the resolver's words.
     pub reason: String,
-    /// When.
+    /// When it was resolved.
     pub at: DateTime<Utc>,
 }
 
-/// One timeline entry: something that happened to the case, in words.
+/// One timeline entry: something that happened to the case, in words; `/triage show` and the
+/// audit trail read these.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct TimelineEntry {
-    /// When.
+    /// When it happened.
     pub at: DateTime<Utc>,
     /// Who did it (Slack user id), if a person did.
     pub actor: Option<String>,
-    /// What happened.
+    /// What happened, as plain text (escaped wherever it is shown).
     pub text: String,
 }
 
-/// Another alert that was grouped into this case.
+/// Another alert that was grouped into this case (same grouping key within the window), so a
+/// burst on one host is one case, not many.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct GroupedAlert {
-    /// Its source id.
+    /// Its source id (Falcon composite id), the dedupe key.
     pub id: String,
-    /// Its name.
+    /// Its detection name, listed on the card.
     pub name: String,
-    /// When it arrived.
+    /// When it arrived; the grouping window runs from the latest one.
     pub at: DateTime<Utc>,
 }
 
-/// A case.
+/// A case: one alert (and those grouped into it) from arrival to resolution, with everything
+/// needed to resume after a crash: the outbox of steps, their intents, and what each created.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 pub struct Case {
-    /// Id.
+    /// The case's id, also its key in the store.
     pub id: CaseId,
     /// Life-cycle state: private, so only the transitions in `case/` move it.
     state: CaseState,
-    /// Created.
+    /// When the case was opened; MTTA and MTTR run from here.
     pub created_at: DateTime<Utc>,
-    /// Last changed.
+    /// When anything last changed, for `/triage list` ordering.
     pub updated_at: DateTime<Utc>,
-    /// The alert that opened it.
+    /// The alert that opened it (attacker-controlled text throughout).
     pub alert: Alert,
-    /// The grouping key it collects alerts under.
+    /// The grouping key (`[triage] group_by` fields) later alerts join it under.
     pub group_key: String,
-    /// Alerts grouped into it after the first.
+    /// Alerts grouped into it after the first, in arrival order.
     pub grouped: Vec<GroupedAlert>,
-    /// Enrichment results.
+    /// What enrichment found (device, asset, owner), once it ran.
     pub enrichment: Option<Enrichment>,
-    /// Priority decision.
+    /// The priority and the rule that decided it, once prioritised.
     pub decision: Option<Decision>,
-    /// GitHub issue.
+    /// The GitHub issue, once opened (or found after a crash).
     pub issue: Option<IssueRef>,
-    /// The card in the alerts channel.
+    /// The card in the alerts channel, updated in place as the case changes.
     pub card: Option<SlackRef>,
     /// The storm digest the case was folded into instead of getting its own card (SPEC §5
     /// "Storms"); its thread replies go under that digest.
     #[serde(default)]
     pub digest: Option<u64>,
-    /// The owner's DM.
+    /// The owner's DM with the question, once sent; replies in its thread belong to the case.
     pub dm: Option<SlackRef>,
     /// Whether on-call was paged (dedup key = case id); set only by [`Case::paged`].
     paged: bool,
-    /// The owner's answer.
+    /// The owner's answer, once given.
     pub owner_answer: Option<OwnerAnswer>,
-    /// Analyst who acknowledged.
+    /// The analyst who acknowledged it (Slack user id): someone is on it.
     pub acknowledged_by: Option<String>,
-    /// Analyst it is assigned to.
+    /// The analyst it is assigned to, for `/triage list mine`.
     pub assignee: Option<String>,
-    /// When the owner gets a reminder.
+    /// When the owner gets a reminder, if still silent.
     pub remind_at: Option<DateTime<Utc>>,
-    /// When silence escalates.
+    /// When owner silence escalates to a page.
     pub escalate_at: Option<DateTime<Utc>>,
-    /// Closing record.
+    /// The closing record, once resolved.
     pub resolution: Option<Resolution>,
-    /// Everything that happened.
+    /// Everything that happened, oldest first.
     pub timeline: Vec<TimelineEntry>,
-    /// Steps still to do, in order (the outbox).
+    /// Steps still to do, in order (the outbox); the first runs next.
     pub steps: Vec<StepRecord>,
     /// Next step sequence number (unique per case; used in idempotency markers).
     pub next_step: u64,
@@ -296,7 +304,7 @@ pub struct Case {
 }
 
 impl Case {
-    /// A new case for `alert`.
+    /// A new case for `alert`, in state `New`, with its opening on the timeline.
     pub fn new(id: CaseId, alert: Alert, group_key: String, now: DateTime<Utc>) -> Case {
         let mut case = Case {
             id,
@@ -333,7 +341,7 @@ impl Case {
         case
     }
 
-    /// Appends a timeline entry.
+    /// Appends a timeline entry and bumps `updated_at`.
     pub fn note(&mut self, at: DateTime<Utc>, actor: Option<&str>, text: impl Into<String>) {
         self.updated_at = at;
         self.timeline.push(TimelineEntry {
@@ -343,24 +351,25 @@ impl Case {
         });
     }
 
-    /// Queues a step at the end of the outbox.
+    /// Queues a step at the end of the outbox with the next sequence number (part of its
+    /// idempotency marker).
     pub fn push_step(&mut self, step: Step) {
         let seq = self.next_step;
         self.next_step += 1;
         self.steps.push(StepRecord::new(seq, step));
     }
 
-    /// How many alerts the case holds.
+    /// How many alerts the case holds, shown on the card.
     pub fn alert_count(&self) -> usize {
         1 + self.grouped.len()
     }
 
-    /// When the latest alert arrived.
+    /// When the latest alert arrived: the grouping window runs from here.
     pub fn last_seen(&self) -> DateTime<Utc> {
         self.grouped.last().map(|g| g.at).unwrap_or(self.created_at)
     }
 
-    /// The owner, if enrichment found one.
+    /// The owner, if enrichment found one: who flow 1 asks.
     pub fn owner(&self) -> Option<&Owner> {
         self.enrichment.as_ref()?.owner.as_ref()
     }
@@ -394,7 +403,7 @@ impl Case {
         self.state = state;
     }
 
-    /// The priority, once decided.
+    /// The priority, once decided: it chooses between asking the owner and paging.
     pub fn priority(&self) -> Option<Priority> {
         self.decision.as_ref().map(|d| d.priority)
     }

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::note::{DmNote, IssueNote, Said, ThreadNote};
 
-/// Which DM an owner gets.
+/// Which DM an owner gets: the priority decides whether there is anything to ask.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DmKind {
@@ -20,7 +20,7 @@ pub enum DmKind {
     Inform,
 }
 
-/// How an issue is closed.
+/// How an issue is closed: GitHub's `state_reason`, so false positives can be told apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum CloseReason {
@@ -30,62 +30,63 @@ pub enum CloseReason {
     NotPlanned,
 }
 
-/// One thing a case has to do.
+/// One thing a case has to do, persisted in the outbox until done, so a crash resumes it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "step", rename_all = "snake_case")]
 pub enum Step {
-    /// Look up device, asset, owner and the owner's Slack user.
+    /// Look up device, asset, owner and the owner's Slack user (in parallel where they do not
+    /// depend on each other).
     Enrich,
-    /// Run the rule table.
+    /// Run the priority rule table (`[triage] rules`): the first match decides.
     Prioritise,
-    /// Open the GitHub issue.
+    /// Open the GitHub issue, with the hidden case marker a crash lookup finds.
     CreateIssue,
-    /// Post the card in the alerts channel.
+    /// Post the card in the alerts channel, with metadata a crash lookup finds.
     PostCard,
     /// Storms: list the case in the burst's digest message instead of posting its own card.
     JoinDigest,
     /// Decide between asking the owner and paging, and queue what follows.
     Route,
-    /// DM the owner.
+    /// DM the owner: ask (low priority) or inform (high).
     OwnerDm {
         /// Ask or inform.
         kind: DmKind,
     },
-    /// Trigger PagerDuty (dedup key = case id).
+    /// Trigger PagerDuty; the case id is the `dedup_key`, so a repeat is harmless.
     Page,
-    /// Acknowledge the PagerDuty incident.
+    /// Acknowledge the PagerDuty incident when an analyst acknowledges the case.
     PageAck,
-    /// Resolve the PagerDuty incident.
+    /// Resolve the PagerDuty incident when the case is resolved.
     PageResolve,
-    /// Re-render the card from the case.
+    /// Re-render the card from the case (`chat.update`, idempotent).
     UpdateCard,
-    /// Reply in the card's thread.
+    /// Reply in the card's thread (found by metadata after a crash).
     CardThread {
         /// What to say, rendered to mrkdwn when the step runs (`text` in stored steps from
         /// before typed notes).
         #[serde(alias = "text")]
         note: Said<ThreadNote>,
     },
-    /// Reply in the owner's DM thread.
+    /// Reply in the owner's DM thread (found by metadata after a crash).
     DmThread {
         /// What to say, rendered to mrkdwn when the step runs (`text` in old stored steps).
         #[serde(alias = "text")]
         note: Said<DmNote>,
     },
-    /// Comment on the GitHub issue.
+    /// Comment on the GitHub issue (found by its marker after a crash).
     IssueComment {
         /// What to say, rendered to Markdown when the step runs (`body` in old stored steps).
         #[serde(alias = "body")]
         note: Said<IssueNote>,
     },
-    /// Add labels to the GitHub issue.
+    /// Add labels to the GitHub issue (adding an existing label is harmless).
     IssueLabels {
-        /// Labels to add.
+        /// Labels to add, e.g. the owner's answer (`owner-denied`).
         labels: Vec<String>,
     },
-    /// Close the GitHub issue.
+    /// Close the GitHub issue with a `state_reason`.
     CloseIssue {
-        /// Why.
+        /// Completed or not planned.
         reason: CloseReason,
     },
     /// Network-contain the alert's host (an analyst confirmed it).
@@ -127,7 +128,7 @@ pub enum Step {
     },
 }
 
-/// Kinds of steps, for metrics and logs.
+/// A step's short stable name: the metric label, the log field and the failpoint prefix.
 pub type StepKind = &'static str;
 
 /// Every step kind, in flow order: what failpoints (`<kind>.intent`, `<kind>.done`) and crash
@@ -161,7 +162,7 @@ pub const KINDS: &[StepKind] = &[
 ];
 
 impl Step {
-    /// A short name.
+    /// The step's stable short name (one of [`KINDS`]).
     pub fn kind(&self) -> StepKind {
         match self {
             Step::Enrich => "enrich",
@@ -211,16 +212,17 @@ impl Step {
     }
 }
 
-/// A queued step and what is known about its progress.
+/// A queued step and what is known about its progress: enough to resume it after a crash
+/// without repeating its effect.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StepRecord {
     /// Unique within the case; part of idempotency markers.
     pub seq: u64,
-    /// The step.
+    /// What to do.
     pub step: Step,
     /// When the side effect was about to be performed (set and flushed before acting).
     pub intent_at: Option<DateTime<Utc>>,
-    /// Failed attempts so far.
+    /// Failed attempts so far; at `MAX_ATTEMPTS` the step is given up visibly.
     pub attempts: u32,
     /// Do not try before this (backoff, `Retry-After`).
     pub not_before: Option<DateTime<Utc>>,
@@ -229,7 +231,7 @@ pub struct StepRecord {
 }
 
 impl StepRecord {
-    /// A fresh record.
+    /// A record for a step not yet attempted.
     pub fn new(seq: u64, step: Step) -> Self {
         StepRecord {
             seq,
