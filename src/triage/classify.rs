@@ -62,17 +62,18 @@ impl AlertType {
     }
 }
 
-/// Triage severity.
+/// Triage severity: flow 2's own scale beside flow 1's priority, from the alert's 1–100 score
+/// or the model's answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
-    /// Informational or low.
+    /// Informational or low (score below 40).
     Low,
-    /// Medium.
+    /// Worth a look today (score 40–59).
     Medium,
-    /// High.
+    /// Act now (score 60–79).
     High,
-    /// Critical.
+    /// Act now, everyone (score 80 and above).
     Critical,
 }
 
@@ -111,9 +112,9 @@ pub enum ClassifiedBy {
 /// The answer, as the case stores and the card shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Classification {
-    /// The type.
+    /// The type, which picks the SOP (`sop-<type>` label).
     pub alert_type: AlertType,
-    /// The severity.
+    /// The severity shown on the card.
     pub severity: Severity,
     /// One line saying why.
     pub rationale: String,

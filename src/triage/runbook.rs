@@ -25,17 +25,17 @@ pub const MAX_CALLS_PER_STEP: usize = 20;
 pub enum Placeholder {
     /// `{{host}}`: device ids, else host names.
     Host,
-    /// `{{user}}`.
+    /// `{{user}}`: accounts (logins, UPNs).
     User,
-    /// `{{ip}}`.
+    /// `{{ip}}`: IP addresses.
     Ip,
-    /// `{{domain}}`.
+    /// `{{domain}}`: domains.
     Domain,
-    /// `{{url}}`.
+    /// `{{url}}`: http(s) URLs.
     Url,
-    /// `{{hash}}`.
+    /// `{{hash}}`: file hashes.
     Hash,
-    /// `{{email}}`.
+    /// `{{email}}`: email addresses, the sender included.
     Email,
     /// `{{sender}}`: the reported email's From address.
     Sender,
@@ -107,7 +107,7 @@ pub struct RunbookStep {
 /// A page's runbook, in order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Runbook {
-    /// The steps.
+    /// The steps in the order the page lists them, which is the order they run.
     pub steps: Vec<RunbookStep>,
 }
 

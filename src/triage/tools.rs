@@ -21,21 +21,21 @@ pub const MAX_ENTITY_ARG: usize = 2048;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ToolName {
-    /// CrowdStrike device details.
+    /// CrowdStrike device details (hostname, OS, last seen, containment status): read-only.
     CrowdstrikeHostDetails,
     /// CrowdStrike network containment (destructive).
     CrowdstrikeContainHost,
-    /// CrowdStrike lift containment.
+    /// CrowdStrike lift containment: undoes a containment; not destructive, so no approval.
     CrowdstrikeLiftContainment,
-    /// Okta user lookup.
+    /// Okta user lookup (status, last login): read-only.
     OktaGetUser,
     /// Okta clear the user's sessions (destructive).
     OktaClearSessions,
     /// Okta suspend (destructive).
     OktaSuspendUser,
-    /// Okta unsuspend.
+    /// Okta unsuspend: undoes a suspension; not destructive.
     OktaUnsuspendUser,
-    /// VirusTotal file report.
+    /// VirusTotal file report by hash: detection counts.
     VirustotalFile,
     /// VirusTotal URL report.
     VirustotalUrl,
@@ -43,15 +43,15 @@ pub enum ToolName {
     VirustotalDomain,
     /// VirusTotal IP report.
     VirustotalIp,
-    /// AbuseIPDB check.
+    /// AbuseIPDB check: abuse confidence score and report count of an IP.
     AbuseipdbCheckIp,
-    /// EmailRep query.
+    /// EmailRep query: reputation and suspicious flags of a sender address.
     EmailrepQuery,
-    /// urlscan.io submit and result.
+    /// urlscan.io: submit a scan, then poll its result (verdict, screenshot link).
     UrlscanScan,
-    /// Tavily web search.
+    /// Tavily web search: public write-ups about an indicator or alert name.
     TavilySearch,
-    /// Post to the alerts channel.
+    /// Post a note to the alerts channel (escaped; can never ping).
     SlackNotify,
 }
 
@@ -274,23 +274,23 @@ pub struct TextArgs {
 /// A tool's arguments, typed: what the step runner hands to the vendor client.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ToolArgs {
-    /// CrowdStrike device tools.
+    /// `{"device_id"}`: the CrowdStrike device tools.
     Device(DeviceArgs),
-    /// Okta tools.
+    /// `{"user"}` (login or id): the Okta tools.
     User(UserArgs),
-    /// VirusTotal file.
+    /// `{"hash"}`: VirusTotal file.
     Hash(HashArgs),
-    /// URL tools.
+    /// `{"url"}`: VirusTotal URL and urlscan.io.
     Url(UrlArgs),
-    /// VirusTotal domain.
+    /// `{"domain"}`: VirusTotal domain.
     Domain(DomainArgs),
-    /// IP tools.
+    /// `{"ip"}`: VirusTotal IP and AbuseIPDB.
     Ip(IpArgs),
-    /// EmailRep.
+    /// `{"email"}`: EmailRep.
     Email(EmailArgs),
-    /// Tavily.
+    /// `{"query"}`: Tavily (free text, length-capped).
     Query(QueryArgs),
-    /// Slack notify.
+    /// `{"text"}`: Slack notify (free text, length-capped).
     Text(TextArgs),
 }
 
