@@ -67,13 +67,13 @@ impl AlertType {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
-    /// Informational or low (score below 40).
+    /// Informational or low (alert score below 40).
     Low,
-    /// Worth a look today (score 40–59).
+    /// Medium (alert score 40–59).
     Medium,
-    /// Act now (score 60–79).
+    /// High (alert score 60–79).
     High,
-    /// Act now, everyone (score 80 and above).
+    /// Critical (alert score 80 and above).
     Critical,
 }
 
