@@ -66,9 +66,21 @@ enum Command {
         /// Write a vigil.toml pointing at this sandbox to PATH (secrets in files beside it).
         #[arg(long, value_name = "PATH")]
         write_config: Option<PathBuf>,
+        /// The sandbox's address as the bot reaches it, written into the config (default: the
+        /// listen address). Set it when the bot runs elsewhere, e.g. `http://sandbox:8700`
+        /// under docker compose, where the sandbox listens on `0.0.0.0:8700`.
+        #[arg(long, value_name = "URL")]
+        public_url: Option<String>,
     },
     /// Run the bot.
     Run {
+        /// Path to vigil.toml.
+        #[arg(long, value_name = "FILE")]
+        config: PathBuf,
+    },
+    /// Ask a running bot's `/healthz` (at the config's `[server] listen`) and exit 0 only if
+    /// it is healthy: the container's HEALTHCHECK, which has no curl in a distroless image.
+    Health {
         /// Path to vigil.toml.
         #[arg(long, value_name = "FILE")]
         config: PathBuf,
@@ -166,11 +178,18 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
         Command::Sandbox {
             listen,
             write_config,
+            public_url,
         } => {
             vigil::telemetry::init_logs(&config::LogConfig::default());
             vigil_sandbox::cli::serve(
                 listen,
-                |served| vigil::sandbox_config::announce(served, write_config.as_deref()),
+                |served| {
+                    vigil::sandbox_config::announce(
+                        served,
+                        write_config.as_deref(),
+                        public_url.as_deref(),
+                    )
+                },
                 vigil::run::shutdown_signal(),
             )
             .await?;
@@ -181,6 +200,19 @@ async fn dispatch(command: Command) -> anyhow::Result<ExitCode> {
             vigil::telemetry::init_logs(&config.log);
             vigil::run::run(config).await?;
             Ok(ExitCode::SUCCESS)
+        }
+        Command::Health { config } => {
+            let config = load(&config)?;
+            match vigil::server::probe_health(config.server.listen).await {
+                Ok(body) => {
+                    println!("healthy: {body}");
+                    Ok(ExitCode::SUCCESS)
+                }
+                Err(e) => {
+                    eprintln!("unhealthy: {e}");
+                    Ok(ExitCode::FAILURE)
+                }
+            }
         }
         Command::Doctor { config } => {
             let config = load(&config)?;

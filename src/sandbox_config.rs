@@ -16,11 +16,27 @@ use vigil_sandbox::{Credentials, Served};
 
 /// What `vigil sandbox` does once the sandbox listens: with `--write-config PATH`, writes the
 /// config and says how to run against it; without, says where the credentials are.
-pub fn announce(served: &Served, write_config: Option<&Path>) -> anyhow::Result<()> {
+/// `public_url` replaces the listen address in what is written, for a bot that reaches the
+/// sandbox by another name (a compose service) than the address it listens on.
+pub fn announce(
+    served: &Served,
+    write_config: Option<&Path>,
+    public_url: Option<&str>,
+) -> anyhow::Result<()> {
+    let mut served = served.clone();
+    if let Some(url) = public_url {
+        let url = url.trim_end_matches('/');
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            anyhow::bail!(
+                "--public-url: expected an http(s) URL like http://sandbox:8700, got {url:?}"
+            );
+        }
+        served.base = url.to_string();
+    }
     let base = &served.base;
     match write_config {
         Some(path) => {
-            write(path, served)?;
+            write(path, &served)?;
             println!(
                 "\nwrote {} (run: vigil run --config {})",
                 path.display(),

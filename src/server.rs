@@ -98,3 +98,32 @@ pub async fn serve(
         }
     }))
 }
+
+/// `vigil health`: asks the bot's own `/healthz` on `listen` (an unspecified address such as
+/// `0.0.0.0` is asked on loopback) and returns its body when it answers 200, or what went
+/// wrong. The container's HEALTHCHECK runs this, as a distroless image has no curl.
+pub async fn probe_health(listen: SocketAddr) -> anyhow::Result<String> {
+    let mut addr = listen;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(match addr.ip() {
+            std::net::IpAddr::V4(_) => std::net::Ipv4Addr::LOCALHOST.into(),
+            std::net::IpAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
+        });
+    }
+    let url = format!("http://{addr}/healthz");
+    let client = crate::vendors::http::client()?;
+    let resp = client
+        .get(&url)
+        .timeout(std::time::Duration::from_secs(5))
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!("GET {url}: {e}"))?;
+    let status = resp.status();
+    let body = resp.text().await.unwrap_or_default();
+    let body = body.trim().chars().take(500).collect::<String>();
+    if status == StatusCode::OK {
+        Ok(body)
+    } else {
+        anyhow::bail!("GET {url} answered {status}: {body}")
+    }
+}

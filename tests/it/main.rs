@@ -2,6 +2,7 @@
 
 mod bot_socket_mode;
 mod common;
+mod container;
 mod crash;
 mod doctor;
 mod enrich;
