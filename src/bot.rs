@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 use slack_morphism::prelude::*;
 
-use crate::case::{CaseId, CaseState};
+use crate::case::CaseId;
 use crate::pipeline::Engine;
 use crate::pipeline::authorize::{Ask, Refusal, authorize, existing_case};
 use crate::pipeline::board::CaseSummary;
@@ -133,30 +133,14 @@ impl Bot {
         out
     }
 
-    /// Counts from the engine's in-memory board (inside the ack, like `list`).
-    fn stats(&self) -> String {
-        self.engine.board.with(|all| {
-            let (mut total, mut open, mut high, mut waiting, mut escalated, mut resolved) =
-                (0, 0, 0, 0, 0, 0);
-            for c in all {
-                total += 1;
-                if c.state.is_open() {
-                    open += 1;
-                    if c.high {
-                        high += 1;
-                    }
-                }
-                match c.state {
-                    CaseState::AwaitingOwner => waiting += 1,
-                    CaseState::Escalated => escalated += 1,
-                    CaseState::Resolved => resolved += 1,
-                    _ => {}
-                }
-            }
-            format!(
-                "Cases: {total} total, {open} open ({high} high), {waiting} waiting on owners, {escalated} escalated, {resolved} resolved."
-            )
-        })
+    /// The period's figures from the engine's in-memory board (inside the ack, like `list`).
+    fn stats(&self, period: std::time::Duration) -> String {
+        let since = crate::case::flow::earlier(chrono::Utc::now(), period);
+        let report = self
+            .engine
+            .board
+            .with(|all| crate::pipeline::stats::report(all.map(|c| &c.facts), since));
+        report.text(&crate::slack::commands::period_label(period))
     }
 
     fn show(&self, id: &str, user: &str) -> String {
@@ -439,7 +423,7 @@ impl Inbox for Bot {
         let parsed = TriageCommand::parse(&text);
         let reads_cases = matches!(
             parsed,
-            Ok(TriageCommand::List(_) | TriageCommand::Show(_) | TriageCommand::Stats)
+            Ok(TriageCommand::List(_) | TriageCommand::Show(_) | TriageCommand::Stats(_))
         );
         if reads_cases && let Err(refusal) = authorize(&self.engine, &user, Ask::Analyst) {
             return Ok(ephemeral(self.told(&user, None, refusal)));
@@ -448,7 +432,7 @@ impl Inbox for Bot {
             Ok(TriageCommand::Help) => commands::help_text(),
             Ok(TriageCommand::List(f)) => self.list(f, &user),
             Ok(TriageCommand::Show(id)) => self.show(&id, &user),
-            Ok(TriageCommand::Stats) => self.stats(),
+            Ok(TriageCommand::Stats(period)) => self.stats(period),
             Ok(TriageCommand::New) => self.new_alert_form(&user, event.trigger_id.to_string()),
             Ok(TriageCommand::Ack(id)) => {
                 self.case_command(&event, delivery, &id, CaseCommand::Ack)?

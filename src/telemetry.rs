@@ -30,8 +30,23 @@ static PROMETHEUS: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
 /// installed first (then `/metrics` says so instead of serving numbers).
 pub fn prometheus() -> Option<PrometheusHandle> {
     PROMETHEUS
-        .get_or_init(|| PrometheusBuilder::new().install_recorder().ok())
+        .get_or_init(|| builder().install_recorder().ok())
         .clone()
+}
+
+/// The exporter with the case-time histograms' buckets.
+fn builder() -> PrometheusBuilder {
+    let builder = PrometheusBuilder::new();
+    match builder.set_buckets_for_metric(
+        metrics_exporter_prometheus::Matcher::Suffix("_seconds".into()),
+        &TIME_BUCKETS,
+    ) {
+        Ok(b) => b,
+        Err(e) => {
+            tracing::warn!(error = %e, "histogram buckets not set; times render as summaries");
+            PrometheusBuilder::new()
+        }
+    }
 }
 
 /// Every telemetry event Vigil emits, as one struct per event whose `emit()` writes both its
@@ -356,7 +371,57 @@ pub mod events {
             counter!("vigil_refusals_total", "what" => "undecodable inbound item").increment(1);
         }
     }
+
+    /// A case reached a milestone people measure (MTTA, MTTR, owner response): observed once
+    /// per case, when the save that reached it is seen by the board.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+    pub enum Milestone {
+        /// First acknowledgement: `vigil_case_time_to_acknowledge_seconds`.
+        Acknowledged,
+        /// Resolution: `vigil_case_time_to_resolve_seconds`.
+        Resolved,
+        /// The owner answered the DM: `vigil_owner_response_seconds` (from being asked).
+        OwnerAnswered,
+    }
+
+    /// A milestone's time in seconds, for its histogram.
+    pub struct CaseTime {
+        what: Milestone,
+        seconds: f64,
+    }
+
+    impl CaseTime {
+        /// `seconds` since the milestone's start (opening, or the owner being asked).
+        pub fn new(what: Milestone, seconds: f64) -> CaseTime {
+            CaseTime { what, seconds }
+        }
+
+        /// The histogram's name.
+        pub fn metric(what: Milestone) -> &'static str {
+            match what {
+                Milestone::Acknowledged => "vigil_case_time_to_acknowledge_seconds",
+                Milestone::Resolved => "vigil_case_time_to_resolve_seconds",
+                Milestone::OwnerAnswered => "vigil_owner_response_seconds",
+            }
+        }
+
+        /// Observes it (no log line: the case's timeline already says it).
+        pub fn emit(&self) {
+            metrics::histogram!(CaseTime::metric(self.what)).record(self.seconds);
+        }
+
+        /// Counts an escalation on owner silence (`vigil_auto_escalations_total`).
+        pub fn auto_escalated() {
+            counter!("vigil_auto_escalations_total").increment(1);
+        }
+    }
 }
+
+/// Buckets of the case-time histograms: from a minute to a week, the range MTTA, MTTR and
+/// owner answers fall in (the exporter renders summaries unless buckets are set).
+pub const TIME_BUCKETS: [f64; 10] = [
+    60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 14400.0, 43200.0, 86400.0, 604800.0,
+];
 
 #[cfg(test)]
 mod tests {
@@ -376,13 +441,32 @@ mod tests {
             .with_ansi(false)
             .with_writer(move || Writer(sink.clone()))
             .finish();
-        let recorder = metrics_exporter_prometheus::PrometheusBuilder::new().build_recorder();
+        let recorder = super::builder().build_recorder();
         let handle = recorder.handle();
         tracing::subscriber::with_default(subscriber, || {
             metrics::with_local_recorder(&recorder, emit)
         });
         let logs = String::from_utf8_lossy(&logs.lock().expect("log buffer")).into_owned();
         (logs, handle.render())
+    }
+
+    #[test]
+    fn case_times_are_histograms_with_buckets_from_a_minute_to_a_week() {
+        let (_, metrics) = capture(|| {
+            CaseTime::new(Milestone::Acknowledged, 42.0).emit();
+            CaseTime::new(Milestone::Resolved, 4000.0).emit();
+            CaseTime::new(Milestone::OwnerAnswered, 90.0).emit();
+            CaseTime::auto_escalated();
+        });
+        for line in [
+            r#"vigil_case_time_to_acknowledge_seconds_bucket{le="60"} 1"#,
+            r#"vigil_case_time_to_resolve_seconds_bucket{le="3600"} 0"#,
+            r#"vigil_case_time_to_resolve_seconds_bucket{le="7200"} 1"#,
+            r#"vigil_owner_response_seconds_bucket{le="300"} 1"#,
+            "vigil_auto_escalations_total 1",
+        ] {
+            assert!(metrics.contains(line), "{line} missing: {metrics}");
+        }
     }
 
     /// One event to emit, the log message it must write and the counter line it must add.

@@ -30,6 +30,14 @@ pub fn later(from: DateTime<Utc>, wait: std::time::Duration) -> DateTime<Utc> {
         .unwrap_or(from)
 }
 
+/// `from - wait` without overflow, the mirror of [`later`].
+pub fn earlier(from: DateTime<Utc>, wait: std::time::Duration) -> DateTime<Utc> {
+    chrono::Duration::from_std(wait.min(MAX_TIMER))
+        .ok()
+        .and_then(|d| from.checked_sub_signed(d))
+        .unwrap_or(from)
+}
+
 /// What to do with a low-priority case nobody owns (`[triage] no_owner`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -151,6 +159,7 @@ impl Case {
         self.remind_at = None;
         self.escalate_at = None;
         let first_time = !self.paged;
+        self.milestones.escalated_at.get_or_insert(now);
         self.state = CaseState::Escalated;
         self.note(now, None, format!("Escalated to on-call: {why}"));
         if first_time {
@@ -227,6 +236,7 @@ impl Case {
             return;
         }
         self.acknowledged_by = Some(by.to_string());
+        self.milestones.acknowledged_at.get_or_insert(now);
         self.remind_at = None;
         self.escalate_at = None;
         self.state = CaseState::Acknowledged;

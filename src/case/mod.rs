@@ -241,6 +241,21 @@ pub struct GroupedAlert {
     pub at: DateTime<Utc>,
 }
 
+/// The first time each measured milestone was reached: set once by the transitions and never
+/// moved, so a re-acknowledged or re-escalated case keeps its first figures.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Default)]
+#[serde(default)]
+pub struct Milestones {
+    /// The first acknowledgement by an analyst (MTTA runs from `created_at` to here).
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    /// When the owner was first asked "was this you?" (owner response time runs from here).
+    pub owner_asked_at: Option<DateTime<Utc>>,
+    /// The first escalation to on-call.
+    pub escalated_at: Option<DateTime<Utc>>,
+    /// Whether that escalation came from owner silence (the timer), not a person or a rule.
+    pub auto_escalated: bool,
+}
+
 /// A case: one alert (and those grouped into it) from arrival to resolution, with everything
 /// needed to resume after a crash: the outbox of steps, their intents, and what each created.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
@@ -297,6 +312,11 @@ pub struct Case {
     /// between applying it and marking it done changes nothing.
     #[serde(default)]
     pub applied: Vec<u64>,
+    /// When the case first reached each milestone people measure (acknowledged, owner asked,
+    /// escalated): what `/triage stats` and the Prometheus histograms compute MTTA and owner
+    /// response from. Cases stored before it decode with none.
+    #[serde(default)]
+    pub milestones: Milestones,
     /// Flow 2's record (classification, SOP, tool calls and approvals), once classified.
     /// Cases stored before flow 2 existed decode without it.
     #[serde(default)]
@@ -331,6 +351,7 @@ impl Case {
             steps: vec![],
             next_step: 1,
             applied: vec![],
+            milestones: Milestones::default(),
             triage: None,
         };
         case.note(

@@ -76,6 +76,9 @@ impl Case {
     /// The owner's DM was sent.
     pub fn dm_sent(&mut self, dm: SlackRef, kind: DmKind, now: DateTime<Utc>) {
         self.dm = Some(dm);
+        if kind == DmKind::Ask {
+            self.milestones.owner_asked_at.get_or_insert(now);
+        }
         self.note(
             now,
             None,

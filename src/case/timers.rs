@@ -21,7 +21,11 @@ impl Case {
                 None,
                 format!("No answer from the owner after {waited}; escalating"),
             );
+            let first = self.milestones.escalated_at.is_none();
             self.escalate(now, &format!("the owner did not answer within {waited}"));
+            if first && self.milestones.escalated_at.is_some() {
+                self.milestones.auto_escalated = true;
+            }
             return true;
         }
         if self.remind_at.is_some_and(|t| t <= now) {
@@ -93,9 +97,26 @@ mod tests {
             }
         );
         assert!(!c.apply_timers(remind, &policy()), "reminded once");
-        assert!(c.apply_timers(start + chrono::Duration::seconds(121), &policy()));
+        assert!(!c.milestones.auto_escalated);
+        let silence = start + chrono::Duration::seconds(121);
+        assert!(c.apply_timers(silence, &policy()));
         assert_eq!(c.state(), CaseState::Escalated);
+        assert!(c.milestones.auto_escalated, "escalated on silence");
+        assert_eq!(c.milestones.escalated_at, Some(silence));
         assert!(!c.apply_timers(start + chrono::Duration::hours(9), &policy()));
+    }
+
+    #[test]
+    fn milestones_keep_their_first_time() {
+        let start = Utc::now();
+        let mut c = awaiting(start);
+        let ack = start + chrono::Duration::seconds(30);
+        c.acknowledge("U1", ack);
+        c.acknowledge("U2", ack + chrono::Duration::seconds(30));
+        assert_eq!(c.milestones.acknowledged_at, Some(ack));
+        c.escalate(ack + chrono::Duration::seconds(5), "by hand");
+        assert!(!c.milestones.auto_escalated, "a person escalated it");
+        assert!(c.milestones.escalated_at.is_some());
     }
 
     #[test]

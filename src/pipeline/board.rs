@@ -28,6 +28,8 @@ pub struct CaseSummary {
     pub acknowledged_by: Option<String>,
     /// The `/triage list` line, already escaped.
     pub line: String,
+    /// What `/triage stats` computes from.
+    pub facts: super::stats::Facts,
 }
 
 impl CaseSummary {
@@ -39,6 +41,7 @@ impl CaseSummary {
             assignee: case.assignee.clone(),
             acknowledged_by: case.acknowledged_by.clone(),
             line: render::card::summary_line(case),
+            facts: super::stats::Facts::of(case),
         }
     }
 }
@@ -58,11 +61,15 @@ fn order(id: &CaseId) -> u64 {
 }
 
 impl Board {
-    /// Records the case as it was just saved.
+    /// Records the case as it was just saved, and observes the milestone it reached with
+    /// this save (first acknowledgement, resolution, owner answer) in the time histograms.
+    /// The board sees every save, so each milestone is observed once; a rebuild at start
+    /// observes nothing, so a restart does not count old cases again.
     pub fn update(&self, case: &Case) {
-        self.cases
-            .write()
-            .insert(order(&case.id), CaseSummary::of(case));
+        let new = CaseSummary::of(case);
+        let old = self.cases.write().insert(order(&case.id), new.clone());
+        let before = old.map(|o| o.facts).unwrap_or_default();
+        milestones_reached(&before, &new.facts);
     }
 
     /// Replaces the board with these cases (at start-up, from the store).
@@ -78,6 +85,29 @@ impl Board {
     pub fn with<T>(&self, f: impl FnOnce(&mut dyn Iterator<Item = &CaseSummary>) -> T) -> T {
         let cases = self.cases.read();
         f(&mut cases.values())
+    }
+}
+
+fn milestones_reached(before: &super::stats::Facts, now: &super::stats::Facts) {
+    use crate::telemetry::events::{CaseTime, Milestone};
+    let secs = |from: chrono::DateTime<chrono::Utc>, to: chrono::DateTime<chrono::Utc>| {
+        (to - from).num_milliseconds().max(0) as f64 / 1000.0
+    };
+    if let (None, Some(at)) = (before.acknowledged_at, now.acknowledged_at) {
+        CaseTime::new(Milestone::Acknowledged, secs(now.created_at, at)).emit();
+    }
+    if let (None, Some((at, _))) = (before.resolved, now.resolved) {
+        CaseTime::new(Milestone::Resolved, secs(now.created_at, at)).emit();
+    }
+    if let (None, Some(answered), Some(asked)) = (
+        before.owner_answered_at,
+        now.owner_answered_at,
+        now.owner_asked_at,
+    ) {
+        CaseTime::new(Milestone::OwnerAnswered, secs(asked, answered)).emit();
+    }
+    if !before.auto_escalated && now.auto_escalated {
+        CaseTime::auto_escalated();
     }
 }
 

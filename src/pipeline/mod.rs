@@ -14,6 +14,7 @@ pub mod inbound;
 pub mod ingest;
 pub mod poller;
 pub mod runner;
+pub mod stats;
 pub mod steps;
 pub mod webhook;
 

@@ -39,8 +39,8 @@ pub enum TriageCommand {
     Resolve(String, String),
     /// `/triage snooze`, with the case id as typed and a length from 1m to 30d (2h default).
     Snooze(String, Duration),
-    /// `/triage stats`.
-    Stats,
+    /// `/triage stats`, over the cases opened in this period (7 days when none is given).
+    Stats(Duration),
     /// `/triage new`: opens the new-case form.
     New,
 }
@@ -144,8 +144,8 @@ impl Subcommand {
                 ),
                 Subcommand::Stats => (
                     &["stats"],
-                    "/triage stats",
-                    "Counts of cases by state and priority.",
+                    "/triage stats [7d]",
+                    "Cases by priority and outcome, MTTA, MTTR, owner answers, auto-escalations and approvals, over a period (1h to 365d; 7d by default).",
                 ),
                 Subcommand::New => (
                     &["new"],
@@ -203,7 +203,10 @@ impl Subcommand {
                 };
                 Ok(TriageCommand::Snooze(case, d))
             }
-            Subcommand::Stats => Ok(TriageCommand::Stats),
+            Subcommand::Stats => match args.first() {
+                None => Ok(TriageCommand::Stats(DEFAULT_STATS_PERIOD)),
+                Some(w) => stats_period(w).map(TriageCommand::Stats).ok_or_else(usage),
+            },
             Subcommand::New => Ok(TriageCommand::New),
         }
     }
@@ -249,6 +252,27 @@ impl TriageCommand {
             Some(sub) => sub.parse_args(args),
             None => Err(UnknownCommand::Subcommand(word.chars().take(40).collect())),
         }
+    }
+}
+
+/// The period `/triage stats` covers when none is typed.
+pub const DEFAULT_STATS_PERIOD: Duration = Duration::from_secs(7 * 86400);
+
+/// A stats period as typed (`24h`, `7d`, `30d`): from an hour to a year.
+fn stats_period(word: &str) -> Option<Duration> {
+    let d = humantime::parse_duration(word).ok()?;
+    (Duration::from_secs(3600)..=Duration::from_secs(365 * 86400))
+        .contains(&d)
+        .then_some(d)
+}
+
+/// A period as people type it: whole days as `7d`, else whole hours as `36h`.
+pub fn period_label(d: Duration) -> String {
+    let secs = d.as_secs();
+    if secs.is_multiple_of(86400) {
+        format!("{}d", secs / 86400)
+    } else {
+        format!("{}h", secs.div_ceil(3600))
     }
 }
 
@@ -303,7 +327,7 @@ mod tests {
             TriageCommand::Escalate(_) => Subcommand::Escalate,
             TriageCommand::Resolve(..) => Subcommand::Resolve,
             TriageCommand::Snooze(..) => Subcommand::Snooze,
-            TriageCommand::Stats => Subcommand::Stats,
+            TriageCommand::Stats(_) => Subcommand::Stats,
             TriageCommand::New => Subcommand::New,
         }
     }
@@ -314,6 +338,7 @@ mod tests {
             .trim_start_matches("/triage")
             .trim()
             .replace("[open|mine|high]", "mine")
+            .replace("[7d]", "7d")
             .replace("@someone", "<@U0ANA00001|ana>")
     }
 
@@ -333,6 +358,32 @@ mod tests {
     }
 
     #[test]
+    fn stats_takes_a_period_from_an_hour_to_a_year() {
+        let day = Duration::from_secs(86400);
+        assert_eq!(
+            TriageCommand::parse("stats"),
+            Ok(TriageCommand::Stats(7 * day))
+        );
+        assert_eq!(
+            TriageCommand::parse("stats 30d"),
+            Ok(TriageCommand::Stats(30 * day))
+        );
+        assert_eq!(
+            TriageCommand::parse("stats 24h"),
+            Ok(TriageCommand::Stats(Duration::from_secs(24 * 3600)))
+        );
+        for bad in ["stats 5m", "stats 400d", "stats soon", "stats 300000y"] {
+            assert_eq!(
+                TriageCommand::parse(bad),
+                Err(UnknownCommand::Usage("/triage stats [7d]")),
+                "{bad}"
+            );
+        }
+        assert_eq!(period_label(30 * day), "30d");
+        assert_eq!(period_label(Duration::from_secs(36 * 3600)), "36h");
+    }
+
+    #[test]
     fn every_subcommand_is_in_the_help() {
         let every_variant = [
             TriageCommand::Help,
@@ -343,7 +394,7 @@ mod tests {
             TriageCommand::Escalate("VIG-1".into()),
             TriageCommand::Resolve("VIG-1".into(), "fp".into()),
             TriageCommand::Snooze("VIG-1".into(), Duration::from_secs(60)),
-            TriageCommand::Stats,
+            TriageCommand::Stats(DEFAULT_STATS_PERIOD),
             TriageCommand::New,
         ];
         let help = help_text();

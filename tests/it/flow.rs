@@ -640,11 +640,40 @@ async fn list_and_stats_follow_each_case_as_it_changes() {
             .await
             .contains("on it"),
     );
-    until("the case resolved in the list and stats", || async {
+    let stats = until("the case resolved in the list and stats", || async {
         let stats = triage_text(&ts, "stats").await;
-        (stats.contains("0 open") && stats.contains("1 resolved")).then_some(())
+        stats.contains("0 open").then_some(stats)
     })
     .await;
+    // Carol was asked and never answered; Ana acknowledged, then resolved it as a false
+    // positive (not planned); the period holds this one case.
+    for needle in [
+        "last 7d:* 1 (0 high, 1 low)",
+        "0 open, 0 resolved as completed, 1 as not planned",
+        "Owners: 0 of 1 answered (0%)",
+        "Escalated on owner silence: 0",
+    ] {
+        assert!(stats.contains(needle), "{needle} not in {stats}");
+    }
+    assert!(
+        !stats.contains("MTTA n/a") && !stats.contains("MTTR n/a"),
+        "{stats}"
+    );
+    let metrics = ts
+        .http
+        .get(format!("http://{}/metrics", bot.listen))
+        .send()
+        .await
+        .expect("metrics")
+        .text()
+        .await
+        .expect("metrics text");
+    for histogram in [
+        "vigil_case_time_to_acknowledge_seconds_bucket",
+        "vigil_case_time_to_resolve_seconds_bucket",
+    ] {
+        assert!(metrics.contains(histogram), "{histogram} not in /metrics");
+    }
     assert_eq!(triage_text(&ts, "list").await, "No open cases match.");
     bot.running.shutdown().await;
 }
