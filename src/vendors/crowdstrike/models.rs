@@ -44,7 +44,7 @@ pub struct Pagination {
 /// One entry of `errors`.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct FalconError {
-    /// HTTP-like code.
+    /// Falcon's status code for this error (usually the HTTP status, e.g. 400, 404, 429).
     #[serde(default)]
     pub code: Option<i64>,
     /// What went wrong.
@@ -73,7 +73,7 @@ pub struct AlertPage {
 pub struct Device {
     /// Falcon's agent id (`aid`).
     pub device_id: String,
-    /// Customer id.
+    /// Falcon's customer id (`cid`): the tenant the host belongs to.
     #[serde(default, deserialize_with = "lenient_text")]
     pub cid: Option<String>,
     /// Host name.
@@ -85,16 +85,16 @@ pub struct Device {
     /// Public IP as Falcon saw it.
     #[serde(default, deserialize_with = "lenient_text")]
     pub external_ip: Option<String>,
-    /// MAC address.
+    /// MAC address in Falcon's notation, kept as text.
     #[serde(default, deserialize_with = "lenient_text")]
     pub mac_address: Option<String>,
     /// `Windows`, `Mac`, `Linux`.
     #[serde(default, deserialize_with = "lenient_text")]
     pub platform_name: Option<String>,
-    /// OS version.
+    /// OS version string (`Windows 11`); copied onto the case's enrichment.
     #[serde(default, deserialize_with = "lenient_text")]
     pub os_version: Option<String>,
-    /// OS product name.
+    /// OS product name (edition), finer than `os_version`.
     #[serde(default, deserialize_with = "lenient_text")]
     pub os_product_name: Option<String>,
     /// Sensor version.

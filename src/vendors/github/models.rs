@@ -5,14 +5,15 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
-/// An issue.
+/// The issue fields Vigil reads: enough to link it, find it again by the case marker in
+/// its body after a crash, and see whether it is closed.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct Issue {
     /// Number in the repository (`#12`).
     pub number: u64,
     /// Link for people.
     pub html_url: String,
-    /// Title.
+    /// The issue title (plain text, up to 256 characters).
     pub title: String,
     /// Body (Markdown); `None` when empty.
     #[serde(default)]

@@ -17,9 +17,9 @@ pub const MAX_EVENT_BYTES: usize = 512 * 1024;
 pub enum Severity {
     /// Pages urgently.
     Critical,
-    /// An error.
+    /// `error`: something failed and needs attention soon.
     Error,
-    /// A warning.
+    /// `warning`: may need attention.
     Warning,
     /// Information only.
     Info,
@@ -122,7 +122,7 @@ pub struct EnqueueResponse {
 /// One page of `GET /incidents`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct IncidentPage {
-    /// The incidents.
+    /// The incidents of this page, in the order PagerDuty lists them.
     pub incidents: Vec<Incident>,
     /// Whether another page follows.
     #[serde(default)]
@@ -148,7 +148,7 @@ pub struct Incident {
     /// When it was opened.
     #[serde(default)]
     pub created_at: Option<String>,
-    /// Link for people.
+    /// The incident's page in the PagerDuty web app, for people.
     #[serde(default)]
     pub html_url: Option<String>,
 }
