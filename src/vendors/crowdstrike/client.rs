@@ -28,7 +28,7 @@ const TOKEN_LIFETIME: (Duration, Duration) =
     (Duration::from_secs(60), Duration::from_secs(24 * 3600));
 
 /// How long a token that Falcon says `expires_in` seconds is used: the lifetime clamped to
-/// [`TOKEN_LIFETIME`], less a margin so it is refreshed before it expires.
+/// `TOKEN_LIFETIME` (60 s to 24 h), less a margin so it is refreshed before it expires.
 pub fn token_reuse_for(expires_in: u64) -> Duration {
     let lifetime = Duration::from_secs(expires_in).clamp(TOKEN_LIFETIME.0, TOKEN_LIFETIME.1);
     lifetime - REFRESH_MARGIN.min(lifetime / 2)
