@@ -53,7 +53,7 @@ pub struct Term {
     pub field: String,
     /// `!` before the operator.
     pub negated: bool,
-    /// The comparison.
+    /// The operator after the `:` (`:` alone is `Eq`).
     pub op: Op,
     /// One value, or several for `[…]` (any of them).
     pub values: Vec<String>,

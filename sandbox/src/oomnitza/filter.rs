@@ -68,11 +68,11 @@ pub enum Op {
     Ne,
     /// `lt`: before or below (a date literal counts as Unix seconds against a number).
     Lt,
-    /// `lte`.
+    /// `lte`: at or below.
     Lte,
     /// `gt`: e.g. `creation_date gt 1700000000`.
     Gt,
-    /// `gte`.
+    /// `gte`: at or above.
     Gte,
 }
 

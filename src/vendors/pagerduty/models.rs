@@ -108,7 +108,7 @@ pub fn truncate(s: &str, max: usize) -> String {
 /// The Events API's answer to an accepted event.
 #[derive(Debug, Clone, Deserialize)]
 pub struct EnqueueResponse {
-    /// `success`.
+    /// `success` on an accepted event (PagerDuty answers 202 with it).
     #[serde(default)]
     pub status: Option<String>,
     /// `Event processed`.
