@@ -76,10 +76,10 @@ pub struct Device {
     /// Falcon's customer id (`cid`): the tenant the host belongs to.
     #[serde(default, deserialize_with = "lenient_text")]
     pub cid: Option<String>,
-    /// Host name.
+    /// Host name as the sensor reports it; Oomnitza is searched by it (`device_name`).
     #[serde(default, deserialize_with = "lenient_text")]
     pub hostname: Option<String>,
-    /// Internal IP.
+    /// The host's internal (LAN) IP; `external_ip` is the one the internet sees.
     #[serde(default, deserialize_with = "lenient_text")]
     pub local_ip: Option<String>,
     /// Public IP as Falcon saw it.
@@ -97,7 +97,7 @@ pub struct Device {
     /// OS product name (edition), finer than `os_version`.
     #[serde(default, deserialize_with = "lenient_text")]
     pub os_product_name: Option<String>,
-    /// Sensor version.
+    /// Falcon sensor version, as text.
     #[serde(default, deserialize_with = "lenient_text")]
     pub agent_version: Option<String>,
     /// Hardware serial number: the key into the asset inventory.
@@ -133,10 +133,10 @@ pub struct Device {
     /// `Workstation`, `Server`, `Domain Controller`.
     #[serde(default, deserialize_with = "lenient_text")]
     pub product_type_desc: Option<String>,
-    /// Hardware vendor.
+    /// Hardware vendor as the sensor reports it.
     #[serde(default, deserialize_with = "lenient_text")]
     pub system_manufacturer: Option<String>,
-    /// Hardware model.
+    /// Hardware model as the sensor reports it.
     #[serde(default, deserialize_with = "lenient_text")]
     pub system_product_name: Option<String>,
     /// Every other field, as sent.

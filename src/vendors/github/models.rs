@@ -22,7 +22,7 @@ pub struct Issue {
     pub state: String,
     /// When it was created (GitHub's clock).
     pub created_at: DateTime<Utc>,
-    /// Label names.
+    /// Label names only (GitHub sends label objects; colours and ids are dropped).
     #[serde(default, deserialize_with = "label_names")]
     pub labels: Vec<String>,
     /// Present only on pull requests, which the issues API lists too.
@@ -40,7 +40,7 @@ impl Issue {
 /// A comment on an issue.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct Comment {
-    /// Comment id.
+    /// Comment id (global on GitHub, not per issue).
     pub id: u64,
     /// Link for people (`…/issues/12#issuecomment-…`).
     pub html_url: String,

@@ -81,7 +81,7 @@ impl LlmClient {
         self
     }
 
-    /// The configured model.
+    /// The configured model name, sent as `model` in every request (and checked by `vigil doctor`).
     pub fn model(&self) -> &str {
         &self.config.model
     }

@@ -16,12 +16,12 @@ use serde_json::{Map, Value};
 pub enum Message {
     /// Vigil's instructions (the only trusted text in the conversation).
     System {
-        /// The text.
+        /// Vigil's instructions; hostile text goes in a `User` message's delimited data instead.
         content: String,
     },
     /// The user's turn (for Vigil: the case data, delimited as data).
     User {
-        /// The text.
+        /// The case data, inside delimited data fields (attacker-controlled).
         content: String,
     },
     /// A model turn sent back in a follow-up, with the tool calls it made.
@@ -42,14 +42,14 @@ pub enum Message {
 }
 
 impl Message {
-    /// A system message.
+    /// A system message: Vigil's instructions.
     pub fn system(content: impl Into<String>) -> Self {
         Message::System {
             content: content.into(),
         }
     }
 
-    /// A user message.
+    /// A user message: the data the model works on, delimited as data.
     pub fn user(content: impl Into<String>) -> Self {
         Message::User {
             content: content.into(),

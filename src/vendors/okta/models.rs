@@ -13,25 +13,25 @@ pub struct Profile {
     /// Login (usually the email).
     #[serde(default, deserialize_with = "lenient_text")]
     pub login: Option<String>,
-    /// Primary email.
+    /// Primary email, as the org stores it.
     #[serde(default, deserialize_with = "lenient_text")]
     pub email: Option<String>,
-    /// Given name.
+    /// `firstName`.
     #[serde(default, deserialize_with = "lenient_text")]
     pub first_name: Option<String>,
-    /// Family name.
+    /// `lastName`.
     #[serde(default, deserialize_with = "lenient_text")]
     pub last_name: Option<String>,
     /// `displayName`: the name to show, when the org fills it in.
     #[serde(default, deserialize_with = "lenient_text")]
     pub display_name: Option<String>,
-    /// Job title.
+    /// `title`: job title, free text.
     #[serde(default, deserialize_with = "lenient_text")]
     pub title: Option<String>,
     /// `department`, free text.
     #[serde(default, deserialize_with = "lenient_text")]
     pub department: Option<String>,
-    /// Manager's name.
+    /// `manager`: the manager's name as the org stores it (free text, not a user id).
     #[serde(default, deserialize_with = "lenient_text")]
     pub manager: Option<String>,
     /// `mobilePhone`, as the org stores it (not validated).
@@ -150,7 +150,7 @@ impl PushResult {
 /// `{"href"}` of a link.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct Href {
-    /// The URL.
+    /// The absolute URL to call (Okta's `_links.*.href`).
     #[serde(default)]
     pub href: String,
 }

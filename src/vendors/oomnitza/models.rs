@@ -21,16 +21,16 @@ pub struct Asset {
     /// The owner: a user's `username` (resolve with the users API); `None` when unassigned.
     #[serde(default, deserialize_with = "lenient_text")]
     pub assigned_to: Option<String>,
-    /// Lifecycle status.
+    /// Lifecycle status, as text the tenant defines.
     #[serde(default, deserialize_with = "lenient_text")]
     pub status: Option<String>,
     /// `Laptop`, `Server`, ….
     #[serde(default, deserialize_with = "lenient_text")]
     pub asset_type: Option<String>,
-    /// Hardware model.
+    /// Core field `model`: hardware model, free text.
     #[serde(default, deserialize_with = "lenient_text")]
     pub model: Option<String>,
-    /// Hardware vendor.
+    /// Core field `manufacturer`: hardware vendor, free text.
     #[serde(default, deserialize_with = "lenient_text")]
     pub manufacturer: Option<String>,
     /// Core field `operating_system`, free text as the tenant types it.
@@ -80,7 +80,7 @@ pub struct User {
     /// Login name; what an asset's `assigned_to` holds.
     #[serde(default, deserialize_with = "lenient_text")]
     pub username: Option<String>,
-    /// Tenant's user id.
+    /// `user_id`: the tenant's own id for the person (not the login).
     #[serde(default, deserialize_with = "lenient_text")]
     pub user_id: Option<String>,
     /// Email: how the owner is found in Slack.
@@ -89,13 +89,13 @@ pub struct User {
     /// Given name; with `last_name`, the case owner's name.
     #[serde(default, deserialize_with = "lenient_text")]
     pub first_name: Option<String>,
-    /// Family name.
+    /// Family name; see `first_name`.
     #[serde(default, deserialize_with = "lenient_text")]
     pub last_name: Option<String>,
     /// `full_name`, which [`User::display_name`] prefers when it is not blank.
     #[serde(default, deserialize_with = "lenient_text")]
     pub full_name: Option<String>,
-    /// Job title.
+    /// `position`: job title, free text.
     #[serde(default, deserialize_with = "lenient_text")]
     pub position: Option<String>,
     /// Core field `phone_number`, as the tenant stores it (not validated).
@@ -107,7 +107,7 @@ pub struct User {
     /// Id in the HR/IdP system.
     #[serde(default, deserialize_with = "lenient_text")]
     pub external_id: Option<String>,
-    /// Oomnitza role.
+    /// The person's role in Oomnitza itself (access rights), not their job.
     #[serde(default, deserialize_with = "lenient_text")]
     pub role: Option<String>,
     /// Last sign-in to Oomnitza (`last_login_date`; ISO 8601 or Unix seconds).

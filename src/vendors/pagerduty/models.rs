@@ -132,7 +132,7 @@ pub struct IncidentPage {
 /// The incident fields Vigil reads.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Incident {
-    /// `P…` id.
+    /// Incident id (`P…`), what `/incidents/{id}` takes.
     pub id: String,
     /// The dedup key it was triggered with.
     #[serde(default)]
@@ -145,7 +145,7 @@ pub struct Incident {
     /// `high` or `low`.
     #[serde(default)]
     pub urgency: Option<String>,
-    /// When it was opened.
+    /// When it was opened (ISO 8601, as sent).
     #[serde(default)]
     pub created_at: Option<String>,
     /// The incident's page in the PagerDuty web app, for people.

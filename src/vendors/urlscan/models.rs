@@ -73,13 +73,13 @@ pub struct Page {
     /// The final page's domain (may differ from the submitted URL's after redirects).
     #[serde(default, deserialize_with = "lenient_text")]
     pub domain: Option<String>,
-    /// The server's IP.
+    /// The IP that served the final page.
     #[serde(default, deserialize_with = "lenient_text")]
     pub ip: Option<String>,
     /// The serving IP's country, by urlscan's geolocation.
     #[serde(default, deserialize_with = "lenient_text")]
     pub country: Option<String>,
-    /// The page title.
+    /// The final page's `<title>` (attacker-controlled text).
     #[serde(default, deserialize_with = "lenient_text")]
     pub title: Option<String>,
 }
