@@ -42,7 +42,8 @@ pub struct ConfluenceSim {
 }
 
 impl ConfluenceSim {
-    /// The seeded site.
+    /// The seeded site: space `SEC` with one SOP page per alert type (the seed argument is unused:
+    /// the pages are fixed in `sops`).
     pub fn new(_seed: &Seed) -> Self {
         ConfluenceSim {
             store: Mutex::new(state::Store::seeded()),

@@ -143,7 +143,7 @@ impl User {
         }
     }
 
-    /// `profile.login`.
+    /// `profile.login` (the email for seeded users), or "" when absent: what a by-login lookup matches (case-insensitively).
     pub fn login(&self) -> &str {
         self.profile
             .get("login")
