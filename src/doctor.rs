@@ -23,28 +23,28 @@ use crate::vendors::urlscan::client::UrlscanClient;
 use crate::vendors::virustotal::client::VirusTotalClient;
 use crate::vendors::virustotal::models::Lookup;
 
-/// How one check went.
+/// How one check went; only a `Fail` makes [`all_ok`] false, and `vigil doctor` exit non-zero.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
     /// Works; what was seen.
     Ok(String),
     /// Broken; what is wrong and what to do about it.
     Fail {
-        /// What went wrong.
+        /// What went wrong, in the vendor's terms where it answered (status, message).
         problem: String,
-        /// What the operator should change.
+        /// What the operator should change (a key, a scope, a permission).
         fix: String,
     },
     /// Not checked; why.
     Skipped(String),
 }
 
-/// One line of the report.
+/// One line of the report: which integration and call was tried, and how it went.
 #[derive(Debug, Clone)]
 pub struct Check {
     /// `slack auth.test`, `github repository`, …
     pub name: String,
-    /// The result.
+    /// How it went, printed by [`Check::line`].
     pub outcome: Outcome,
 }
 
@@ -56,7 +56,7 @@ impl Check {
         }
     }
 
-    /// The line printed for it.
+    /// The line printed for it: `ok`, `FAIL` (with its fix) or `skip`, then the name.
     pub fn line(&self) -> String {
         match &self.outcome {
             Outcome::Ok(detail) => format!("ok    {}: {detail}", self.name),

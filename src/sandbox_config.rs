@@ -53,12 +53,14 @@ pub fn announce(
     Ok(())
 }
 
-/// TOML-quotes a string.
+/// A string as a TOML basic string, quotes and escapes included, so a path or token with `"` or
+/// `\` cannot break the file.
 fn q(s: &str) -> String {
     toml::Value::String(s.to_string()).to_string()
 }
 
-/// A free loopback port for the bot's HTTP server.
+/// A free loopback port for the bot's HTTP server, found by binding port 0. Racy by nature
+/// (the port is freed before the bot binds it, so another process could take it in between).
 pub fn free_loopback_addr() -> std::io::Result<SocketAddr> {
     let l = TcpListener::bind("127.0.0.1:0")?;
     l.local_addr()

@@ -15,10 +15,10 @@ use tokio::net::TcpListener;
 use crate::pipeline::webhook::{self, WebhookState};
 use crate::slack::socket::SocketHealth;
 
-/// What the handlers read.
+/// What the `/healthz` and `/metrics` handlers read (the webhook has its own state).
 #[derive(Clone)]
 pub struct ServerState {
-    /// Socket Mode health.
+    /// Socket Mode health, shared with the socket layer: `/healthz` answers from it.
     pub socket: Arc<SocketHealth>,
 }
 

@@ -61,16 +61,16 @@ pub mod events {
 
     /// An alert opened a case (`vigil_cases_opened_total{source}`).
     pub struct CaseOpened<'a> {
-        /// The new case.
+        /// The new case's id (the log line's `case` field).
         pub case: &'a CaseId,
-        /// The alert that opened it.
+        /// The alert's source id (Falcon's `composite_id`), the log line's `alert` field.
         pub alert: &'a str,
         /// Where the alert came from (the poller, the webhook, the form).
         pub source: &'a str,
     }
 
     impl CaseOpened<'_> {
-        /// Logs and counts it.
+        /// Writes the `info` line `case opened` and adds 1 to `vigil_cases_opened_total{source}`.
         pub fn emit(&self) {
             tracing::info!(case = %self.case, alert = %self.alert, "case opened");
             counter!("vigil_cases_opened_total", "source" => self.source.to_string()).increment(1);
@@ -79,14 +79,15 @@ pub mod events {
 
     /// An alert joined an open case (`vigil_alerts_grouped_total`).
     pub struct AlertGrouped<'a> {
-        /// The open case it joined.
+        /// The id of the open case it joined.
         pub case: &'a CaseId,
-        /// The alert.
+        /// The alert's source id.
         pub alert: &'a str,
     }
 
     impl AlertGrouped<'_> {
-        /// Logs and counts it.
+        /// Writes the `info` line `alert grouped into open case` and adds 1 to
+        /// `vigil_alerts_grouped_total`.
         pub fn emit(&self) {
             tracing::info!(case = %self.case, alert = %self.alert, "alert grouped into open case");
             counter!("vigil_alerts_grouped_total").increment(1);
@@ -97,12 +98,13 @@ pub mod events {
     pub struct AlertDuplicate<'a> {
         /// The case the alert already belongs to.
         pub case: &'a CaseId,
-        /// The alert.
+        /// The alert's source id (the dedupe key that matched).
         pub alert: &'a str,
     }
 
     impl AlertDuplicate<'_> {
-        /// Logs and counts it.
+        /// Writes a `debug` line (duplicates are routine: every poll sees them) and adds 1 to
+        /// `vigil_alerts_duplicate_total`.
         pub fn emit(&self) {
             tracing::debug!(case = %self.case, alert = %self.alert, "duplicate alert ignored");
             counter!("vigil_alerts_duplicate_total").increment(1);
@@ -115,30 +117,31 @@ pub mod events {
         Done,
         /// A transient failure: tried again later.
         Retry {
-            /// What went wrong.
+            /// The error's text (for a vendor: vendor, call, status and message).
             error: &'a str,
             /// Failed attempts so far, this one included.
             attempts: u32,
         },
         /// Given up on: the case goes on without it.
         Failed {
-            /// What went wrong.
+            /// The error's text, as for a retry.
             error: &'a str,
         },
     }
 
     /// A step attempt finished (`vigil_steps_total{step, outcome}`).
     pub struct StepFinished<'a> {
-        /// The step's case.
+        /// Id of the case the step belongs to.
         pub case: &'a CaseId,
         /// `Step::kind`: a fixed label set.
         pub step: &'static str,
-        /// How it ended.
+        /// How it ended; also picks the log level (`debug`, `warn`, `error`).
         pub outcome: StepOutcome<'a>,
     }
 
     impl StepFinished<'_> {
-        /// Logs and counts it.
+        /// Writes one line at the outcome's level and adds 1 to
+        /// `vigil_steps_total{step, outcome}` (`done`, `retry` or `failed`).
         pub fn emit(&self) {
             let (case, step) = (self.case, self.step);
             let outcome = match self.outcome {
@@ -162,14 +165,14 @@ pub mod events {
     /// A step's effect was found after a crash instead of being repeated
     /// (`vigil_steps_recovered_total{step}`).
     pub struct StepRecovered<'a> {
-        /// The step's case.
+        /// Id of the case the step belongs to.
         pub case: &'a CaseId,
-        /// `Step::kind`.
+        /// `Step::kind`: a fixed label set.
         pub step: &'static str,
     }
 
     impl StepRecovered<'_> {
-        /// Logs and counts it.
+        /// Writes an `info` line and adds 1 to `vigil_steps_recovered_total{step}`.
         pub fn emit(&self) {
             tracing::info!(case = %self.case, step = self.step, "found the effect of an interrupted step; not repeating it");
             counter!("vigil_steps_recovered_total", "step" => self.step).increment(1);
@@ -184,7 +187,7 @@ pub mod events {
     }
 
     impl SlackInbound {
-        /// Logs and counts it.
+        /// Writes a `debug` line and adds 1 to `vigil_slack_inbound_total{outcome}`.
         pub fn emit(&self) {
             let outcome = if self.added { "new" } else { "duplicate" };
             tracing::debug!(outcome, "Slack inbound item");
@@ -199,9 +202,9 @@ pub mod events {
     pub struct SlackEnvelope<'a> {
         /// The envelope's id, for the log line only.
         pub envelope_id: &'a str,
-        /// The envelope's `type` as sent.
+        /// The envelope's `type` as sent; anything but the three known types is counted as `other`.
         pub kind: &'a str,
-        /// Slack's `retry_attempt`.
+        /// Slack's `retry_attempt` (0 on a first delivery), logged as sent.
         pub retry_attempt: u32,
         /// Slack's `retry_reason` (empty on a first delivery).
         pub retry_reason: &'a str,
@@ -248,16 +251,16 @@ pub mod events {
         Process,
         /// Applying an inbound item (set aside).
         Inbound {
-            /// The item's inbox number.
+            /// The item's inbox sequence number, to find it in the store.
             seq: u64,
-            /// `Inbound::kind`.
+            /// `Inbound::kind`: which kind of item it was.
             kind: &'static str,
         },
         /// The owner timers (stopped).
         Timers,
         /// Running a step (given up on).
         Step {
-            /// `Step::kind`.
+            /// `Step::kind` of the step that panicked.
             step: &'a str,
         },
     }
@@ -265,16 +268,16 @@ pub mod events {
     /// Case work failed in a way no error covers (a panic), caught so the case goes on
     /// (`vigil_unexpected_failures_total{what}`: `step`, `inbound`, `timers` or `process`).
     pub struct UnexpectedFailure<'a> {
-        /// The case.
+        /// Id of the case whose work panicked.
         pub case: &'a CaseId,
-        /// The panic's message.
+        /// The panic's message: logged, never a label.
         pub panic: &'a str,
-        /// What was running.
+        /// What was running; picks the log message and the `what` label.
         pub during: During<'a>,
     }
 
     impl UnexpectedFailure<'_> {
-        /// Logs and counts it.
+        /// Writes an `error` line and adds 1 to `vigil_unexpected_failures_total{what}`.
         pub fn emit(&self) {
             let (case, panic) = (self.case, self.panic);
             let what = match self.during {
@@ -302,9 +305,9 @@ pub mod events {
     /// An inbound item had no case to go to, finished rather than re-scanned
     /// (`vigil_stray_inbound_total{replied}`).
     pub struct StrayInbound<'a> {
-        /// The item's inbox number.
+        /// The item's inbox sequence number.
         pub seq: u64,
-        /// The item.
+        /// The item, logged in full when it should have named a case.
         pub event: &'a Inbound,
         /// Whether its writer was told there is nothing to do.
         pub replied: bool,
@@ -332,7 +335,7 @@ pub mod events {
     pub struct Refused<'a> {
         /// `Refusal::kind`: a fixed label set.
         pub what: &'static str,
-        /// Who asked.
+        /// Slack user id of who asked.
         pub user: &'a str,
         /// The case they asked about, when there is one.
         pub case: Option<&'a crate::case::CaseId>,
@@ -354,9 +357,9 @@ pub mod events {
     /// An inbox record did not decode as an inbound item (written by a broken or future
     /// binary): refused and finished, so it neither applies half-read nor stalls the inbox.
     pub struct UndecodableInbound<'a> {
-        /// The record's inbox number.
+        /// The record's inbox sequence number.
         pub seq: u64,
-        /// The decoder's message.
+        /// The decoder's message, as serde gives it.
         pub reason: &'a str,
     }
 

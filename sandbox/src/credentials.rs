@@ -10,9 +10,9 @@ use serde::Serialize;
 pub struct Credentials {
     /// Slack bot and app-level tokens plus the workspace ids they belong to.
     pub slack: SlackCredentials,
-    /// CrowdStrike API client.
+    /// CrowdStrike OAuth2 API client (id and secret for `POST /oauth2/token`).
     pub crowdstrike: CrowdStrikeCredentials,
-    /// Oomnitza API token.
+    /// Oomnitza API token (sent as `Authorization2`).
     pub oomnitza: OomnitzaCredentials,
     /// GitHub token and the repository it may write.
     pub github: GitHubCredentials,
@@ -43,17 +43,17 @@ pub struct SlackCredentials {
     pub bot_token: String,
     /// `xapp-…`, accepted only by `apps.connections.open`.
     pub app_token: String,
-    /// The workspace id.
+    /// The workspace id (fixed `T0SANDBOX1`), as `auth.test` answers it.
     pub team_id: String,
     /// The app id, sent in Socket Mode `hello` and payloads.
     pub app_id: String,
-    /// The bot's user id.
+    /// The bot's user id (fixed `U0VIGILBOT`): the author of the app's messages.
     pub bot_user_id: String,
     /// The bot id messages are posted as.
     pub bot_id: String,
 }
 
-/// CrowdStrike OAuth2 client credentials.
+/// CrowdStrike OAuth2 client credentials, the only ones `POST /oauth2/token` accepts.
 #[derive(Debug, Clone, Serialize)]
 pub struct CrowdStrikeCredentials {
     /// OAuth2 client id (32 hex characters, like Falcon's).
@@ -65,7 +65,7 @@ pub struct CrowdStrikeCredentials {
 /// Oomnitza API token (sent in `Authorization2`).
 #[derive(Debug, Clone, Serialize)]
 pub struct OomnitzaCredentials {
-    /// The API token.
+    /// The token, 32 hex characters; any other value gets a 401.
     pub token: String,
 }
 
@@ -104,7 +104,7 @@ pub struct ConfluenceCredentials {
     pub api_token: String,
 }
 
-/// Okta API token.
+/// Okta API token, the only one the Okta simulator accepts.
 #[derive(Debug, Clone, Serialize)]
 pub struct OktaCredentials {
     /// The SSWS token (42 characters starting `00`, like Okta's).

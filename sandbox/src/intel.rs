@@ -36,13 +36,13 @@ use sha2::{Digest, Sha256};
 pub enum Kind {
     /// A file hash (MD5, SHA-1 or SHA-256).
     File,
-    /// A URL.
+    /// A URL, matched exactly as given (trimmed), not normalised.
     Url,
-    /// A domain name.
+    /// A domain name, lower-case without a trailing dot.
     Domain,
-    /// An IPv4 or IPv6 address.
+    /// An IPv4 or IPv6 address, in `std::net`'s spelling.
     Ip,
-    /// An email address.
+    /// An email address, lower-case; its domain decides "own" (rule 2).
     Email,
 }
 
@@ -62,22 +62,23 @@ impl Kind {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Verdict {
-    /// Known bad.
+    /// Flagged by every simulator: high scores, many engines, abuse reports.
     Malicious,
     /// Some engines or reporters flag it.
     Suspicious,
-    /// Nothing against it.
+    /// Nothing against it: score 0, no malicious engines.
     Harmless,
 }
 
 /// One seeded indicator.
 #[derive(Debug, Clone, Copy, Serialize)]
 pub struct Known {
-    /// What it is.
+    /// Which lookup finds it (a file hash is found by its MD5, SHA-1 or SHA-256 alike only
+    /// for EICAR).
     pub kind: Kind,
-    /// The canonical value.
+    /// The value in [`canonical`] spelling, as the lookups compare it.
     pub value: &'static str,
-    /// Its verdict everywhere.
+    /// Its verdict on every simulator (rule 1 wins over rules 2 and 3).
     pub verdict: Verdict,
     /// Threat label or owner shown by the vendors (VT threat label, AbuseIPDB ISP, …).
     pub label: &'static str,
@@ -172,7 +173,7 @@ pub const OWN_DOMAIN: &str = "acme.example";
 /// Numbers derived from an indicator's digest, so every vendor's scores agree with the verdict.
 #[derive(Debug, Clone, Copy)]
 pub struct Profile {
-    /// The verdict.
+    /// The verdict by the first rule that applies (seeded, own or private, digest).
     pub verdict: Verdict,
     /// Whether the vendor has never seen it (only unseeded files and URLs can be unseen).
     pub unseen: bool,

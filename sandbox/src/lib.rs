@@ -71,27 +71,27 @@ pub struct Inner {
     pub limits: limits::Limits,
     /// Slack Web API and Socket Mode state.
     pub slack: slack::SlackSim,
-    /// CrowdStrike Falcon state.
+    /// Falcon (`/crowdstrike`): OAuth2 tokens, alerts, hosts and containment, timing knobs.
     pub crowdstrike: crowdstrike::CrowdStrikeSim,
-    /// Oomnitza state.
+    /// Oomnitza (`/oomnitza`): the seeded assets and their owners.
     pub oomnitza: oomnitza::OomnitzaSim,
-    /// GitHub state.
+    /// GitHub (`/github`): one repository's issues, comments and labels, and the rate budgets.
     pub github: github::GitHubSim,
-    /// PagerDuty state.
+    /// PagerDuty (`/pagerduty`): Events v2 intake and the incidents it opened.
     pub pagerduty: pagerduty::PagerDutySim,
-    /// VirusTotal state.
+    /// VirusTotal (`/virustotal`): verdicts by [`intel`], URL analyses, records tests add.
     pub virustotal: virustotal::VirusTotalSim,
-    /// AbuseIPDB state.
+    /// AbuseIPDB (`/abuseipdb`): IP reports by [`intel`] and the daily quota.
     pub abuseipdb: abuseipdb::AbuseIpDbSim,
-    /// EmailRep state.
+    /// EmailRep (`/emailrep`): sender reputation by [`intel`].
     pub emailrep: emailrep::EmailRepSim,
-    /// urlscan.io state.
+    /// urlscan.io (`/urlscan`): submitted scans, finished after a delay, and per-minute quotas.
     pub urlscan: urlscan::UrlscanSim,
-    /// Confluence Cloud state (SOP pages).
+    /// Confluence Cloud (`/confluence`): space `SEC` with the SOP pages flow 2 follows.
     pub confluence: confluence::ConfluenceSim,
     /// Okta state (users, sessions, push factors).
     pub okta: okta::OktaSim,
-    /// The scripted OpenAI-compatible model.
+    /// The scripted OpenAI-compatible model (`/llm`): answers tests post, no real inference.
     pub llm: llm::LlmSim,
 }
 
@@ -228,7 +228,8 @@ pub struct Served {
 pub struct RunningSandbox {
     /// The state, for tests and the demo that drive it in-process.
     pub sandbox: Sandbox,
-    /// Where it listens.
+    /// The bound address (with the real port when started on port 0); clients use
+    /// `http://{addr}`.
     pub addr: SocketAddr,
     stop: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,

@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 #[derive(Debug, Clone, Deserialize, Serialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct LimitSpec {
-    /// Service prefix.
+    /// Service prefix: the vendor's first path segment (`slack`, `github`, `pagerduty`, …).
     pub service: String,
     /// Slack method name, or the limit's name for other vendors (`content`, `search`,
     /// `enqueue`, `api`).
@@ -41,7 +41,8 @@ struct Rule {
     limiter: Arc<DefaultKeyedRateLimiter<String>>,
 }
 
-/// Every limit of one sandbox.
+/// Every limit of one sandbox, keyed by (service, method); a refused check tells the handler
+/// to answer with that vendor's own 429 signal.
 pub struct Limits {
     rules: Mutex<HashMap<(String, String), Rule>>,
 }
@@ -71,7 +72,7 @@ pub fn defaults() -> Vec<LimitSpec> {
 }
 
 impl Limits {
-    /// The default rules.
+    /// Limits as the real vendors set them (the numbers above), on from the start.
     pub fn with_defaults() -> Self {
         let limits = Limits {
             rules: Mutex::new(HashMap::new()),
@@ -105,7 +106,7 @@ impl Limits {
         }
     }
 
-    /// Every active rule.
+    /// Every active rule, sorted by service and method (what `GET /_sandbox/limits` lists).
     pub fn list(&self) -> Vec<LimitSpec> {
         let mut all: Vec<LimitSpec> = self.rules.lock().values().map(|r| r.spec.clone()).collect();
         all.sort_by(|a, b| (&a.service, &a.method).cmp(&(&b.service, &b.method)));

@@ -14,11 +14,11 @@ use parking_lot::Mutex;
 /// What a quota check found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Window {
-    /// The window's limit.
+    /// Requests allowed per window (what `X-RateLimit-Limit` reports).
     pub limit: u64,
     /// Requests left in this window after this one (0 when refused).
     pub remaining: u64,
-    /// When the window ends.
+    /// When the window ends and the count starts over (the vendor's reset time).
     pub reset: DateTime<Utc>,
     /// Whether this request is within the limit.
     pub allowed: bool,

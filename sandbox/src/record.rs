@@ -2,7 +2,7 @@
 //! sent the way a vendor would have seen it.
 //!
 //! Invariant: no secret is stored, on either side. Request bodies, answers and the recorded
-//! path go through the same [`redact`] before they are kept: any object key that names a
+//! path go through the same `redact` before they are kept: any object key that names a
 //! secret (`token`, `access_token`, any `*_token`, anything with `secret`, `password`,
 //! `ticket`, …) at any depth, and secret query parameters inside string values (the
 //! `ticket=` of a Socket Mode URL, a `?token=` on a link).
@@ -52,11 +52,11 @@ pub struct Recorded {
     pub time: DateTime<Utc>,
     /// First path segment: `slack`, `github`, …
     pub service: String,
-    /// HTTP method.
+    /// HTTP method, upper-case (`POST`).
     pub method: String,
     /// What follows `/<service>`, with the query string.
     pub path: String,
-    /// Status answered.
+    /// Status the sandbox answered, injected faults and 429s included.
     pub status: u16,
     /// The JSON sent, form fields as an object, or a string; null when empty.
     pub body: Value,

@@ -8,15 +8,15 @@ use serde_json::{Value, json};
 /// Seed data for every simulator.
 #[derive(Debug, Clone, Serialize)]
 pub struct Seed {
-    /// Slack workspace content.
+    /// The Slack workspace: users (analysts and device owners), channels and the `secops` group.
     pub slack: SlackSeed,
-    /// CrowdStrike hosts.
+    /// The Falcon hosts the default alerts name, in the Hosts API shape.
     pub crowdstrike: CrowdStrikeSeed,
-    /// Oomnitza assets and users.
+    /// The Oomnitza inventory that maps those hosts to their owners.
     pub oomnitza: OomnitzaSeed,
     /// Seeded threat-intel indicators the reputation simulators agree on (`sandbox::intel`).
     pub indicators: Value,
-    /// Confluence SOP pages.
+    /// The SOP pages flow 2 finds in Confluence, one per alert type.
     pub confluence: ConfluenceSeed,
 }
 
@@ -38,9 +38,9 @@ pub struct SlackSeed {
 pub struct SeedUser {
     /// `U…` id.
     pub id: String,
-    /// Handle.
+    /// The `name` handle (`users.info`'s `name`), which Vigil never pings by.
     pub name: String,
-    /// Display name.
+    /// `real_name`, as Slack shows the person.
     pub real_name: String,
     /// Email (what `users.lookupByEmail` matches).
     pub email: String,
@@ -82,7 +82,7 @@ pub struct CrowdStrikeSeed {
 pub struct OomnitzaSeed {
     /// Assets; `assigned_to` is an Oomnitza `username` or null.
     pub assets: Vec<Value>,
-    /// Users.
+    /// User records; each asset's `assigned_to` names one of them by `username`.
     pub users: Vec<Value>,
 }
 

@@ -20,11 +20,11 @@ pub struct Targets {
     /// The ts of each case's DM to the owner; replies go into these threads, spread over the
     /// cases as owners answer their own alert (empty: replies go to the channel itself).
     pub dm_threads: Vec<String>,
-    /// The alerts channel id.
+    /// The alerts channel id, where card buttons are clicked.
     pub alerts_channel: String,
     /// Card message ts values to click on.
     pub cards: Vec<String>,
-    /// A case id for `/triage show`.
+    /// A case id for `/triage show`, so the slash-command envelopes hit a real case.
     pub show_case: String,
 }
 
@@ -32,9 +32,9 @@ pub struct Targets {
 struct Envelope {
     /// What it is, for the per-kind counts.
     label: &'static str,
-    /// The control API push call.
+    /// The sandbox control path that pushes it (`/_sandbox/slack/…`).
     path: &'static str,
-    /// Its body.
+    /// The payload to push, as the control API takes it.
     body: Value,
 }
 
@@ -88,21 +88,21 @@ fn envelope(i: usize, t: &Targets) -> Envelope {
 pub struct Acks {
     /// Ack latency of every acked envelope, ms.
     pub ack_ms: Vec<f64>,
-    /// Envelopes sent, by kind.
+    /// Envelopes sent, by kind (each envelope's label: a command, a click, an owner DM reply).
     pub by_kind: BTreeMap<&'static str, usize>,
     /// Envelopes pushed but not acked within the sandbox's ack timeout.
     pub not_acked: usize,
     /// Push calls that failed outright (no socket, sandbox error).
     pub failed: usize,
-    /// The first few failures, in words.
+    /// The first `MAX_ERRORS` (3) failures, in words; the rest are only counted.
     pub errors: Vec<String>,
-    /// Wall time of the phase.
+    /// Wall time of the phase, first push to last answer.
     pub wall: Duration,
-    /// Envelopes in flight at once.
+    /// Envelopes in flight at once (this phase's level of `--concurrency`).
     pub concurrency: usize,
 }
 
-/// Failures kept for the report.
+/// Failures kept in words for the report; enough to see the cause without flooding it.
 const MAX_ERRORS: usize = 3;
 
 /// Pushes `count` envelopes of the mix, starting at position `first` of it (so a later level

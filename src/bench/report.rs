@@ -110,21 +110,21 @@ pub fn vm_hwm_kib(status: &str) -> Option<u64> {
 
 /// Everything one run measured.
 pub struct Results<'a> {
-    /// Envelopes requested.
+    /// Socket Mode envelopes pushed per ack phase.
     pub envelopes: usize,
-    /// Injected latency per vendor call.
+    /// Injected latency of every vendor call, ms.
     pub latency_ms: u64,
-    /// Gap between batch alerts.
+    /// Gap between batch alerts, ms.
     pub alert_interval_ms: u64,
-    /// CrowdStrike poll interval of the bot.
+    /// The bot's CrowdStrike poll interval, seconds (0 without `[crowdstrike]`).
     pub poll_interval_secs: u64,
-    /// The probe's path.
+    /// The probe alert's critical path, which the card latency is compared with.
     pub path: &'a CriticalPath,
-    /// The batch.
+    /// The batch of alerts sent one after another, and their cards.
     pub batch: &'a Batch,
     /// The ack phases, one per in-flight level.
     pub acks: &'a [Acks],
-    /// Slack rate limits.
+    /// Slack 429s seen, and whether any reached a case.
     pub limits: &'a SlackLimits,
     /// Peak RSS, KiB.
     pub rss_kib: Option<u64>,

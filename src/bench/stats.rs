@@ -6,15 +6,15 @@
 /// Percentiles of one set of samples, in the samples' unit (milliseconds in the bench).
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Summary {
-    /// How many samples.
+    /// How many samples (at least 1: no samples gives no summary); NaNs are not counted.
     pub count: usize,
-    /// Median.
+    /// Median (p50), nearest rank.
     pub p50: f64,
-    /// 90th percentile.
+    /// 90th percentile, nearest rank.
     pub p90: f64,
-    /// 99th percentile.
+    /// 99th percentile, nearest rank: what the ack target is judged on.
     pub p99: f64,
-    /// Largest sample.
+    /// Largest sample (p100).
     pub max: f64,
 }
 

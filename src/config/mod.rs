@@ -42,7 +42,7 @@ pub struct Config {
     /// Where cases are kept.
     #[serde(default)]
     pub store: StoreConfig,
-    /// Logging.
+    /// Log filter and line format; `VIGIL_LOG` overrides the filter.
     #[serde(default)]
     pub log: LogConfig,
     /// Slack: the only required section.
@@ -85,7 +85,7 @@ pub struct Config {
     pub base_dir: PathBuf,
 }
 
-/// `[server]`.
+/// `[server]`: the local HTTP listener and the alert webhook's secret; every key has a default.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServerConfig {
@@ -95,7 +95,8 @@ pub struct ServerConfig {
     /// File holding the webhook's HMAC secret (or `VIGIL_WEBHOOK_SECRET`); without one the
     /// webhook is off.
     pub webhook_secret_file: Option<PathBuf>,
-    /// Resolved webhook secret.
+    /// The webhook's HMAC secret, read at load from `webhook_secret_file` or
+    /// `VIGIL_WEBHOOK_SECRET`; `None` turns the webhook off. Never a TOML key.
     #[serde(skip)]
     pub webhook_secret: Option<Secret>,
 }
@@ -114,7 +115,7 @@ fn default_listen() -> SocketAddr {
     SocketAddr::from(([127, 0, 0, 1], 8088))
 }
 
-/// `[store]`.
+/// `[store]`: where the sled database lives and how long dedupe keys are kept.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct StoreConfig {
@@ -148,7 +149,7 @@ fn default_store_path() -> PathBuf {
     PathBuf::from("data")
 }
 
-/// `[log]`.
+/// `[log]`: what `telemetry::init_logs` sets up; logs go to stderr.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LogConfig {
@@ -173,7 +174,7 @@ fn default_level() -> String {
     "info".into()
 }
 
-/// Log line format.
+/// Log line format: text for people at a terminal, JSON for a log shipper.
 #[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
@@ -190,15 +191,15 @@ pub enum ConfigError {
     /// The file could not be read.
     #[error("cannot read config file {path}: {reason}")]
     Read {
-        /// The file.
+        /// The config file's path as given.
         path: PathBuf,
-        /// The OS error.
+        /// The OS error (`No such file or directory`, `Permission denied`).
         reason: String,
     },
     /// The file is not valid TOML or has a wrong key or value.
     #[error("{file}: {key}: {message}")]
     Parse {
-        /// The file.
+        /// The config file's path, as people gave it.
         file: String,
         /// Dotted key path (`slack.alerts_channel`), or `(top level)`.
         key: String,
@@ -210,11 +211,11 @@ pub enum ConfigError {
         "{key}: missing secret: set the environment variable {env} or `{key}_file` (a path to a file holding {expected})"
     )]
     MissingSecret {
-        /// Dotted key.
+        /// Dotted key of the secret (`slack.bot_token`).
         key: String,
-        /// The environment variable.
+        /// The environment variable that may hold it (`VIGIL_SLACK_BOT_TOKEN`).
         env: String,
-        /// What the value looks like.
+        /// What the value looks like (each section's own words), so the operator knows what to fetch.
         expected: String,
     },
     /// A secret was written into the config file.
@@ -222,25 +223,25 @@ pub enum ConfigError {
         "{key}: secrets are not read from the config file; put it in the environment variable {env} or in a file named by `{key}_file`"
     )]
     InlineSecret {
-        /// Dotted key.
+        /// Dotted key that was written inline (`github.token`).
         key: String,
-        /// The environment variable.
+        /// The environment variable to move it to.
         env: String,
     },
     /// A `*_file` could not be read.
     #[error("{key}: cannot read {path}: {reason}")]
     SecretFile {
-        /// Dotted key.
+        /// Dotted key of the secret whose `*_file` failed.
         key: String,
-        /// The file.
+        /// The file named by `*_file`, resolved against the config file's folder.
         path: PathBuf,
-        /// The OS error.
+        /// The OS error reading it.
         reason: String,
     },
     /// A secret does not look right.
     #[error("{key} (from {origin}): expected {expected}")]
     InvalidSecret {
-        /// Dotted key.
+        /// Dotted key of the secret.
         key: String,
         /// Where it came from (never the value).
         origin: String,
@@ -250,7 +251,7 @@ pub enum ConfigError {
     /// A plain value is out of range or malformed.
     #[error("{key}: expected {expected}, got {got:?}")]
     Invalid {
-        /// Dotted key.
+        /// Dotted key of the value (`crowdstrike.poll_interval_secs`).
         key: String,
         /// What is accepted.
         expected: String,
@@ -261,9 +262,9 @@ pub enum ConfigError {
 
 /// One secret a section needs: dotted key, environment variable.
 pub struct SecretKey {
-    /// Dotted key without `_file`.
+    /// Dotted key without `_file` (`slack.bot_token`): the name an inline value would have.
     pub key: &'static str,
-    /// The environment variable.
+    /// The environment variable that holds it.
     pub env: &'static str,
 }
 

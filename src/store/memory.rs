@@ -22,12 +22,13 @@ struct State {
     inbox: BTreeMap<u64, Vec<u8>>,
 }
 
-/// The in-memory store.
+/// The in-memory store: the same semantics without durability, for tests (unit, fuzz and
+/// the shared store suite).
 #[derive(Default)]
 pub struct MemoryStore(Mutex<State>);
 
 impl MemoryStore {
-    /// An empty store.
+    /// An empty store (no cases, cursors or keys).
     pub fn new() -> Self {
         Self::default()
     }

@@ -21,7 +21,7 @@ pub use sled_store::SledStore;
 /// What happened to an incoming alert.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Admission {
-    /// A new case was opened.
+    /// A new case was opened and saved; the caller starts its pipeline.
     Opened(Box<Case>),
     /// The same alert id was seen before; nothing changed.
     Duplicate(CaseId),
@@ -38,9 +38,9 @@ pub enum StoreError {
         "cannot open the store at {path}: {reason}. Check store.path is writable and that no other vigil process uses it; never delete it to start over, or every open case is re-ticketed and re-paged"
     )]
     Open {
-        /// The folder.
+        /// The store's folder (`store.path`, resolved).
         path: String,
-        /// The underlying error.
+        /// sled's error (for example: another process holds the folder's lock).
         reason: String,
     },
     /// A stored record did not decode.
@@ -48,9 +48,9 @@ pub enum StoreError {
         "the store holds a record that does not decode ({what}): {reason}. Vigil will not guess; restore the store from a backup (sled export) or fix the record"
     )]
     Corrupt {
-        /// Which record.
+        /// Which record (`case VIG-12`, `meta case_seq`).
         what: String,
-        /// The decoder's message.
+        /// The decoder's message, as serde gives it.
         reason: String,
     },
     /// A record found when the store was checked at open is damaged; `vigil run` refuses to
@@ -69,7 +69,7 @@ pub enum StoreError {
         /// What is wrong with it.
         reason: String,
     },
-    /// A read or write failed.
+    /// A read, write or flush failed (sled's message); the write may not have happened.
     #[error("store I/O failed: {0}")]
     Io(String),
 }
@@ -79,7 +79,8 @@ pub type OpenFn<'a> = &'a (dyn Fn(CaseId) -> Case + Sync);
 /// The inbound item queued for an open case when an alert joins it.
 pub type GroupFn<'a> = &'a (dyn Fn(&CaseId) -> InboundItem + Sync);
 
-/// The case store.
+/// Everything Vigil must not lose: cases, their indexes, cursors, dedupe keys and the
+/// inbox. Writes are durable on return; implementations share one test suite.
 pub trait Store: Send + Sync + 'static {
     /// Opens a case for `alert` or attaches it to an open case, atomically with the alert-id
     /// and grouping indexes: the same alert id never opens a second case, and an alert whose
@@ -96,13 +97,13 @@ pub trait Store: Send + Sync + 'static {
         group: GroupFn<'_>,
     ) -> Result<Admission, StoreError>;
 
-    /// One case.
+    /// One case by id; `None` when no case has it (a corrupt record is an error, never `None`).
     fn get(&self, id: &CaseId) -> Result<Option<Case>, StoreError>;
 
     /// Writes a case; durable on return.
     fn save(&self, case: &Case) -> Result<(), StoreError>;
 
-    /// Every case, oldest first.
+    /// Every case, oldest (lowest id) first; a record that does not decode fails the whole call.
     fn cases(&self) -> Result<Vec<Case>, StoreError>;
 
     /// A named cursor (the CrowdStrike poll position).
@@ -138,7 +139,8 @@ pub trait Store: Send + Sync + 'static {
     /// engine can refuse and finish it instead of one bad record stalling the inbox.
     fn inbound(&self) -> Result<Vec<(u64, Queued)>, StoreError>;
 
-    /// Marks an inbound item done.
+    /// Marks an inbound item done (removes it); durable on return, and finishing one twice is
+    /// harmless.
     fn finish(&self, seq: u64) -> Result<(), StoreError>;
 }
 
@@ -146,7 +148,7 @@ pub trait Store: Send + Sync + 'static {
 /// a future or broken binary). The engine finishes an undecodable record as a counted refusal.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Queued {
-    /// A record that decodes.
+    /// A record that decodes, to apply to its case.
     Item(InboundItem),
     /// A record that does not; the decoder's message.
     Undecodable(String),

@@ -21,7 +21,8 @@ use super::{Admission, GroupFn, OpenFn, Queued, Store, StoreError, encode_item, 
 use crate::case::{Alert, Case, CaseId};
 use crate::pipeline::inbound::InboundItem;
 
-/// The sled-backed store.
+/// The sled-backed store `vigil run` uses: one tree per index, transactions for admission,
+/// and group commit so concurrent writers share an `fsync`.
 pub struct SledStore {
     db: sled::Db,
     commits: GroupCommit,
@@ -332,7 +333,7 @@ struct CommitState {
     issued: u64,
     /// Every ticket up to this one is durable.
     durable: u64,
-    /// A flush is running.
+    /// A flush is running; callers arriving now wait for the next one.
     flushing: bool,
 }
 

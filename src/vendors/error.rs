@@ -18,7 +18,7 @@ pub enum VendorError {
         vendor: &'static str,
         /// The call (`create issue`).
         call: &'static str,
-        /// HTTP status.
+        /// The HTTP status the vendor answered (4xx or 5xx).
         status: u16,
         /// The vendor's own error text.
         message: String,
@@ -31,9 +31,9 @@ pub enum VendorError {
     /// while the call is still retried.
     #[error("{vendor} {call}: HTTP {status} (rate limited): {message}")]
     RateLimited {
-        /// Vendor name.
+        /// Vendor name (`github`).
         vendor: &'static str,
-        /// The call.
+        /// The call that was refused (`create issue`).
         call: &'static str,
         /// HTTP status the vendor answered (403 or 429).
         status: u16,
@@ -45,20 +45,20 @@ pub enum VendorError {
     /// The vendor could not be reached or the connection broke.
     #[error("{vendor} {call}: could not reach the API: {message}")]
     Transport {
-        /// Vendor name.
+        /// Vendor name (`github`), as in the timeline line.
         vendor: &'static str,
-        /// The call.
+        /// The call that failed (`create issue`).
         call: &'static str,
-        /// What went wrong.
+        /// The transport error, with the URL left out (it may carry an indicator or key).
         message: String,
     },
     /// Vigil refused to send the call: its input breaks a documented vendor limit (a
     /// `dedup_key` over 255 characters, an event over 512 KB). Retrying cannot help.
     #[error("{vendor} {call}: not sent: {message}")]
     Invalid {
-        /// Vendor name.
+        /// Vendor name (`pagerduty`).
         vendor: &'static str,
-        /// The call.
+        /// The call that was not sent (`trigger`).
         call: &'static str,
         /// Which limit the input broke.
         message: String,
@@ -66,9 +66,9 @@ pub enum VendorError {
     /// The vendor answered 2xx with something we could not read.
     #[error("{vendor} {call}: unexpected answer: {message}")]
     Decode {
-        /// Vendor name.
+        /// Vendor name (`crowdstrike`).
         vendor: &'static str,
-        /// The call.
+        /// The call whose answer could not be read.
         call: &'static str,
         /// What was wrong with it.
         message: String,

@@ -26,7 +26,8 @@ pub fn client() -> Result<reqwest::Client, VendorError> {
         })
 }
 
-/// Maps a send error.
+/// Turns a `send()` failure (connect, TLS, timeout) into [`VendorError::Transport`],
+/// without the URL: a query string may carry an indicator or a key.
 pub fn transport(vendor: &'static str, call: &'static str, e: reqwest::Error) -> VendorError {
     VendorError::Transport {
         vendor,
@@ -38,9 +39,11 @@ pub fn transport(vendor: &'static str, call: &'static str, e: reqwest::Error) ->
 /// How a vendor says "wait": its header name and whether it holds seconds or an epoch time.
 #[derive(Debug, Clone, Copy)]
 pub enum RetrySignal {
-    /// `Retry-After: <seconds>` (Slack, GitHub, Confluence, AbuseIPDB).
+    /// `Retry-After: <seconds>` (VirusTotal, AbuseIPDB, EmailRep, urlscan's fallback, Tavily,
+    /// Oomnitza, Confluence, PagerDuty, the LLM endpoint, Okta on any status but 429).
     RetryAfterSeconds,
-    /// `X-RateLimit-RetryAfter: <unix epoch seconds>` (CrowdStrike).
+    /// A header holding the Unix epoch second a retry is allowed at: CrowdStrike's
+    /// `X-RateLimit-RetryAfter`, Okta's `X-Rate-Limit-Reset` on a 429.
     EpochHeader(&'static str),
 }
 

@@ -25,9 +25,9 @@ use super::VendorError;
 pub struct RetryPolicy {
     /// Attempts in all, the first included (1 = never retry).
     pub max_attempts: u32,
-    /// The first backoff step.
+    /// The first backoff wait; each later one doubles (with jitter, when on).
     pub min_delay: Duration,
-    /// The largest backoff step.
+    /// The cap on one backoff wait, however many attempts came before.
     pub max_delay: Duration,
     /// The longest vendor-requested wait (`Retry-After`) honoured; longer asks are cut to this.
     pub max_retry_after: Duration,
@@ -88,7 +88,7 @@ pub struct Retried {
     pub error: VendorError,
     /// The attempt about to be made (2 for the first retry).
     pub next_attempt: u32,
-    /// Attempts allowed in all.
+    /// Attempts allowed in all, from the policy (the first included).
     pub max_attempts: u32,
     /// How long the scheduler waits before that attempt.
     pub wait: Duration,
@@ -202,7 +202,8 @@ impl Pacer {
     }
 }
 
-/// The scheduler for one vendor.
+/// The scheduler for one vendor: a keyed rate limiter (one budget per key, e.g. GitHub's
+/// `content` and `search`) and the retry policy every call through it shares.
 pub struct Outbound {
     name: &'static str,
     limiter: DefaultKeyedRateLimiter<String>,
@@ -233,7 +234,8 @@ impl Outbound {
         self.name
     }
 
-    /// The retry policy in force.
+    /// The retry policy in force; a client reads its `max_retry_after` to tell a wait it will
+    /// ride out from one it should report (AbuseIPDB's daily quota).
     pub fn policy(&self) -> &RetryPolicy {
         &self.policy
     }

@@ -40,7 +40,7 @@ pub struct AbuseIpDbSim {
 }
 
 impl AbuseIpDbSim {
-    /// No records, empty counters.
+    /// No records (answers come from [`intel`](crate::intel)) and a fresh daily quota window.
     pub fn new(_seed: &Seed) -> Self {
         AbuseIpDbSim {
             records: Mutex::new(HashMap::new()),

@@ -18,25 +18,25 @@
 //! dropped) must occur in the field; `text` covers the title, the body's text and the labels.
 //! Sortable fields: `title`, `created`, `lastmodified`, `id`.
 
-/// A parsed query.
+/// A CQL query that parsed completely: the filter and its sort keys.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Query {
     /// The condition every result meets.
     pub expr: Expr,
-    /// `ORDER BY` keys, in order.
+    /// `ORDER BY` keys, most significant first; the flag is `true` for `ASC` (the default).
     pub order: Vec<(SortField, bool)>,
 }
 
-/// A boolean condition.
+/// A condition tree; `AND` binds tighter than `OR`, as in Confluence.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Expr {
-    /// Both hold.
+    /// `a AND b`.
     And(Box<Expr>, Box<Expr>),
-    /// Either holds.
+    /// `a OR b`.
     Or(Box<Expr>, Box<Expr>),
-    /// It does not hold.
+    /// `NOT a`.
     Not(Box<Expr>),
-    /// `field op value(s)`.
+    /// `field op value`, or `field [NOT] IN (…)` with every listed value (one for `op`).
     Clause(Field, Op, Vec<String>),
 }
 
@@ -45,55 +45,55 @@ pub enum Expr {
 pub enum Field {
     /// `type`: `page` for every sandbox page.
     Type,
-    /// `space` / `space.key`.
+    /// `space` / `space.key`: the space key, case-insensitive.
     Space,
-    /// `label`.
+    /// `label`: `=` holds when any of the page's labels equals the value (case-insensitive).
     Label,
-    /// `title`.
+    /// `title`: `=` is a case-insensitive whole-title match, `~` a word match.
     Title,
     /// `text`: title, body text and labels.
     Text,
-    /// `id` / `content`.
+    /// `id` / `content`: the numeric page id, compared exactly.
     Id,
 }
 
-/// Clause operators.
+/// Clause operators; `IN` lists are folded into `Eq` and `NotEq` with several values.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
-    /// `=` or `IN`.
+    /// `=` or `IN`: any value matches.
     Eq,
-    /// `!=` or `NOT IN`.
+    /// `!=` or `NOT IN`: no value matches.
     NotEq,
-    /// `~`.
+    /// `~`: every word of the value occurs in the field (text match).
     Contains,
-    /// `!~`.
+    /// `!~`: the text match fails.
     NotContains,
 }
 
 /// Fields `ORDER BY` accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SortField {
-    /// Page title.
+    /// `title`: the current title, by text.
     Title,
-    /// First version's time.
+    /// `created`: the first version's time.
     Created,
-    /// Latest version's time.
+    /// `lastmodified`: the current version's time.
     LastModified,
-    /// Numeric page id.
+    /// `id` / `content`: the numeric page id.
     Id,
 }
 
 /// What a page offers to a query.
 pub trait Subject {
-    /// Space key.
+    /// Space key the page is in (what `space =` compares).
     fn space(&self) -> &str;
-    /// Page title.
+    /// Current title (what `title` clauses and `ORDER BY title` read).
     fn title(&self) -> &str;
-    /// Labels.
+    /// Current labels (what `label =` tests; also part of `text`).
     fn labels(&self) -> &[String];
     /// Body as plain text (markup removed).
     fn text(&self) -> String;
-    /// Page id.
+    /// Numeric page id as text (what `id =` compares).
     fn id(&self) -> &str;
 }
 

@@ -10,7 +10,7 @@
 //!   `GET /wiki/api/v2/pages/{id}/versions`.
 //! - Auth: `Authorization: Basic base64(email:api_token)`; anything else is 401 in the API's own
 //!   shape. Errors: v1 `{"statusCode","message","data":{…}}`, v2
-//!   `{"errors":[{"status","code","title","detail"}]}` (see [`handlers`]). Injected faults use
+//!   `{"errors":[{"status","code","title","detail"}]}` (see `handlers.rs`). Injected faults use
 //!   the v1 shape on every path (the fault layer knows only the status).
 //! - Rate limit: Atlassian publishes no fixed number for API-token traffic, so none is on by
 //!   default; `POST /_sandbox/limits {"service":"confluence","method":"api",…}` turns one on
@@ -42,7 +42,8 @@ pub struct ConfluenceSim {
 }
 
 impl ConfluenceSim {
-    /// The seeded site.
+    /// The seeded site: space `SEC` with one SOP page per alert type (the seed argument is unused:
+    /// the pages are fixed in `sops`).
     pub fn new(_seed: &Seed) -> Self {
         ConfluenceSim {
             store: Mutex::new(state::Store::seeded()),

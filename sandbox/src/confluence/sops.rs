@@ -16,9 +16,9 @@ use serde_json::{Value, json};
 pub struct SopPage {
     /// Numeric page id (as Confluence ids are).
     pub id: &'static str,
-    /// The alert type it covers.
+    /// The alert type it covers (`malware`, `c2`, …), as flow 2's classifier names it.
     pub alert_type: &'static str,
-    /// Page title.
+    /// Page title (`SOP: …`), as search hits and the case record show it.
     pub title: &'static str,
     /// Storage-format XHTML body.
     pub body: String,

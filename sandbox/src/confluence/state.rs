@@ -14,18 +14,18 @@ pub const AUTHOR_ID: &str = "5b10ac8d82e05b22cc7d4ef5";
 /// A space: key, numeric id (v2 `spaceId`), display name.
 #[derive(Debug, Clone)]
 pub struct Space {
-    /// `SEC`.
+    /// Space key (`SEC` for the seeded site): what CQL `space =` and v1 `space.key` use.
     pub key: String,
-    /// Numeric id as a string.
+    /// Numeric id as a string: v2's `spaceId`.
     pub id: String,
-    /// Display name.
+    /// Display name shown in the web UI.
     pub name: String,
 }
 
 /// One version of a page.
 #[derive(Debug, Clone)]
 pub struct Version {
-    /// 1-based.
+    /// Version number, 1 for the first; what `?version=N` asks for.
     pub number: u64,
     /// The title at that version.
     pub title: String,
@@ -35,16 +35,16 @@ pub struct Version {
     pub body: String,
     /// When it was saved.
     pub created_at: DateTime<Utc>,
-    /// The version comment.
+    /// The version comment (`version.message`); `Seeded SOP` for seeded pages, empty for control-API edits.
     pub message: String,
 }
 
 /// A page with its whole history.
 #[derive(Debug, Clone)]
 pub struct Page {
-    /// Numeric id as a string.
+    /// Numeric id as a string; stable across versions.
     pub id: String,
-    /// Space key.
+    /// Key of the space it is in; a page never moves.
     pub space: String,
     /// Oldest first; never empty.
     pub versions: Vec<Version>,
@@ -133,13 +133,13 @@ pub struct Store {
 pub struct PageInput {
     /// Replace this page; absent = the page with the same space and title, or a new one.
     pub id: Option<String>,
-    /// Space key.
+    /// Space key; a missing space is created.
     pub space: String,
-    /// Title.
+    /// Title of the new version (also how a page without `id` is matched).
     pub title: String,
-    /// Labels.
+    /// Labels of the new version (replacing the old set).
     pub labels: Vec<String>,
-    /// Storage-format body.
+    /// Storage-format XHTML body of the new version.
     pub body: String,
 }
 

@@ -53,7 +53,7 @@ pub struct Term {
     pub field: String,
     /// `!` before the operator.
     pub negated: bool,
-    /// The comparison.
+    /// The operator after the `:` (`:` alone is `Eq`).
     pub op: Op,
     /// One value, or several for `[…]` (any of them).
     pub values: Vec<String>,
@@ -64,13 +64,13 @@ pub struct Term {
 pub enum Op {
     /// Exact (case-insensitive, `*` wildcard) match.
     Eq,
-    /// `>`.
+    /// `field:>value`: after or above (times as instants, `now-15m` allowed; numbers numerically).
     Gt,
-    /// `>=`.
+    /// `field:>=value`, e.g. `created_timestamp:>='now-1h'`.
     Ge,
-    /// `<`.
+    /// `field:<value`: before or below.
     Lt,
-    /// `<=`.
+    /// `field:<=value`.
     Le,
     /// `~`: case-insensitive substring (text match).
     Contains,

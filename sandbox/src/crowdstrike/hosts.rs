@@ -90,7 +90,7 @@ impl Host {
 pub struct Hosts(Mutex<Vec<Host>>);
 
 impl Hosts {
-    /// The seed's devices.
+    /// The seed's devices, all `normal` (uncontained); a reset returns to exactly this.
     pub fn from_seed(seed: &Seed) -> Self {
         let hosts = Hosts::default();
         hosts.reset(seed);

@@ -56,14 +56,14 @@ impl Default for Knobs {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KnobsPatch {
-    /// See [`Knobs::token_lifetime_secs`].
+    /// New [`Knobs::token_lifetime_secs`]; absent keeps the current value.
     pub token_lifetime_secs: Option<u64>,
-    /// See [`Knobs::containment_delay_ms`].
+    /// New [`Knobs::containment_delay_ms`]; absent keeps the current value.
     pub containment_delay_ms: Option<u64>,
 }
 
 impl Knobs {
-    /// Applies a patch.
+    /// Sets every knob the patch names and leaves the others alone.
     pub fn apply(&mut self, patch: KnobsPatch) {
         if let Some(v) = patch.token_lifetime_secs {
             self.token_lifetime_secs = v;

@@ -13,11 +13,11 @@ use super::super::args::MAX_BODY_BYTES;
 /// A request read in full, so handlers can work synchronously (and never hold a lock across an
 /// `.await`).
 pub struct Incoming {
-    /// Request headers.
+    /// Request headers (the bearer token is read from `Authorization`).
     pub headers: HeaderMap,
-    /// Raw query string.
+    /// Raw query string, undecoded: Falcon repeats keys (`ids=a&ids=b`), which a map would lose.
     pub query: Option<String>,
-    /// Body bytes.
+    /// Body bytes, at most `MAX_BODY_BYTES` (a larger body fails the read, so no handler sees it).
     pub body: Bytes,
     /// Caller's IP (rate limits for unauthenticated calls are per IP at Falcon).
     pub ip: String,

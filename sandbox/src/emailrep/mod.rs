@@ -48,7 +48,7 @@ pub struct EmailRepSim {
 }
 
 impl EmailRepSim {
-    /// No records.
+    /// No records: every answer comes from [`intel`] until a test adds one.
     pub fn new(_seed: &Seed) -> Self {
         Self::default()
     }

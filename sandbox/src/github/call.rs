@@ -39,9 +39,10 @@ pub struct Call {
     pub token: Option<String>,
     /// URL roots built from the request's `Host`.
     pub urls: Urls,
-    /// `x-github-request-id`.
+    /// The `x-github-request-id` every answer and error carries, so a log line can name it.
     pub request_id: String,
-    /// The API version answered.
+    /// The API version answered in `x-github-api-version-selected` (`2022-11-28` when the request
+    /// named none).
     pub api_version: String,
     rate: RateInfo,
 }
@@ -53,12 +54,12 @@ impl Call {
     }
 }
 
-/// A successful answer.
+/// A successful answer; the response layer adds the rate-limit and version headers.
 #[derive(Debug, Clone)]
 pub struct Answer {
-    /// HTTP status.
+    /// HTTP status: 200, or 201 for a creation.
     pub status: StatusCode,
-    /// JSON body.
+    /// JSON body, as GitHub would render the object or list.
     pub body: Value,
     /// `Link` header for paginated lists.
     pub link: Option<String>,

@@ -28,9 +28,9 @@ pub const USER_AGENT_MESSAGE: &str = "Request forbidden by administrative rules.
 /// An error answer on its way out; the response layer adds GitHub's headers.
 #[derive(Debug, Clone)]
 pub struct GhError {
-    /// HTTP status.
+    /// HTTP status GitHub uses for the case (400, 401, 403, 404, 422, …).
     pub status: StatusCode,
-    /// JSON body.
+    /// GitHub's error JSON: `{"message","documentation_url","status"}`, with `errors` on a 422.
     pub body: Value,
     /// `retry-after` seconds, for secondary and search limits.
     pub retry_after: Option<u64>,

@@ -9,7 +9,7 @@ const DEFAULT_PER_PAGE: usize = 30;
 /// Most items GitHub puts on a page.
 const MAX_PER_PAGE: usize = 100;
 
-/// A requested page.
+/// A requested page of a list, as `per_page` and `page` ask for it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Page {
     /// Items per page, 1..=100.
@@ -31,7 +31,7 @@ impl Page {
         Page { per_page, page }
     }
 
-    /// The items of this page.
+    /// The items of this page; empty past the end (GitHub answers `[]`, not 404).
     pub fn slice<'a, T>(&self, items: &'a [T]) -> &'a [T] {
         let start = self.per_page.saturating_mul(self.page - 1).min(items.len());
         let end = start.saturating_add(self.per_page).min(items.len());

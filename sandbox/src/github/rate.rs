@@ -63,7 +63,8 @@ struct Book {
     windows: HashMap<(&'static str, String), Window>,
 }
 
-/// Every caller's budgets.
+/// Every caller's budgets per (resource, token): the hourly `core` window it enforces and the
+/// `search` count it only reports in the headers (the shared limiter enforces search).
 #[derive(Debug)]
 pub struct RateBook(Mutex<Book>);
 

@@ -11,9 +11,9 @@ use super::state::{Comment, IssueData, Label, Repo};
 pub const BOT_LOGIN: &str = "vigil-bot";
 /// The token owner's user id (also named in rate-limit messages).
 pub const BOT_ID: u64 = 149_023_117;
-/// Repository id.
+/// The repository's `id` (and the seed of its `node_id`) in its JSON; fixed, so answers are stable.
 pub const REPO_ID: u64 = 874_512_390;
-/// Owning organisation's id.
+/// The owning organisation's `id`: the repository owner is rendered as an `Organization`.
 pub const ORG_ID: u64 = 98_765_432;
 
 /// Where this request's URLs point: API root, web root and the repository's full name.

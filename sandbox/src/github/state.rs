@@ -11,9 +11,9 @@ pub const DEFAULT_LABEL_COLOR: &str = "ededed";
 const MAX_SNAPSHOTS: usize = 256;
 /// First issue id (GitHub ids are large and unrelated to issue numbers).
 const FIRST_ISSUE_ID: u64 = 3_100_000_001;
-/// First comment id.
+/// First comment id; comment ids count up from here, apart from issue ids.
 const FIRST_COMMENT_ID: u64 = 2_900_000_001;
-/// First label id.
+/// First label id: the default labels take the first ones, labels created on the fly the next.
 const FIRST_LABEL_ID: u64 = 9_100_000_001;
 
 /// The labels every new GitHub repository starts with (name, colour, description).
@@ -37,16 +37,16 @@ const DEFAULT_LABELS: &[(&str, &str, &str)] = &[
     ("wontfix", "ffffff", "This will not be worked on"),
 ];
 
-/// A repository label.
+/// A repository label: GitHub's defaults plus any an issue named (created on first use).
 #[derive(Debug, Clone)]
 pub struct Label {
-    /// Numeric id.
+    /// Label id (`id` in the label JSON), unique in the sandbox.
     pub id: u64,
     /// Name as first written (matching is case-insensitive).
     pub name: String,
     /// Six hex digits, no `#`.
     pub color: String,
-    /// Optional description.
+    /// Description; `null` for labels created on the fly.
     pub description: Option<String>,
     /// Whether it is one of GitHub's default labels.
     pub default: bool,
@@ -57,9 +57,9 @@ pub struct Label {
 pub struct IssueData {
     /// Repository-scoped number, from 1.
     pub number: u64,
-    /// Global id.
+    /// The issue's `id`: large and unrelated to its number, as on GitHub.
     pub id: u64,
-    /// Title.
+    /// Title; never empty (creation and `PATCH` refuse an empty one with 422).
     pub title: String,
     /// Markdown body, `null` allowed.
     pub body: Option<String>,
@@ -69,13 +69,13 @@ pub struct IssueData {
     pub state_reason: Option<String>,
     /// Label names as the repository spells them.
     pub labels: Vec<String>,
-    /// Assignee logins.
+    /// Assignee logins; each must be a collaborator.
     pub assignees: Vec<String>,
-    /// Number of comments.
+    /// Number of comments (`comments` in the issue JSON).
     pub comments: u64,
     /// When it was opened (whole seconds, as GitHub stores them).
     pub created_at: DateTime<Utc>,
-    /// Last change.
+    /// Last change to the issue or a new comment on it.
     pub updated_at: DateTime<Utc>,
     /// When it was last closed, if it is closed.
     pub closed_at: Option<DateTime<Utc>>,
@@ -84,11 +84,11 @@ pub struct IssueData {
 /// What the search index holds about one issue at one moment.
 #[derive(Debug, Clone)]
 pub struct Snapshot {
-    /// The issue as it was.
+    /// The issue as it was at `taken`; search answers from the newest snapshot old enough.
     pub issue: IssueData,
     /// Its comments' bodies, for `in:comments`.
     pub comment_bodies: Vec<String>,
-    /// When the change was made.
+    /// When the change was made; it is searchable `github_search_delay` later.
     pub taken: Instant,
 }
 
@@ -99,27 +99,27 @@ struct Issue {
     history: Vec<Snapshot>,
 }
 
-/// An issue comment.
+/// An issue comment; GitHub numbers comments globally, not per issue.
 #[derive(Debug, Clone)]
 pub struct Comment {
-    /// Global id.
+    /// Comment id, what `…/issues/comments/{id}` takes.
     pub id: u64,
-    /// The issue it belongs to.
+    /// Number of the issue it belongs to.
     pub issue_number: u64,
-    /// Markdown body.
+    /// Markdown body as sent (GitHub renders it; the sandbox does not).
     pub body: String,
-    /// Creation time.
+    /// Creation time, whole seconds.
     pub created_at: DateTime<Utc>,
-    /// Last edit.
+    /// Last edit (`PATCH …/comments/{id}`), or the creation time.
     pub updated_at: DateTime<Utc>,
 }
 
-/// A validated new issue.
+/// A new issue whose body passed GitHub's checks (types, lengths, assignees).
 #[derive(Debug, Clone, Default)]
 pub struct NewIssue {
-    /// Title (non-empty).
+    /// Title: non-empty, at most [`MAX_TITLE_CHARS`](super::input::MAX_TITLE_CHARS).
     pub title: String,
-    /// Body.
+    /// Markdown body; `None` for a `null` or missing `body`.
     pub body: Option<String>,
     /// Label names (created when missing).
     pub labels: Vec<String>,
@@ -130,7 +130,7 @@ pub struct NewIssue {
 /// A validated `PATCH` of an issue; `None` leaves a field alone.
 #[derive(Debug, Clone, Default)]
 pub struct IssueEdit {
-    /// New title.
+    /// New title (already checked non-empty).
     pub title: Option<String>,
     /// New body (`Some(None)` clears it).
     pub body: Option<Option<String>>,
@@ -138,13 +138,13 @@ pub struct IssueEdit {
     pub closed: Option<bool>,
     /// Reason given with a state change.
     pub state_reason: Option<String>,
-    /// Replacement label set.
+    /// Replacement label set (`labels` in the `PATCH` replaces, it does not add).
     pub labels: Option<Vec<String>>,
     /// Replacement assignee set.
     pub assignees: Option<Vec<String>>,
 }
 
-/// The repository's mutable contents.
+/// The repository's mutable contents: issues with their search history, comments, labels.
 #[derive(Debug)]
 pub struct Repo {
     issues: Vec<Issue>,

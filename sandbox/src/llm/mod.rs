@@ -39,14 +39,14 @@ use super::control;
 use super::limits::retry_after_secs;
 use super::{Sandbox, Seed};
 
-/// One script as posted.
+/// One script as `POST /_sandbox/llm/script` takes it: which request it answers, how, how often.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScriptSpec {
     /// Substring of the request's messages that selects this script ("" matches all).
     #[serde(default)]
     pub when: String,
-    /// What to answer.
+    /// The answer it gives, turned into a real `chat.completion` object.
     pub reply: Reply,
     /// How many answers it gives (default 1); 0 = until removed.
     #[serde(default = "one")]
@@ -61,7 +61,7 @@ fn one() -> u32 {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Reply {
-    /// Assistant text.
+    /// Assistant text (`message.content`), sent exactly as given (a test scripts bad JSON this way).
     #[serde(default)]
     pub content: Option<String>,
     /// Tool calls: `{"name","arguments"}` (arguments an object, or a string sent as is).
@@ -69,11 +69,12 @@ pub struct Reply {
     pub tool_calls: Option<Vec<ScriptedCall>>,
 }
 
-/// One scripted tool call.
+/// One scripted tool call; the simulator gives it a `call_…` id.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScriptedCall {
-    /// Function name.
+    /// Function name; not checked against the request's `tools`, so a test can script a
+    /// model that calls a tool it was not offered.
     pub name: String,
     /// Arguments (object → JSON string; string → sent unchanged, even if not JSON).
     #[serde(default)]

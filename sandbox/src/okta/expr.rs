@@ -23,19 +23,19 @@ pub enum Expr {
 pub enum Op {
     /// equal (case-insensitive for strings, as Okta compares logins).
     Eq,
-    /// not equal.
+    /// `ne`: not equal, case-insensitive; a missing attribute counts as not equal.
     Ne,
-    /// starts with.
+    /// `sw`: starts with, case-insensitive (`profile.login sw "al"`).
     Sw,
-    /// contains.
+    /// `co`: contains, case-insensitive.
     Co,
-    /// greater than.
+    /// `gt`: compared as text, so ISO 8601 times order correctly.
     Gt,
-    /// greater or equal.
+    /// `ge`: as `gt`, or equal.
     Ge,
-    /// less than.
+    /// `lt`: compared as text.
     Lt,
-    /// less or equal.
+    /// `le`: as `lt`, or equal.
     Le,
     /// attribute present and not null.
     Pr,

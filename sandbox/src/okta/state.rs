@@ -11,20 +11,20 @@ use crate::seed::SlackSeed;
 /// How long an Okta Verify push waits for an answer before it times out (Okta: 5 minutes).
 pub const PUSH_LIFETIME_SECS: i64 = 300;
 
-/// One user.
+/// One user of the org, built from a seeded Slack person (same email) or the control API.
 #[derive(Debug, Clone)]
 pub struct User {
-    /// `00u…` id.
+    /// `00u…` id, what every `/api/v1/users/{id}` path takes besides the login.
     pub id: String,
-    /// `ACTIVE`, `SUSPENDED`, …
+    /// Lifecycle status (`ACTIVE`, `SUSPENDED`, …); suspend and unsuspend move it.
     pub status: String,
-    /// `profile` object.
+    /// The `profile` object as served (`login`, `email`, names, org fields).
     pub profile: Map<String, Value>,
-    /// Creation time.
+    /// `created`, fixed at creation.
     pub created: DateTime<Utc>,
     /// Last change of `status`.
     pub status_changed: DateTime<Utc>,
-    /// Last change of anything.
+    /// `lastUpdated` (also served as `lastLogin`): bumped by every status change.
     pub last_updated: DateTime<Utc>,
     /// Open sessions (`DELETE …/sessions` empties it).
     pub sessions: u32,
@@ -47,18 +47,18 @@ pub struct PushScript {
     pub times: u32,
 }
 
-/// One push verification.
+/// One Okta Verify push: what `POST …/factors/{fid}/verify` started and polls read.
 #[derive(Debug, Clone)]
 pub struct Transaction {
-    /// Transaction id (`v2mst.…`).
+    /// Transaction id (`v2mst.…`), the last segment of the poll link.
     pub id: String,
     /// The user it was sent to.
     pub user_id: String,
     /// The factor it was sent through.
     pub factor_id: String,
-    /// When it was sent.
+    /// When it was sent (`created`).
     pub created: DateTime<Utc>,
-    /// When it stops waiting.
+    /// `expiresAt`: [`PUSH_LIFETIME_SECS`] after sending; a poll after it answers `TIMEOUT`.
     pub expires_at: DateTime<Utc>,
     /// The decided result; `None` while waiting.
     pub result: Option<String>,
@@ -66,7 +66,7 @@ pub struct Transaction {
     pub pending: Option<String>,
     /// Polls to answer `WAITING` before `pending` takes effect.
     pub polls_left: u32,
-    /// Polls seen.
+    /// Polls answered so far, so a test can tell Vigil kept polling.
     pub polls: u32,
 }
 
@@ -88,14 +88,14 @@ impl Transaction {
     }
 }
 
-/// Okta org state.
+/// Everything the Okta simulator stores for its one org; reset rebuilds it from the seed.
 #[derive(Debug, Clone)]
 pub struct Store {
-    /// Users in creation order.
+    /// Users in creation order, the seeded ones first.
     pub users: Vec<User>,
     /// Push scripts by user id.
     pub scripts: Vec<(String, PushScript)>,
-    /// Every push sent.
+    /// Every push sent, oldest first; kept until a reset so tests can inspect them.
     pub transactions: Vec<Transaction>,
     /// Fixed one-minute rate window: (window start epoch minute, requests in it).
     pub window: (i64, u32),
@@ -143,7 +143,7 @@ impl User {
         }
     }
 
-    /// `profile.login`.
+    /// `profile.login` (the email for seeded users), or "" when absent: what a by-login lookup matches (case-insensitively).
     pub fn login(&self) -> &str {
         self.profile
             .get("login")

@@ -62,17 +62,17 @@ pub enum Test {
 /// Comparison operators.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Op {
-    /// Equal.
+    /// `eq`: equal (numbers and dates by value, text case-sensitively).
     Eq,
-    /// Not equal.
+    /// `ne`: not equal.
     Ne,
-    /// Less than.
+    /// `lt`: before or below (a date literal counts as Unix seconds against a number).
     Lt,
-    /// Less than or equal.
+    /// `lte`: at or below.
     Lte,
-    /// Greater than.
+    /// `gt`: e.g. `creation_date gt 1700000000`.
     Gt,
-    /// Greater than or equal.
+    /// `gte`: at or above.
     Gte,
 }
 

@@ -31,7 +31,7 @@ pub struct ParamError {
 pub struct ListParams {
     /// Records must match this, if given.
     pub filter: Option<Filter>,
-    /// Page size.
+    /// Page size: `limit`, 100 when absent, capped at 1000.
     pub limit: usize,
     /// Records skipped before the page.
     pub skip: usize,

@@ -57,7 +57,7 @@ impl Action {
 /// A valid event, ready to apply.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Event {
-    /// What to do.
+    /// `event_action`: trigger, acknowledge or resolve.
     pub action: Action,
     /// The dedup key sent, if any (a trigger without one gets a generated key).
     pub dedup_key: Option<String>,

@@ -10,9 +10,9 @@ use super::state::{Incident, LogEntry, Status};
 
 /// The id of the sandbox's one service (the Events API v2 integration lives on it).
 pub const SERVICE_ID: &str = "PVGLSEC";
-/// The service's name.
+/// The service's `summary` in incident JSON, fixed so tests can assert it.
 pub const SERVICE_NAME: &str = "Vigil Security Alerts";
-/// The service's escalation policy.
+/// Id of the service's escalation policy, as incident JSON references it.
 pub const ESCALATION_POLICY_ID: &str = "PVGLESC";
 
 /// PagerDuty's timestamp format (`2015-10-06T21:30:42Z`).

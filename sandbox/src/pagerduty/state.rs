@@ -23,12 +23,12 @@ pub enum Status {
     Triggered,
     /// Open and acknowledged.
     Acknowledged,
-    /// Closed.
+    /// Closed; a later trigger with the same key opens a new incident.
     Resolved,
 }
 
 impl Status {
-    /// The wire name.
+    /// The REST API's `status` value (`triggered`, `acknowledged`, `resolved`).
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Triggered => "triggered",
@@ -37,7 +37,7 @@ impl Status {
         }
     }
 
-    /// Parses a wire name.
+    /// Reads a `statuses[]` filter value; `None` for anything PagerDuty would reject.
     pub fn parse(s: &str) -> Option<Status> {
         match s {
             "triggered" => Some(Status::Triggered),
@@ -55,11 +55,11 @@ impl Status {
 /// One event as received, kept on the incident it touched (PD's log entries).
 #[derive(Debug, Clone)]
 pub struct LogEntry {
-    /// `R…` id.
+    /// Log entry id, `R` plus letters and digits like PagerDuty's.
     pub id: String,
     /// When it arrived.
     pub at: DateTime<Utc>,
-    /// What it asked for.
+    /// `event_action`: trigger, acknowledge or resolve.
     pub action: Action,
     /// Whether it was merged into an already open incident (triggers only).
     pub deduplicated: bool,
@@ -76,7 +76,7 @@ pub struct Incident {
     pub number: u64,
     /// The dedup key (`incident_key`, `alert_key`).
     pub key: String,
-    /// Current status.
+    /// Current status; only events move it (no REST writes are simulated).
     pub status: Status,
     /// The triggering event's `payload.summary`.
     pub title: String,

@@ -30,7 +30,7 @@ type Reply = Result<Response, Refused>;
 /// some shared helper already built (kept boxed so results stay small).
 #[derive(Debug)]
 enum Refused {
-    /// Status and message.
+    /// A status and the message answered as `{"error": …}`.
     Msg(StatusCode, String),
     /// A ready response (from `parse_body`).
     Ready(Box<Response>),

@@ -49,7 +49,8 @@ pub enum EnvelopeKind {
     EventsApi,
     /// `slash_commands` (`accepts_response_payload: true`).
     SlashCommands,
-    /// `interactive`.
+    /// `interactive`: block actions and view submissions (`accepts_response_payload` only for
+    /// `view_submission` and `block_suggestion`).
     Interactive,
 }
 
@@ -67,7 +68,7 @@ impl EnvelopeKind {
 /// What a push call answers (SPEC §7.4).
 #[derive(Debug, Clone, Serialize)]
 pub struct PushOutcome {
-    /// The envelope's id.
+    /// The envelope's `envelope_id`, which the app's ack must echo.
     pub envelope_id: String,
     /// Whether an ack arrived before the ack timeout.
     pub acked: bool,

@@ -110,7 +110,7 @@ impl ApiError {
 
 /// Everything a method handler needs besides its arguments.
 pub(crate) struct Ctx<'a> {
-    /// The sandbox.
+    /// The whole sandbox: a method may touch workspace state, limits and the recorder.
     pub sb: &'a Sandbox,
     /// `host:port` the request came to (for URLs in answers).
     pub host: String,

@@ -40,7 +40,8 @@ use serde_json::{Map, Value, json};
 use super::quota::Quota;
 use super::{Sandbox, Seed};
 
-/// One submitted scan.
+/// One submitted scan: its result is built at submission and served from `ready_at` on (404
+/// before, as urlscan answers).
 #[derive(Debug, Clone)]
 pub struct Scan {
     /// When its result becomes available.
@@ -62,7 +63,7 @@ pub struct UrlscanSim {
 }
 
 impl UrlscanSim {
-    /// No scans, no records.
+    /// No scans and no records: results come from [`intel`](crate::intel) until a test adds one.
     pub fn new(_seed: &Seed) -> Self {
         UrlscanSim {
             state: Mutex::new(State::default()),

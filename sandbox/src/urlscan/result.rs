@@ -11,13 +11,13 @@ use crate::intel::{self, Kind, Verdict};
 
 /// What a scan was asked for.
 pub struct Task<'a> {
-    /// Scan id.
+    /// Scan UUID, as `task.uuid` and in the result URLs.
     pub uuid: &'a str,
-    /// URL as submitted.
+    /// URL as submitted (`task.url`); the verdict is derived from it by [`intel`].
     pub url: &'a str,
-    /// Visibility the scan got.
+    /// Visibility the scan got (`task.visibility`), possibly not the one asked for.
     pub visibility: &'a str,
-    /// Tags submitted.
+    /// Tags submitted (`task.tags`).
     pub tags: &'a [String],
     /// Submission time (RFC 3339).
     pub time: &'a str,

@@ -42,7 +42,7 @@ use objects::ObjType;
 /// One object added through the control API.
 #[derive(Debug, Clone)]
 pub struct Record {
-    /// Verdict override, if given.
+    /// Verdict to answer instead of the [`intel`](crate::intel) one; `None` keeps it.
     pub verdict: Option<Verdict>,
     /// Attributes merged over the rendered ones.
     pub attributes: Map<String, Value>,
@@ -51,7 +51,7 @@ pub struct Record {
 /// A URL scan (`POST /urls`).
 #[derive(Debug, Clone)]
 pub struct Scan {
-    /// The URL as submitted.
+    /// The URL as submitted; `GET /analyses/{id}` reports on it.
     pub url: String,
     /// When it was submitted (epoch seconds).
     pub date: i64,

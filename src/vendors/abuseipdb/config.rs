@@ -7,7 +7,8 @@ use serde::Deserialize;
 use crate::config::secret::{self, Env, Secret, SecretSpec};
 use crate::config::{ConfigError, base_url};
 
-/// AbuseIPDB settings.
+/// `[abuseipdb]` as written in the TOML; [`AbuseIpDbConfig::resolve`] checks it and reads
+/// the key. Absent section: IP verdicts come from the other reputation vendors only.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AbuseIpDbConfig {
@@ -23,7 +24,8 @@ pub struct AbuseIpDbConfig {
     /// free plan); this only keeps a storm from burning it in a minute.
     #[serde(default = "default_requests_per_minute")]
     pub requests_per_minute: u32,
-    /// Resolved key.
+    /// The key, read by `resolve` from `api_key_file` or `VIGIL_ABUSEIPDB_API_KEY`; never a TOML
+    /// key, so it cannot sit in the config file.
     #[serde(skip)]
     pub api_key: Secret,
 }

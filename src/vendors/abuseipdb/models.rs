@@ -5,7 +5,7 @@ use serde::Deserialize;
 
 use crate::vendors::http::lenient_text;
 
-/// `{"data": {...}}`.
+/// AbuseIPDB wraps every answer in `{"data": {...}}`; this peels it off.
 #[derive(Debug, Deserialize)]
 pub(crate) struct Envelope {
     pub data: IpReport,

@@ -56,7 +56,9 @@ fn quota() -> governor::Quota {
 }
 
 impl ConfluenceClient {
-    /// A client for the configured site.
+    /// A client for the configured site with the default retry policy. It makes no call,
+    /// so a bad credential shows on first use (or in `vigil doctor`); it fails only if the HTTP
+    /// client cannot be built.
     pub fn new(config: ConfluenceConfig) -> Result<Self, VendorError> {
         Ok(ConfluenceClient {
             http: http::client()?,

@@ -7,7 +7,8 @@ use serde::Deserialize;
 use crate::config::secret::{self, Env, Secret, SecretSpec};
 use crate::config::{ConfigError, base_url};
 
-/// Confluence Cloud settings.
+/// `[confluence]` as written in the TOML; `resolve` checks it and reads the token.
+/// Without it flow 2 has no SOP pages to follow.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ConfluenceConfig {
@@ -23,7 +24,8 @@ pub struct ConfluenceConfig {
     /// Label every SOP page carries; a type's page also carries `<label>-<type>`.
     #[serde(default = "default_label")]
     pub label: String,
-    /// Resolved API token.
+    /// The token, read by `resolve` from `api_token_file` or `VIGIL_CONFLUENCE_API_TOKEN`
+    /// (sent with `email` as basic auth); never a TOML key.
     #[serde(skip)]
     pub api_token: Secret,
 }

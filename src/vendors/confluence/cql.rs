@@ -21,7 +21,7 @@ pub fn quote(value: &str) -> String {
 }
 
 /// Free text reduced to words (letters, digits; everything else a space), at most
-/// [`MAX_TEXT`] characters; `None` when nothing searchable is left.
+/// `MAX_TEXT` (200) characters; `None` when nothing searchable is left.
 pub fn words(text: &str) -> Option<String> {
     let cleaned: String = text
         .chars()

@@ -31,7 +31,7 @@ pub struct Links {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SearchPage {
-    /// The hits.
+    /// The hits of this page, in the order Confluence returned them.
     #[serde(default)]
     pub results: Vec<SearchResult>,
     /// Offset of the first hit.
@@ -84,7 +84,7 @@ pub struct ContentRef {
     /// `current`, `archived`, ….
     #[serde(default, deserialize_with = "lenient_text")]
     pub status: Option<String>,
-    /// Title.
+    /// The page title as plain text (escape it before display).
     #[serde(default, deserialize_with = "lenient_text")]
     pub title: Option<String>,
     /// `webui`, `tinyui`.
@@ -128,7 +128,7 @@ pub struct Body {
 /// v1 `GET /wiki/rest/api/content/{id}?expand=body.storage,version`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Content {
-    /// Content id.
+    /// Numeric content id, kept as text (what `/content/{id}` and v2 `/pages/{id}` take).
     #[serde(deserialize_with = "id_text")]
     pub id: String,
     /// `page`, `blogpost`.
@@ -137,7 +137,7 @@ pub struct Content {
     /// `current` or `historical`.
     #[serde(default, deserialize_with = "lenient_text")]
     pub status: Option<String>,
-    /// Title.
+    /// The page title as plain text (escape it before display).
     #[serde(default)]
     pub title: String,
     /// Present when `version` was expanded.
@@ -158,13 +158,13 @@ pub struct Content {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct PageV2 {
-    /// Page id.
+    /// Numeric page id, kept as text; the same id v1 calls content id.
     #[serde(deserialize_with = "id_text")]
     pub id: String,
     /// `current`, `draft`, `archived`, `historical`.
     #[serde(default, deserialize_with = "lenient_text")]
     pub status: Option<String>,
-    /// Title.
+    /// The page title as plain text (escape it before display).
     #[serde(default)]
     pub title: String,
     /// The space's numeric id (v2 names spaces by id, not key).
@@ -186,9 +186,9 @@ pub struct PageV2 {
 /// An SOP page as a case records it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Page {
-    /// Content id.
+    /// Numeric content id, kept as text: how the case names the SOP it followed.
     pub id: String,
-    /// Title.
+    /// The page title as read, plain text (escape it before display).
     pub title: String,
     /// Version number that was read.
     pub version: u64,

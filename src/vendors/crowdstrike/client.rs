@@ -28,7 +28,7 @@ const TOKEN_LIFETIME: (Duration, Duration) =
     (Duration::from_secs(60), Duration::from_secs(24 * 3600));
 
 /// How long a token that Falcon says `expires_in` seconds is used: the lifetime clamped to
-/// [`TOKEN_LIFETIME`], less a margin so it is refreshed before it expires.
+/// `TOKEN_LIFETIME` (60 s to 24 h), less a margin so it is refreshed before it expires.
 pub fn token_reuse_for(expires_in: u64) -> Duration {
     let lifetime = Duration::from_secs(expires_in).clamp(TOKEN_LIFETIME.0, TOKEN_LIFETIME.1);
     lifetime - REFRESH_MARGIN.min(lifetime / 2)
@@ -41,7 +41,8 @@ const ALERT_IDS_PER_CALL: usize = 1000;
 /// Ids per `POST devices/entities/devices/v2` request.
 const DEVICE_IDS_PER_CALL: usize = 5000;
 
-/// A Falcon API client.
+/// A Falcon client for one cloud and API client: it holds the cached OAuth2 token (one
+/// refresh at a time, behind the mutex) and the scheduler every call shares.
 pub struct CrowdStrikeClient {
     http: reqwest::Client,
     config: CrowdStrikeConfig,
@@ -71,7 +72,9 @@ pub fn error_message(v: &serde_json::Value) -> Option<String> {
 }
 
 impl CrowdStrikeClient {
-    /// A client for the configured cloud.
+    /// A client for the configured cloud with the default retry policy. It makes no call,
+    /// so a bad credential shows on first use (or in `vigil doctor`); it fails only if the HTTP
+    /// client cannot be built.
     pub fn new(config: CrowdStrikeConfig) -> Result<Self, VendorError> {
         Ok(CrowdStrikeClient {
             http: http::client()?,

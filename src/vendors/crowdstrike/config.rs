@@ -7,7 +7,8 @@ use serde::Deserialize;
 use crate::config::secret::{self, Env, Secret, SecretSpec};
 use crate::config::{ConfigError, base_url};
 
-/// CrowdStrike Falcon settings.
+/// `[crowdstrike]` as written in the TOML; `resolve` checks it and reads the secret.
+/// Without it there is no alert polling and no containment.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CrowdStrikeConfig {
@@ -21,7 +22,8 @@ pub struct CrowdStrikeConfig {
     /// Seconds between alert polls.
     #[serde(default = "default_poll")]
     pub poll_interval_secs: u64,
-    /// Resolved client secret.
+    /// The OAuth2 client secret, read by `resolve` from `client_secret_file` or
+    /// `VIGIL_CROWDSTRIKE_CLIENT_SECRET`; never a TOML key.
     #[serde(skip)]
     pub client_secret: Secret,
 }

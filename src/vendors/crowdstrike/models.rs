@@ -44,7 +44,7 @@ pub struct Pagination {
 /// One entry of `errors`.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct FalconError {
-    /// HTTP-like code.
+    /// Falcon's status code for this error (usually the HTTP status, e.g. 400, 404, 429).
     #[serde(default)]
     pub code: Option<i64>,
     /// What went wrong.
@@ -73,31 +73,31 @@ pub struct AlertPage {
 pub struct Device {
     /// Falcon's agent id (`aid`).
     pub device_id: String,
-    /// Customer id.
+    /// Falcon's customer id (`cid`): the tenant the host belongs to.
     #[serde(default, deserialize_with = "lenient_text")]
     pub cid: Option<String>,
-    /// Host name.
+    /// Host name as the sensor reports it; Oomnitza is searched by it (`device_name`).
     #[serde(default, deserialize_with = "lenient_text")]
     pub hostname: Option<String>,
-    /// Internal IP.
+    /// The host's internal (LAN) IP; `external_ip` is the one the internet sees.
     #[serde(default, deserialize_with = "lenient_text")]
     pub local_ip: Option<String>,
     /// Public IP as Falcon saw it.
     #[serde(default, deserialize_with = "lenient_text")]
     pub external_ip: Option<String>,
-    /// MAC address.
+    /// MAC address in Falcon's notation, kept as text.
     #[serde(default, deserialize_with = "lenient_text")]
     pub mac_address: Option<String>,
     /// `Windows`, `Mac`, `Linux`.
     #[serde(default, deserialize_with = "lenient_text")]
     pub platform_name: Option<String>,
-    /// OS version.
+    /// OS version string (`Windows 11`); copied onto the case's enrichment.
     #[serde(default, deserialize_with = "lenient_text")]
     pub os_version: Option<String>,
-    /// OS product name.
+    /// OS product name (edition), finer than `os_version`.
     #[serde(default, deserialize_with = "lenient_text")]
     pub os_product_name: Option<String>,
-    /// Sensor version.
+    /// Falcon sensor version, as text.
     #[serde(default, deserialize_with = "lenient_text")]
     pub agent_version: Option<String>,
     /// Hardware serial number: the key into the asset inventory.
@@ -133,10 +133,10 @@ pub struct Device {
     /// `Workstation`, `Server`, `Domain Controller`.
     #[serde(default, deserialize_with = "lenient_text")]
     pub product_type_desc: Option<String>,
-    /// Hardware vendor.
+    /// Hardware vendor as the sensor reports it.
     #[serde(default, deserialize_with = "lenient_text")]
     pub system_manufacturer: Option<String>,
-    /// Hardware model.
+    /// Hardware model as the sensor reports it.
     #[serde(default, deserialize_with = "lenient_text")]
     pub system_product_name: Option<String>,
     /// Every other field, as sent.

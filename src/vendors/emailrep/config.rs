@@ -8,7 +8,7 @@ use serde::Deserialize;
 use crate::config::secret::{self, Env, Secret, SecretSpec};
 use crate::config::{ConfigError, base_url};
 
-/// EmailRep settings.
+/// `[emailrep]` as written in the TOML; `resolve` checks it and reads the key.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EmailRepConfig {
@@ -20,7 +20,8 @@ pub struct EmailRepConfig {
     /// Calls per minute Vigil allows itself (EmailRep's quotas are per key and per day).
     #[serde(default = "default_requests_per_minute")]
     pub requests_per_minute: u32,
-    /// Resolved key.
+    /// The key, read by `resolve` from `api_key_file` or `VIGIL_EMAILREP_API_KEY`; never a
+    /// TOML key.
     #[serde(skip)]
     pub api_key: Secret,
 }

@@ -65,7 +65,7 @@ pub struct Details {
     /// First seen (`MM/DD/YYYY` or `never`).
     #[serde(default, deserialize_with = "lenient_text")]
     pub first_seen: Option<String>,
-    /// Last seen.
+    /// Last seen (`MM/DD/YYYY` or `never`), as EmailRep sends it.
     #[serde(default, deserialize_with = "lenient_text")]
     pub last_seen: Option<String>,
     /// The domain's own reputation (`high`, `medium`, `low`, `n/a`).

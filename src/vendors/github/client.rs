@@ -201,7 +201,9 @@ fn whole_seconds(t: DateTime<Utc>) -> DateTime<Utc> {
 }
 
 impl GitHubClient {
-    /// A client for the configured repository.
+    /// A client for the configured repository with the default retry policy. It makes no call,
+    /// so a bad credential shows on first use (or in `vigil doctor`); it fails only if the HTTP
+    /// client cannot be built.
     pub fn new(config: GitHubConfig) -> Result<Self, VendorError> {
         Self::with_policy(config, RetryPolicy::default())
     }
@@ -478,7 +480,8 @@ impl GitHubClient {
         .await
     }
 
-    /// Reopens issue `number`.
+    /// Reopens issue `number` (`state: open`, `state_reason: reopened`); reopening an open issue
+    /// changes nothing, so a retry is harmless.
     pub async fn reopen(&self, number: u64) -> Result<Issue, VendorError> {
         self.set_state(
             "reopen issue",

@@ -7,7 +7,8 @@ use serde::Deserialize;
 use crate::config::secret::{self, Env, Secret, SecretSpec};
 use crate::config::{ConfigError, base_url};
 
-/// GitHub settings.
+/// `[github]` as written in the TOML; `resolve` checks it and reads the token. Without
+/// it cases get no issue.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GitHubConfig {
@@ -21,7 +22,8 @@ pub struct GitHubConfig {
     /// Labels put on every case issue.
     #[serde(default = "default_labels")]
     pub labels: Vec<String>,
-    /// Resolved token.
+    /// The token, read by `resolve` from `token_file` or `VIGIL_GITHUB_TOKEN`; never a TOML
+    /// key.
     #[serde(skip)]
     pub token: Secret,
 }

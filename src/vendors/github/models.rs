@@ -5,14 +5,15 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Deserializer};
 use serde_json::Value;
 
-/// An issue.
+/// The issue fields Vigil reads: enough to link it, find it again by the case marker in
+/// its body after a crash, and see whether it is closed.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct Issue {
     /// Number in the repository (`#12`).
     pub number: u64,
     /// Link for people.
     pub html_url: String,
-    /// Title.
+    /// The issue title (plain text, up to 256 characters).
     pub title: String,
     /// Body (Markdown); `None` when empty.
     #[serde(default)]
@@ -21,7 +22,7 @@ pub struct Issue {
     pub state: String,
     /// When it was created (GitHub's clock).
     pub created_at: DateTime<Utc>,
-    /// Label names.
+    /// Label names only (GitHub sends label objects; colours and ids are dropped).
     #[serde(default, deserialize_with = "label_names")]
     pub labels: Vec<String>,
     /// Present only on pull requests, which the issues API lists too.
@@ -39,7 +40,7 @@ impl Issue {
 /// A comment on an issue.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct Comment {
-    /// Comment id.
+    /// Comment id (global on GitHub, not per issue).
     pub id: u64,
     /// Link for people (`…/issues/12#issuecomment-…`).
     pub html_url: String,

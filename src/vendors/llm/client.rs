@@ -64,7 +64,9 @@ struct Wire<'a> {
 }
 
 impl LlmClient {
-    /// A client for the configured endpoint.
+    /// A client for the configured endpoint with the default retry policy. It makes no call,
+    /// so a bad credential shows on first use (or in `vigil doctor`); it fails only if the HTTP
+    /// client cannot be built.
     pub fn new(config: LlmConfig) -> Result<Self, VendorError> {
         Ok(LlmClient {
             http: http::client()?,
@@ -79,7 +81,7 @@ impl LlmClient {
         self
     }
 
-    /// The configured model.
+    /// The configured model name, sent as `model` in every request (and checked by `vigil doctor`).
     pub fn model(&self) -> &str {
         &self.config.model
     }

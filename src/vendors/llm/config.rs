@@ -9,7 +9,8 @@ use serde::Deserialize;
 use crate::config::secret::{self, Env, Secret, SecretSpec};
 use crate::config::{ConfigError, base_url};
 
-/// LLM endpoint settings.
+/// `[llm]` as written in the TOML; `resolve` checks it and reads the key. Without it
+/// flow 2 neither classifies nor plans.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LlmConfig {
@@ -24,7 +25,8 @@ pub struct LlmConfig {
     /// Longest wait for one completion.
     #[serde(default = "default_timeout", with = "humantime_serde")]
     pub timeout: Duration,
-    /// Resolved key, if any.
+    /// The bearer key, read by `resolve` from `api_key_file` or `VIGIL_LLM_API_KEY`; `None`
+    /// for local endpoints that need none (then no `Authorization` header is sent).
     #[serde(skip)]
     pub api_key: Option<Secret>,
 }

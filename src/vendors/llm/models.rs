@@ -14,14 +14,14 @@ use serde_json::{Map, Value};
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "role", rename_all = "lowercase")]
 pub enum Message {
-    /// Instructions.
+    /// Vigil's instructions (the only trusted text in the conversation).
     System {
-        /// The text.
+        /// Vigil's instructions; hostile text goes in a `User` message's delimited data instead.
         content: String,
     },
     /// The user's turn (for Vigil: the case data, delimited as data).
     User {
-        /// The text.
+        /// The case data, inside delimited data fields (attacker-controlled).
         content: String,
     },
     /// A model turn sent back in a follow-up, with the tool calls it made.
@@ -42,14 +42,14 @@ pub enum Message {
 }
 
 impl Message {
-    /// A system message.
+    /// A system message: Vigil's instructions.
     pub fn system(content: impl Into<String>) -> Self {
         Message::System {
             content: content.into(),
         }
     }
 
-    /// A user message.
+    /// A user message: the data the model works on, delimited as data.
     pub fn user(content: impl Into<String>) -> Self {
         Message::User {
             content: content.into(),
@@ -68,7 +68,7 @@ impl Message {
 /// A tool call as it goes over the wire (`arguments` a JSON string).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct WireToolCall {
-    /// `call_…`.
+    /// The call's id (`call_…`), which the `tool` message answering it repeats.
     pub id: String,
     /// Always `function`.
     #[serde(rename = "type")]
@@ -205,13 +205,13 @@ pub struct Chat {
 /// Token counts the server reports.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 pub struct Usage {
-    /// Tokens read.
+    /// Tokens of the prompt (`prompt_tokens`).
     #[serde(default)]
     pub prompt_tokens: u64,
-    /// Tokens written.
+    /// Tokens of the answer (`completion_tokens`).
     #[serde(default)]
     pub completion_tokens: u64,
-    /// Both.
+    /// `total_tokens`: prompt plus answer, as the server counts it.
     #[serde(default)]
     pub total_tokens: u64,
 }
@@ -232,7 +232,7 @@ pub struct ToolCall {
 /// The model's answer (first choice).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Reply {
-    /// `chatcmpl-…`.
+    /// The completion's id (`chatcmpl-…`), for matching a reply to the server's logs.
     pub id: Option<String>,
     /// The model that answered.
     pub model: Option<String>,
@@ -278,7 +278,7 @@ impl Reply {
 /// `POST /chat/completions`'s answer as sent.
 #[derive(Debug, Deserialize)]
 pub struct Completion {
-    /// `chatcmpl-…`.
+    /// The completion's id (`chatcmpl-…`).
     #[serde(default)]
     pub id: Option<String>,
     /// The model that answered.
@@ -292,10 +292,10 @@ pub struct Completion {
     pub usage: Option<Usage>,
 }
 
-/// One choice.
+/// One entry of `choices`: a candidate answer (Vigil reads only the first).
 #[derive(Debug, Deserialize)]
 pub struct Choice {
-    /// The message.
+    /// The assistant message of this choice.
     pub message: AnswerMessage,
     /// Why it stopped.
     #[serde(default)]
@@ -305,10 +305,11 @@ pub struct Choice {
 /// The assistant message of a choice.
 #[derive(Debug, Deserialize)]
 pub struct AnswerMessage {
-    /// Text.
+    /// The answer's text (attacker-influenced: treat as data); `null` when it only called
+    /// tools.
     #[serde(default)]
     pub content: Option<String>,
-    /// A refusal.
+    /// The model's refusal text (structured-output servers set it instead of `content`).
     #[serde(default)]
     pub refusal: Option<String>,
     /// Tool calls as sent.
@@ -319,10 +320,10 @@ pub struct AnswerMessage {
 /// A tool call as sent.
 #[derive(Debug, Deserialize)]
 pub struct RawToolCall {
-    /// Its id.
+    /// `id`, which a reply must answer; [`Completion`] refuses a call without one.
     #[serde(default)]
     pub id: Option<String>,
-    /// `function`.
+    /// `type`: `function` for every call the standard defines.
     #[serde(default, rename = "type")]
     pub kind: Option<String>,
     /// Name and arguments.
@@ -343,7 +344,7 @@ pub struct RawFunction {
 /// `GET /models`'s answer.
 #[derive(Debug, Deserialize)]
 pub struct ModelList {
-    /// The models.
+    /// The models the endpoint serves (what `vigil doctor` checks `model` against).
     #[serde(default)]
     pub data: Vec<ModelEntry>,
 }

@@ -103,7 +103,9 @@ async fn expect_success(call: &'static str, resp: Response) -> Result<(), Vendor
 }
 
 impl OktaClient {
-    /// A client for the configured org.
+    /// A client for the configured org with the default retry policy. It makes no call,
+    /// so a bad credential shows on first use (or in `vigil doctor`); it fails only if the HTTP
+    /// client cannot be built.
     pub fn new(config: OktaConfig) -> Result<Self, VendorError> {
         Ok(OktaClient {
             http: http::client()?,

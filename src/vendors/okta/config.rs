@@ -7,7 +7,7 @@ use serde::Deserialize;
 use crate::config::secret::{self, Env, Secret, SecretSpec};
 use crate::config::{ConfigError, base_url};
 
-/// Okta settings.
+/// `[okta]` as written in the TOML; `resolve` checks it and reads the token.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OktaConfig {
@@ -15,7 +15,8 @@ pub struct OktaConfig {
     pub base_url: String,
     /// File holding an API token (or `VIGIL_OKTA_API_TOKEN`), sent as `SSWS <token>`.
     pub api_token_file: Option<PathBuf>,
-    /// Resolved token.
+    /// The API token (sent as `Authorization: SSWS …`), read by `resolve` from `api_token_file`
+    /// or `VIGIL_OKTA_API_TOKEN`; never a TOML key.
     #[serde(skip)]
     pub api_token: Secret,
 }

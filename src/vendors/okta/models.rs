@@ -13,28 +13,28 @@ pub struct Profile {
     /// Login (usually the email).
     #[serde(default, deserialize_with = "lenient_text")]
     pub login: Option<String>,
-    /// Primary email.
+    /// Primary email, as the org stores it.
     #[serde(default, deserialize_with = "lenient_text")]
     pub email: Option<String>,
-    /// Given name.
+    /// `firstName`.
     #[serde(default, deserialize_with = "lenient_text")]
     pub first_name: Option<String>,
-    /// Family name.
+    /// `lastName`.
     #[serde(default, deserialize_with = "lenient_text")]
     pub last_name: Option<String>,
-    /// Display name.
+    /// `displayName`: the name to show, when the org fills it in.
     #[serde(default, deserialize_with = "lenient_text")]
     pub display_name: Option<String>,
-    /// Job title.
+    /// `title`: job title, free text.
     #[serde(default, deserialize_with = "lenient_text")]
     pub title: Option<String>,
-    /// Department.
+    /// `department`, free text.
     #[serde(default, deserialize_with = "lenient_text")]
     pub department: Option<String>,
-    /// Manager's name.
+    /// `manager`: the manager's name as the org stores it (free text, not a user id).
     #[serde(default, deserialize_with = "lenient_text")]
     pub manager: Option<String>,
-    /// Mobile phone.
+    /// `mobilePhone`, as the org stores it (not validated).
     #[serde(default, deserialize_with = "lenient_text")]
     pub mobile_phone: Option<String>,
     /// Every other attribute, as sent.
@@ -42,7 +42,7 @@ pub struct Profile {
     pub extra: Map<String, Value>,
 }
 
-/// An Okta user.
+/// An Okta user as `GET /api/v1/users/{id or login}` returns it; times are ISO 8601 text.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct User {
@@ -51,7 +51,7 @@ pub struct User {
     /// `ACTIVE`, `SUSPENDED`, `LOCKED_OUT`, `DEPROVISIONED`, …
     #[serde(default)]
     pub status: String,
-    /// Created.
+    /// When the user was created (ISO 8601).
     #[serde(default, deserialize_with = "lenient_text")]
     pub created: Option<String>,
     /// Last status change.
@@ -66,7 +66,7 @@ pub struct User {
     /// Last password change.
     #[serde(default, deserialize_with = "lenient_text")]
     pub password_changed: Option<String>,
-    /// The profile.
+    /// `profile`: the user's attributes (names, email, login, org fields).
     #[serde(default)]
     pub profile: Profile,
 }
@@ -150,7 +150,7 @@ impl PushResult {
 /// `{"href"}` of a link.
 #[derive(Debug, Clone, Default, Deserialize)]
 pub struct Href {
-    /// The URL.
+    /// The absolute URL to call (Okta's `_links.*.href`).
     #[serde(default)]
     pub href: String,
 }
@@ -180,9 +180,10 @@ pub struct VerifyAnswer {
 /// A push that was sent: which user, factor and transaction to poll.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PushTransaction {
-    /// The user id.
+    /// Okta user id the push went to; the poll path
+    /// `/api/v1/users/{id}/factors/{fid}/transactions/{tid}` needs it.
     pub user_id: String,
-    /// The push factor id.
+    /// The Okta Verify `push` factor's id (`fid` in that path).
     pub factor_id: String,
     /// The transaction id (last segment of the poll link); `None` when Okta decided at once.
     pub transaction_id: Option<String>,

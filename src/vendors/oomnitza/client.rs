@@ -12,7 +12,8 @@ use crate::vendors::outbound::{self, Outbound, RetryPolicy};
 
 const VENDOR: &str = "oomnitza";
 
-/// An Oomnitza API client.
+/// An Oomnitza client for one tenant; every call goes through its scheduler, which also
+/// retries 429s and 5xx.
 pub struct OomnitzaClient {
     http: reqwest::Client,
     config: OomnitzaConfig,
@@ -42,7 +43,9 @@ pub fn eq_filter(field: &str, value: &str) -> String {
 }
 
 impl OomnitzaClient {
-    /// A client for the configured tenant.
+    /// A client for the configured tenant with the default retry policy. It makes no call,
+    /// so a bad credential shows on first use (or in `vigil doctor`); it fails only if the HTTP
+    /// client cannot be built.
     pub fn new(config: OomnitzaConfig) -> Result<Self, VendorError> {
         Ok(OomnitzaClient {
             http: http::client()?,

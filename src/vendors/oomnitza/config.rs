@@ -7,7 +7,8 @@ use serde::Deserialize;
 use crate::config::secret::{self, Env, Secret, SecretSpec};
 use crate::config::{ConfigError, base_url};
 
-/// Oomnitza settings.
+/// `[oomnitza]` as written in the TOML; `resolve` checks it and reads the token. Without
+/// it device owners stay unknown.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct OomnitzaConfig {
@@ -15,7 +16,8 @@ pub struct OomnitzaConfig {
     pub base_url: String,
     /// File holding the API token (or `VIGIL_OOMNITZA_TOKEN`).
     pub token_file: Option<PathBuf>,
-    /// Resolved token.
+    /// The API token (sent as `Authorization2`), read by `resolve` from `token_file` or
+    /// `VIGIL_OOMNITZA_TOKEN`; never a TOML key.
     #[serde(skip)]
     pub token: Secret,
 }

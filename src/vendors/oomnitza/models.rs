@@ -15,55 +15,55 @@ pub struct Asset {
     /// Hardware serial number (matches Falcon's `serial_number`).
     #[serde(default, deserialize_with = "lenient_text")]
     pub serial_number: Option<String>,
-    /// Host name.
+    /// Host name, matched against the alert's hostname (`filter=device_name eq '…'`).
     #[serde(default, deserialize_with = "lenient_text")]
     pub device_name: Option<String>,
     /// The owner: a user's `username` (resolve with the users API); `None` when unassigned.
     #[serde(default, deserialize_with = "lenient_text")]
     pub assigned_to: Option<String>,
-    /// Lifecycle status.
+    /// Lifecycle status, as text the tenant defines.
     #[serde(default, deserialize_with = "lenient_text")]
     pub status: Option<String>,
     /// `Laptop`, `Server`, ….
     #[serde(default, deserialize_with = "lenient_text")]
     pub asset_type: Option<String>,
-    /// Hardware model.
+    /// Core field `model`: hardware model, free text.
     #[serde(default, deserialize_with = "lenient_text")]
     pub model: Option<String>,
-    /// Hardware vendor.
+    /// Core field `manufacturer`: hardware vendor, free text.
     #[serde(default, deserialize_with = "lenient_text")]
     pub manufacturer: Option<String>,
-    /// Operating system.
+    /// Core field `operating_system`, free text as the tenant types it.
     #[serde(default, deserialize_with = "lenient_text")]
     pub operating_system: Option<String>,
-    /// IP address.
+    /// Core field `ip_address`, as of the inventory's last sync (may be stale).
     #[serde(default, deserialize_with = "lenient_text")]
     pub ip_address: Option<String>,
-    /// MAC address.
+    /// Core field `mac_address`, in whatever notation the tenant uses.
     #[serde(default, deserialize_with = "lenient_text")]
     pub mac_address: Option<String>,
     /// Who is logged in now, by the inventory's last sync.
     #[serde(default, deserialize_with = "lenient_text")]
     pub currently_logged_in_user: Option<String>,
-    /// Location.
+    /// Core field `location` (site or office), free text.
     #[serde(default, deserialize_with = "lenient_text")]
     pub location: Option<String>,
-    /// Department.
+    /// Core field `department` of the asset, free text.
     #[serde(default, deserialize_with = "lenient_text")]
     pub department: Option<String>,
-    /// Barcode.
+    /// Core field `barcode`: the asset tag label.
     #[serde(default, deserialize_with = "lenient_text")]
     pub barcode: Option<String>,
-    /// Purchase date.
+    /// Core field `purchase_date` (ISO 8601 or Unix seconds, as the tenant sends it).
     #[serde(default, deserialize_with = "lenient_text")]
     pub purchase_date: Option<String>,
-    /// Warranty end date.
+    /// Core field `warranty_end_date` (ISO 8601 or Unix seconds).
     #[serde(default, deserialize_with = "lenient_text")]
     pub warranty_end_date: Option<String>,
     /// Created (ISO 8601 or Unix seconds, as the tenant sends it).
     #[serde(default, deserialize_with = "lenient_text")]
     pub creation_date: Option<String>,
-    /// Last changed.
+    /// When the record last changed (`change_date`; ISO 8601 or Unix seconds).
     #[serde(default, deserialize_with = "lenient_text")]
     pub change_date: Option<String>,
     /// Oomnitza's internal id.
@@ -80,25 +80,25 @@ pub struct User {
     /// Login name; what an asset's `assigned_to` holds.
     #[serde(default, deserialize_with = "lenient_text")]
     pub username: Option<String>,
-    /// Tenant's user id.
+    /// `user_id`: the tenant's own id for the person (not the login).
     #[serde(default, deserialize_with = "lenient_text")]
     pub user_id: Option<String>,
     /// Email: how the owner is found in Slack.
     #[serde(default, deserialize_with = "lenient_text")]
     pub email: Option<String>,
-    /// First name.
+    /// Given name; with `last_name`, the case owner's name.
     #[serde(default, deserialize_with = "lenient_text")]
     pub first_name: Option<String>,
-    /// Last name.
+    /// Family name; see `first_name`.
     #[serde(default, deserialize_with = "lenient_text")]
     pub last_name: Option<String>,
-    /// Full name.
+    /// `full_name`, which [`User::display_name`] prefers when it is not blank.
     #[serde(default, deserialize_with = "lenient_text")]
     pub full_name: Option<String>,
-    /// Job title.
+    /// `position`: job title, free text.
     #[serde(default, deserialize_with = "lenient_text")]
     pub position: Option<String>,
-    /// Phone.
+    /// Core field `phone_number`, as the tenant stores it (not validated).
     #[serde(default, deserialize_with = "lenient_text")]
     pub phone_number: Option<String>,
     /// Whether the account is suspended (a suspended owner cannot answer).
@@ -107,10 +107,10 @@ pub struct User {
     /// Id in the HR/IdP system.
     #[serde(default, deserialize_with = "lenient_text")]
     pub external_id: Option<String>,
-    /// Oomnitza role.
+    /// The person's role in Oomnitza itself (access rights), not their job.
     #[serde(default, deserialize_with = "lenient_text")]
     pub role: Option<String>,
-    /// Last login.
+    /// Last sign-in to Oomnitza (`last_login_date`; ISO 8601 or Unix seconds).
     #[serde(default, deserialize_with = "lenient_text")]
     pub last_login_date: Option<String>,
     /// Oomnitza's internal id.

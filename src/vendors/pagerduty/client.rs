@@ -42,7 +42,9 @@ pub fn error_message(v: &Value) -> Option<String> {
 }
 
 impl PagerDutyClient {
-    /// A client for the configured integration.
+    /// A client for the configured integration with the default retry policy. It makes no call,
+    /// so a bad credential shows on first use (or in `vigil doctor`); it fails only if the HTTP
+    /// client cannot be built.
     pub fn new(config: PagerDutyConfig) -> Result<Self, VendorError> {
         Ok(PagerDutyClient {
             http: http::client()?,

@@ -7,7 +7,8 @@ use serde::Deserialize;
 use crate::config::secret::{self, Env, Secret, SecretSpec};
 use crate::config::{ConfigError, base_url};
 
-/// PagerDuty settings.
+/// `[pagerduty]` as written in the TOML; `resolve` checks it and reads the keys. Without
+/// it no case pages on-call.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PagerDutyConfig {
@@ -22,10 +23,12 @@ pub struct PagerDutyConfig {
     pub routing_key_file: Option<PathBuf>,
     /// File holding a read-only REST API token (or `VIGIL_PAGERDUTY_API_TOKEN`); optional.
     pub api_token_file: Option<PathBuf>,
-    /// Resolved routing key.
+    /// The integration (routing) key, read by `resolve` from `routing_key_file` or
+    /// `VIGIL_PAGERDUTY_ROUTING_KEY`; never a TOML key.
     #[serde(skip)]
     pub routing_key: Secret,
-    /// Resolved REST token, if any.
+    /// The REST token, read by `resolve` from `api_token_file` or `VIGIL_PAGERDUTY_API_TOKEN`;
+    /// `None` when not given, and then reading incidents fails as `Invalid`.
     #[serde(skip)]
     pub api_token: Option<Secret>,
 }

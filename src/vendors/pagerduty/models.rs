@@ -17,9 +17,9 @@ pub const MAX_EVENT_BYTES: usize = 512 * 1024;
 pub enum Severity {
     /// Pages urgently.
     Critical,
-    /// An error.
+    /// `error`: something failed and needs attention soon.
     Error,
-    /// A warning.
+    /// `warning`: may need attention.
     Warning,
     /// Information only.
     Info,
@@ -108,7 +108,7 @@ pub fn truncate(s: &str, max: usize) -> String {
 /// The Events API's answer to an accepted event.
 #[derive(Debug, Clone, Deserialize)]
 pub struct EnqueueResponse {
-    /// `success`.
+    /// `success` on an accepted event (PagerDuty answers 202 with it).
     #[serde(default)]
     pub status: Option<String>,
     /// `Event processed`.
@@ -122,7 +122,7 @@ pub struct EnqueueResponse {
 /// One page of `GET /incidents`.
 #[derive(Debug, Clone, Deserialize)]
 pub struct IncidentPage {
-    /// The incidents.
+    /// The incidents of this page, in the order PagerDuty lists them.
     pub incidents: Vec<Incident>,
     /// Whether another page follows.
     #[serde(default)]
@@ -132,7 +132,7 @@ pub struct IncidentPage {
 /// The incident fields Vigil reads.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Incident {
-    /// `P…` id.
+    /// Incident id (`P…`), what `/incidents/{id}` takes.
     pub id: String,
     /// The dedup key it was triggered with.
     #[serde(default)]
@@ -145,10 +145,10 @@ pub struct Incident {
     /// `high` or `low`.
     #[serde(default)]
     pub urgency: Option<String>,
-    /// When it was opened.
+    /// When it was opened (ISO 8601, as sent).
     #[serde(default)]
     pub created_at: Option<String>,
-    /// Link for people.
+    /// The incident's page in the PagerDuty web app, for people.
     #[serde(default)]
     pub html_url: Option<String>,
 }

@@ -7,7 +7,7 @@ use serde::Deserialize;
 use crate::config::secret::{self, Env, Secret, SecretSpec};
 use crate::config::{ConfigError, base_url};
 
-/// Tavily settings.
+/// `[tavily]` as written in the TOML; `resolve` checks it and reads the key.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TavilyConfig {
@@ -22,7 +22,8 @@ pub struct TavilyConfig {
     /// Calls per minute Vigil allows itself (a development key allows 100).
     #[serde(default = "default_requests_per_minute")]
     pub requests_per_minute: u32,
-    /// Resolved key.
+    /// The key, read by `resolve` from `api_key_file` or `VIGIL_TAVILY_API_KEY`; never a TOML
+    /// key.
     #[serde(skip)]
     pub api_key: Secret,
 }

@@ -24,10 +24,10 @@ pub struct SearchResponse {
 /// One hit.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct SearchResult {
-    /// Page title.
+    /// Page title as Tavily indexed it (attacker-controlled text).
     #[serde(default)]
     pub title: String,
-    /// Page URL.
+    /// Page URL, for a link.
     #[serde(default)]
     pub url: String,
     /// The relevant extract.

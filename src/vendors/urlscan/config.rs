@@ -22,7 +22,7 @@ pub enum Visibility {
 }
 
 impl Visibility {
-    /// The wire value.
+    /// The value of the submission's `visibility` field.
     pub fn as_str(self) -> &'static str {
         match self {
             Visibility::Public => "public",
@@ -32,7 +32,7 @@ impl Visibility {
     }
 }
 
-/// urlscan.io settings.
+/// `[urlscan]` as written in the TOML; `resolve` checks it and reads the key.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UrlscanConfig {
@@ -54,7 +54,8 @@ pub struct UrlscanConfig {
     /// Calls per minute Vigil allows itself (the free plan: 60 scans, 120 result reads).
     #[serde(default = "default_requests_per_minute")]
     pub requests_per_minute: u32,
-    /// Resolved key.
+    /// The key (sent as `API-Key`), read by `resolve` from `api_key_file` or
+    /// `VIGIL_URLSCAN_API_KEY`; never a TOML key.
     #[serde(skip)]
     pub api_key: Secret,
 }

@@ -9,7 +9,7 @@ use crate::vendors::http::{lenient_list, lenient_text};
 /// The answer to `POST /api/v1/scan/`.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct Submission {
-    /// The scan's id.
+    /// The scan's UUID: what `GET /api/v1/result/{uuid}/` takes.
     pub uuid: String,
     /// The visibility urlscan gave the scan; it may differ from the one asked for (urlscan
     /// forces `unlisted` when the URL carries personal data).
@@ -43,7 +43,7 @@ pub struct ScanResult {
     pub verdicts: Verdicts,
 }
 
-/// `task`.
+/// `task`: what was submitted and where its report and screenshot are.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Task {
@@ -59,32 +59,32 @@ pub struct Task {
     /// The report page for people.
     #[serde(default, deserialize_with = "lenient_text", rename = "reportURL")]
     pub report_url: Option<String>,
-    /// The screenshot.
+    /// `screenshotURL`: the PNG of the page as urlscan's browser saw it.
     #[serde(default, deserialize_with = "lenient_text", rename = "screenshotURL")]
     pub screenshot_url: Option<String>,
 }
 
-/// `page`.
+/// `page`: where the visit ended up (after redirects) and who served it.
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 pub struct Page {
     /// Final URL after redirects.
     #[serde(default, deserialize_with = "lenient_text")]
     pub url: Option<String>,
-    /// Its domain.
+    /// The final page's domain (may differ from the submitted URL's after redirects).
     #[serde(default, deserialize_with = "lenient_text")]
     pub domain: Option<String>,
-    /// The server's IP.
+    /// The IP that served the final page.
     #[serde(default, deserialize_with = "lenient_text")]
     pub ip: Option<String>,
-    /// The server's country.
+    /// The serving IP's country, by urlscan's geolocation.
     #[serde(default, deserialize_with = "lenient_text")]
     pub country: Option<String>,
-    /// The page title.
+    /// The final page's `<title>` (attacker-controlled text).
     #[serde(default, deserialize_with = "lenient_text")]
     pub title: Option<String>,
 }
 
-/// `verdicts`.
+/// `verdicts`, of which only `overall` is read (`engines` is no longer populated).
 #[derive(Debug, Clone, Default, PartialEq, Deserialize)]
 pub struct Verdicts {
     /// The verdict urlscan stands behind.
@@ -108,7 +108,7 @@ pub struct Overall {
     /// Brands it imitates (objects or names, as urlscan sends them).
     #[serde(default)]
     pub brands: Vec<Value>,
-    /// Tags.
+    /// Verdict tags, free text from urlscan.
     #[serde(default, deserialize_with = "lenient_list")]
     pub tags: Vec<String>,
     /// Whether any verdict source had an opinion.
@@ -123,7 +123,7 @@ pub enum ScanOutcome {
     Done {
         /// What was submitted and the visibility urlscan gave it.
         submission: Submission,
-        /// The result.
+        /// The finished scan's result (boxed: it is much larger than a submission).
         result: Box<ScanResult>,
     },
     /// Not finished within `max_wait`; ask for the result later by the submission's uuid.

@@ -8,7 +8,7 @@ use serde::Deserialize;
 use crate::config::secret::{self, Env, Secret, SecretSpec};
 use crate::config::{ConfigError, base_url};
 
-/// VirusTotal settings.
+/// `[virustotal]` as written in the TOML; `resolve` checks it and reads the key.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VirusTotalConfig {
@@ -30,7 +30,8 @@ pub struct VirusTotalConfig {
     /// How long a submitted URL's analysis is waited for before the lookup says "pending".
     #[serde(default = "default_max_wait", with = "humantime_serde")]
     pub analysis_max_wait: Duration,
-    /// Resolved key.
+    /// The key (sent as `x-apikey`), read by `resolve` from `api_key_file` or
+    /// `VIGIL_VIRUSTOTAL_API_KEY`; never a TOML key.
     #[serde(skip)]
     pub api_key: Secret,
 }

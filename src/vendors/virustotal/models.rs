@@ -126,7 +126,7 @@ pub enum Lookup {
     },
 }
 
-/// `{"data": {...}}`.
+/// VirusTotal wraps every answer in `{"data": {...}}`; this peels it off.
 #[derive(Debug, Deserialize)]
 pub(crate) struct Envelope<T> {
     pub data: T,

@@ -102,7 +102,7 @@ fn normal_close() -> CloseFrame {
 /// Where a socket is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
-    /// Normal traffic.
+    /// Normal traffic: envelopes go out, acks come in.
     Open,
     /// The `warning` disconnect went out; `refresh_requested` follows at this instant.
     Warned(Instant),

@@ -57,7 +57,7 @@ pub fn accepts_response_payload(kind: EnvelopeKind, payload: &Value) -> bool {
 /// Which delivery of an `events_api` envelope this is: 0 is the first, 1..3 the retries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Attempt {
-    /// `retry_attempt`.
+    /// `retry_attempt` in the envelope (0 to 3); `retry_reason` follows from it.
     pub number: u32,
 }
 

@@ -22,30 +22,31 @@ pub const RESPONSE_URL_USES: u32 = 5;
 /// answers it.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct User {
-    /// `U…` id.
+    /// `U…` id, what every API call and mention uses.
     pub id: String,
-    /// Handle.
+    /// The `name` handle (legacy username); Vigil shows people by `<@id>`, never by this.
     pub name: String,
-    /// Full name.
+    /// `real_name`, as the profile shows it.
     pub real_name: String,
     /// Email `users.lookupByEmail` matches; none for bots.
     pub email: Option<String>,
     /// Member of the `secops` user group.
     pub is_analyst: bool,
-    /// Bot user.
+    /// `is_bot`, as `users.info` reports it (control-API users may be bots; the app's own bot
+    /// user is kept apart).
     pub is_bot: bool,
-    /// Deactivated account.
+    /// `deleted`: a deactivated account, which `users.lookupByEmail` no longer finds.
     pub deleted: bool,
     /// Job title shown in the profile.
     pub title: String,
-    /// Time zone name.
+    /// IANA time zone name (`tz`, e.g. `Europe/Berlin`).
     pub tz: String,
 }
 
 /// A conversation: a public channel or the bot's IM with one person.
 #[derive(Debug, Clone)]
 pub struct Channel {
-    /// `C…` or `D…`.
+    /// `C…` for a channel, `D…` for an IM.
     pub id: String,
     /// Name without `#`; none for IMs.
     pub name: Option<String>,
@@ -53,7 +54,7 @@ pub struct Channel {
     pub im_user: Option<String>,
     /// Whether the bot is a member (always for IMs).
     pub bot_member: bool,
-    /// Unix seconds.
+    /// When it was created, Unix seconds (`created`).
     pub created: i64,
     /// Messages by `ts` (top-level and replies alike).
     pub messages: BTreeMap<String, Message>,
@@ -62,16 +63,16 @@ pub struct Channel {
 /// One emoji reaction on a message.
 #[derive(Debug, Clone)]
 pub struct Reaction {
-    /// Emoji name without colons.
+    /// Emoji name without colons (`eyes`).
     pub name: String,
-    /// Who reacted, in order.
+    /// User ids that reacted, in order; a user appears at most once.
     pub users: Vec<String>,
 }
 
-/// A stored message.
+/// A message in a channel or IM as `conversations.history` and `.replies` serve it.
 #[derive(Debug, Clone, Default)]
 pub struct Message {
-    /// `<secs>.<micros>`.
+    /// `<secs>.<micros>`, unique per workspace and increasing: the message's id.
     pub ts: String,
     /// Author (the bot user for bot posts).
     pub user: String,
@@ -79,7 +80,7 @@ pub struct Message {
     pub bot_id: Option<String>,
     /// Set when the app's bot posted it.
     pub app_id: Option<String>,
-    /// Fallback / plain text.
+    /// `text`: the fallback shown in notifications, and the whole message without blocks.
     pub text: String,
     /// Block Kit blocks as stored (ids filled in).
     pub blocks: Option<Value>,
@@ -106,7 +107,7 @@ pub struct Message {
 /// A modal or App Home view.
 #[derive(Debug, Clone)]
 pub struct View {
-    /// `V…`.
+    /// `V…` view id, what `views.update` takes.
     pub id: String,
     /// Whose screen it is on.
     pub user: String,
@@ -132,9 +133,9 @@ impl View {
 /// A `trigger_id` handed out with an interaction.
 #[derive(Debug, Clone)]
 pub struct Trigger {
-    /// Who acted.
+    /// The user who acted; a view opened with it goes on their screen.
     pub user: String,
-    /// When it was issued.
+    /// When it was issued; it expires after [`TRIGGER_TTL`].
     pub issued: Instant,
     /// Already used to open a view.
     pub used: bool,
@@ -145,49 +146,49 @@ pub struct Trigger {
 pub struct ResponseUrl {
     /// Who acted (ephemeral replies go to them).
     pub user: String,
-    /// Where the interaction happened.
+    /// The channel the interaction happened in, where replies go.
     pub channel: String,
     /// The message the clicked button sits in (for `replace_original`/`delete_original`).
     pub source_ts: Option<String>,
-    /// When it was issued.
+    /// When it was issued; it expires after [`RESPONSE_URL_TTL`].
     pub issued: Instant,
-    /// Successful uses so far.
+    /// Successful uses so far; refused after [`RESPONSE_URL_USES`].
     pub uses: u32,
 }
 
 /// An ephemeral message as shown to one person.
 #[derive(Debug, Clone, Serialize)]
 pub struct Ephemeral {
-    /// Who sees it.
+    /// The only user who sees it (not serialised: `GET /_sandbox/slack/ephemeral?user=` selects by it).
     #[serde(skip)]
     pub user: String,
-    /// Where.
+    /// The channel it was shown in.
     pub channel: String,
-    /// Text.
+    /// Its `text` (the fallback, or all of it without blocks).
     pub text: String,
     /// Blocks, or null.
     pub blocks: Value,
     /// `ephemeral` (chat.postEphemeral) or `response_url`.
     pub source: &'static str,
-    /// Its `message_ts`.
+    /// The `message_ts` Slack answered for it.
     pub ts: String,
 }
 
-/// A user group.
+/// A user group; the seeded `secops` group holds the analysts (the users with `is_analyst`).
 #[derive(Debug, Clone)]
 pub struct UserGroup {
-    /// `S…` id.
+    /// `S…` id, used in `<!subteam^S…>` mentions.
     pub id: String,
-    /// Handle without `@`.
+    /// Handle without `@` (`secops`).
     pub handle: String,
-    /// Member ids.
+    /// Member user ids, as `usergroups.users.list` answers them.
     pub users: Vec<String>,
 }
 
-/// The whole workspace.
+/// Everything the Slack simulator stores for its one workspace; reset returns it to the seed.
 #[derive(Debug)]
 pub struct Workspace {
-    /// Workspace id.
+    /// Workspace id, as `auth.test` and every payload report it (the credentials' `team_id`).
     pub team_id: String,
     /// People by id (the bot user is not here; see `web::bot_user_json`).
     pub users: BTreeMap<String, User>,
@@ -197,7 +198,7 @@ pub struct Workspace {
     pub usergroups: BTreeMap<String, UserGroup>,
     /// Open modals and App Homes, in opening order.
     pub views: Vec<View>,
-    /// Issued trigger ids.
+    /// Trigger ids handed out, by id (each single-use, short-lived).
     pub triggers: HashMap<String, Trigger>,
     /// Issued response URLs by id.
     pub response_urls: HashMap<String, ResponseUrl>,
