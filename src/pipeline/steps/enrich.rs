@@ -169,15 +169,16 @@ async fn identity_owner_lookup(engine: &Engine, case: &Case, e: &mut Enrichment)
 }
 
 fn owner_of(u: &User) -> Owner {
-    let name = format!(
-        "{} {}",
-        u.first_name.clone().unwrap_or_default(),
-        u.last_name.clone().unwrap_or_default()
-    );
+    // Oomnitza's `full_name` first, then first + last; never the username, which the card
+    // would show as if it were a name.
+    let name = u
+        .display_name()
+        .filter(|n| Some(n) != u.username.as_ref())
+        .unwrap_or_default();
     Owner {
         username: u.username.clone().unwrap_or_default(),
         email: u.email.clone().unwrap_or_default(),
-        name: name.trim().to_string(),
+        name,
         slack_user: None,
     }
 }
@@ -190,4 +191,30 @@ fn identity_owner(case: &Case) -> Option<Owner> {
         name: String::new(),
         slack_user: None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn user(v: serde_json::Value) -> User {
+        serde_json::from_value(v).expect("an Oomnitza user")
+    }
+
+    #[test]
+    fn the_owner_name_prefers_the_full_name_and_never_shows_the_username() {
+        let full = user(
+            serde_json::json!({"username": "cdiaz", "full_name": "Carol Diaz",
+            "first_name": "C", "last_name": "D", "email": "carol@acme.example"}),
+        );
+        assert_eq!(owner_of(&full).name, "Carol Diaz");
+        let parts = user(
+            serde_json::json!({"username": "cdiaz", "first_name": "Carol",
+            "last_name": "Diaz"}),
+        );
+        assert_eq!(owner_of(&parts).name, "Carol Diaz");
+        let bare = user(serde_json::json!({"username": "cdiaz", "email": "c@acme.example"}));
+        assert_eq!(owner_of(&bare).name, "");
+        assert_eq!(owner_of(&bare).username, "cdiaz");
+    }
 }
