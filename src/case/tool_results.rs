@@ -203,3 +203,131 @@ impl Case {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use chrono::Utc;
+    use serde_json::{Map, Value, json};
+
+    use crate::case::note::{IssueNote, Said, ThreadNote};
+    use crate::case::remediation::{CallStatus, Proposed, Proposer, Triage};
+    use crate::case::{Alert, Case, CaseId, SlackRef, Step};
+    use crate::triage::classify::{AlertType, Classification, ClassifiedBy, Severity};
+    use crate::triage::entities::{Entities, EntityKind};
+    use crate::triage::guard::Caps;
+    use crate::triage::tools::ToolName;
+
+    /// A case with a card and two queued look-ups (#1, #2) of its IP.
+    fn case_with_two_calls() -> Case {
+        let mut c = Case::new(
+            CaseId::from_seq(1),
+            Alert::default(),
+            "k".into(),
+            Utc::now(),
+        );
+        c.card = Some(SlackRef {
+            channel: "C1".into(),
+            ts: "1.1".into(),
+        });
+        let mut e = Entities::default();
+        e.add(EntityKind::Ip, "198.51.100.23");
+        let class = Classification {
+            alert_type: AlertType::C2,
+            severity: Severity::High,
+            rationale: "r".into(),
+            rule: "r".into(),
+            by: ClassifiedBy::Rules,
+            fallback: None,
+        };
+        c.triage = Some(Triage::new(e, class, Utc::now()));
+        let allow = [ToolName::AbuseipdbCheckIp, ToolName::VirustotalIp];
+        for tool in allow {
+            let args: Map<String, Value> = [("ip".to_string(), json!("198.51.100.23"))]
+                .into_iter()
+                .collect();
+            let p = c.propose_call(
+                Proposer::Runbook { step: 1 },
+                tool.as_str(),
+                &args,
+                &allow,
+                Caps::default(),
+                std::time::Duration::from_secs(60),
+                Utc::now(),
+            );
+            assert!(matches!(p, Proposed::Queued(_)), "{p:?}");
+        }
+        c
+    }
+
+    fn issue_comments(c: &Case) -> Vec<&Said<IssueNote>> {
+        c.steps
+            .iter()
+            .filter_map(|s| match &s.step {
+                Step::IssueComment { note } => Some(note),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// What the engine does once a step's perform returns.
+    fn step_ran(c: &mut Case, call: u32) {
+        c.steps
+            .retain(|s| !matches!(s.step, Step::ToolCall { call: id } if id == call));
+    }
+
+    #[test]
+    fn a_batch_gets_one_comment_when_its_last_call_finishes() {
+        let mut c = case_with_two_calls();
+        c.call_done(1, "score 100".into(), json!({}), Utc::now());
+        step_ran(&mut c, 1);
+        assert!(issue_comments(&c).is_empty(), "call #2 is still queued");
+        c.call_failed(2, "virustotal 503".into(), Utc::now());
+        step_ran(&mut c, 2);
+        assert_eq!(
+            issue_comments(&c),
+            [&Said::Note(IssueNote::ToolCalls { calls: vec![1, 2] })]
+        );
+        let replies = c
+            .steps
+            .iter()
+            .filter(|s| {
+                matches!(
+                    s.step,
+                    Step::CardThread {
+                        note: Said::Note(ThreadNote::ToolCall { .. })
+                    }
+                )
+            })
+            .count();
+        assert_eq!(replies, 2, "one thread reply per call");
+        assert!(c.timeline.iter().any(|e| {
+            e.text
+                .contains("#2 virustotal_ip ip=198.51.100.23 → failed: virustotal 503")
+        }));
+    }
+
+    #[test]
+    fn a_call_is_finished_once_and_only_from_planned_or_approved() {
+        let mut c = case_with_two_calls();
+        c.call_done(1, "first".into(), json!({}), Utc::now());
+        c.call_done(1, "again".into(), json!({}), Utc::now());
+        let t = c.triage.as_ref().expect("triage");
+        assert!(
+            matches!(&t.call(1).expect("call").status, CallStatus::Done { summary, .. } if summary == "first")
+        );
+    }
+
+    #[test]
+    fn a_case_folded_into_a_digest_gets_no_per_call_replies() {
+        let mut c = case_with_two_calls();
+        c.card = None;
+        c.digest = Some(7);
+        c.call_done(1, "x".into(), json!({}), Utc::now());
+        let replies = c
+            .steps
+            .iter()
+            .filter(|s| matches!(s.step, Step::CardThread { .. } | Step::UpdateCard))
+            .count();
+        assert_eq!(replies, 0);
+    }
+}
