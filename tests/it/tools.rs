@@ -378,11 +378,12 @@ async fn every_tool_runs_at_its_vendor_and_is_documented_once() {
 #[tokio::test]
 async fn vendor_failures_are_retried_or_recorded_failed_with_their_status() {
     let s = setup("Tools failure alert", "vendors failing").await;
-    // VirusTotal fails once with a 503 (transient: retried, then it answers); AbuseIPDB
-    // refuses the key (permanent: recorded as failed at once, with the status).
+    // VirusTotal answers 503 five times: the client's own five attempts fail, the step goes
+    // back to the engine's retry path, and its next attempt gets an answer. AbuseIPDB refuses
+    // the key (permanent: recorded as failed at once, with the status).
     fault(
         &s.ts,
-        json!({"service": "virustotal", "path": "/**", "status": 503, "times": 1}),
+        json!({"service": "virustotal", "path": "/**", "status": 503, "times": 5}),
     )
     .await;
     fault(
@@ -413,8 +414,14 @@ async fn vendor_failures_are_retried_or_recorded_failed_with_their_status() {
     );
     assert_eq!(
         count(&s.ts, "virustotal", "GET", "/ip_addresses/").await,
-        2,
-        "the 503 was retried once"
+        6,
+        "five 503s, then the step's retry"
+    );
+    assert!(
+        case.timeline
+            .iter()
+            .any(|e| e.text.contains("HTTP 503") && e.text.contains("retrying tool_call")),
+        "the retry is on the timeline"
     );
     let replies = s.call_replies().await;
     assert_eq!(replies.len(), 2, "{replies:#?}");
