@@ -617,3 +617,44 @@ async fn prompt_injection_runs_nothing_out_of_scope_or_unapproved() {
         .unwrap_or_default();
     assert!(!system.contains("Ignore previous"), "{system}");
 }
+
+#[tokio::test]
+async fn a_call_neither_planned_nor_approved_never_runs() {
+    let s = setup("Tools gate alert", "a denied call with a stale step").await;
+    let allow = [ToolName::OktaSuspendUser, ToolName::AbuseipdbCheckIp];
+    s.edit(|case| {
+        case.triage = Some(triage(&allow, ""));
+        let Proposed::NeedsApproval(id) =
+            propose(case, "okta_suspend_user", json!({"user": CAROL}), &allow)
+        else {
+            panic!("suspend needs approval");
+        };
+        // The analyst denied it, yet a `ToolCall` step for it is in the outbox (a stale or
+        // forged step): the step must look at the record and do nothing.
+        case.steps
+            .retain(|s| !matches!(s.step, Step::RequestApproval { .. }));
+        if let Some(c) = case.triage.as_mut().and_then(|t| t.call_mut(id)) {
+            c.status = CallStatus::Denied;
+        }
+        case.push_step(Step::ToolCall { call: id });
+        propose(case, "abuseipdb_check_ip", json!({"ip": BAD_IP}), &allow);
+    });
+    let case = s
+        .settled("the look-up after the denied call", all_final)
+        .await;
+    assert_eq!(status(&case, 1), CallStatus::Denied);
+    assert!(
+        matches!(status(&case, 2), CallStatus::Done { .. }),
+        "{:?}",
+        status(&case, 2)
+    );
+    assert_eq!(count(&s.ts, "okta", "POST", "/lifecycle/").await, 0);
+    assert_eq!(count(&s.ts, "okta", "GET", "/api/v1/users").await, 0);
+    assert_eq!(count(&s.ts, "abuseipdb", "GET", "/check").await, 1);
+    assert!(
+        case.timeline.iter().any(|e| e
+            .text
+            .contains("#1 okta_suspend_user not run: it is denied")),
+        "said on the timeline"
+    );
+}
