@@ -146,10 +146,20 @@ fn remediation(config: &Config) -> anyhow::Result<Remediation> {
             path.map(|p| p.display().to_string()).unwrap_or_default()
         )
     })?;
+    let path = config.remediation.agent_prompt.as_deref();
+    let agent_prompt =
+        crate::triage::llm_classify::load_prompt_or(path, crate::triage::agent::DEFAULT_PROMPT)
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "remediation.agent_prompt: cannot read {}: {e}",
+                    path.map(|p| p.display().to_string()).unwrap_or_default()
+                )
+            })?;
     Ok(Remediation {
         config: config.remediation.clone(),
         approvals: config.approvals.clone(),
         classify_prompt,
+        agent_prompt,
     })
 }
 

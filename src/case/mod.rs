@@ -16,6 +16,7 @@ mod results;
 pub mod rules;
 pub mod step;
 mod timers;
+mod tool_results;
 
 use std::fmt;
 

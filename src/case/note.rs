@@ -64,6 +64,18 @@ pub enum ThreadNote {
         /// The last error, unescaped.
         error: String,
     },
+    /// Flow 2: a tool call finished (its status, arguments and approver are on the case).
+    ToolCall {
+        /// The call's id.
+        call: u32,
+    },
+    /// Flow 2: the agent gave its closing summary (on the case).
+    AgentSummary,
+    /// Flow 2: the agent loop ended without a summary; why, in Vigil's words.
+    AgentStopped {
+        /// Why, unescaped.
+        reason: String,
+    },
 }
 
 /// A reply in the owner's DM thread.
@@ -105,6 +117,12 @@ pub enum IssueNote {
     },
     /// The case was resolved (the resolution is on the case).
     Resolved,
+    /// Flow 2: one comment for a batch of finished tool calls (GitHub's content-creation
+    /// limit is shared with issue creation, so never one comment per call).
+    ToolCalls {
+        /// The calls' ids.
+        calls: Vec<u32>,
+    },
 }
 
 /// What a queued step says: a typed note, or the already-rendered text a step stored before

@@ -43,6 +43,13 @@ pub struct Triage {
     /// The agent's closing summary, once it gave one.
     #[serde(default)]
     pub summary: Option<String>,
+    /// What each finished call found, bounded, for the agent's later turns (by call id).
+    #[serde(default)]
+    pub details: std::collections::BTreeMap<u32, Value>,
+    /// Calls already summarised in a GitHub comment, so each batch comment names only new
+    /// ones.
+    #[serde(default)]
+    pub reported: Vec<u32>,
 }
 
 /// Where the SOP search stands.
@@ -233,6 +240,8 @@ impl Triage {
             started_at: now,
             agent_turns: 0,
             summary: None,
+            details: Default::default(),
+            reported: Vec::new(),
         }
     }
 

@@ -196,7 +196,9 @@ impl Step {
     /// Whether repeating the step after a crash could create a duplicate, so it must record
     /// its intent first and look before acting again. `AlertStatus` records it for its
     /// comment: Falcon cannot list an alert's comments, so a retry after an intent without a
-    /// result sets the status again but leaves the comment out.
+    /// result sets the status again but leaves the comment out. `ToolCall` records it for
+    /// Slack notify (found by metadata); its other tools are reads or idempotent and run
+    /// again.
     pub fn needs_intent(&self) -> bool {
         matches!(
             self,
@@ -208,6 +210,7 @@ impl Step {
                 | Step::IssueComment { .. }
                 | Step::AlertStatus { .. }
                 | Step::RequestApproval { .. }
+                | Step::ToolCall { .. }
         )
     }
 }

@@ -85,6 +85,8 @@ pub struct Remediation {
     pub approvals: super::config::ApprovalsConfig,
     /// The classifier's system prompt.
     pub classify_prompt: String,
+    /// The agent's system prompt (`[remediation] agent_prompt`, else the shipped one).
+    pub agent_prompt: String,
 }
 
 impl Default for Remediation {
@@ -93,6 +95,7 @@ impl Default for Remediation {
             config: Default::default(),
             approvals: Default::default(),
             classify_prompt: crate::triage::llm_classify::DEFAULT_PROMPT.to_string(),
+            agent_prompt: crate::triage::agent::DEFAULT_PROMPT.to_string(),
         }
     }
 }

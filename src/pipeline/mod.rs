@@ -16,6 +16,7 @@ pub mod poller;
 pub mod runner;
 pub mod stats;
 pub mod steps;
+pub mod tools;
 pub mod webhook;
 
 pub use engine::Engine;

@@ -14,3 +14,4 @@ pub mod pagerduty;
 #[cfg(test)]
 mod tests;
 pub mod thread;
+pub mod tools;

@@ -36,6 +36,9 @@ pub fn note(case: &Case, said: &Said<ThreadNote>) -> String {
         ThreadNote::Resolved => resolved(case),
         ThreadNote::Contained => contained(case),
         ThreadNote::StepFailed { kind, error } => step_failed(kind, error),
+        ThreadNote::ToolCall { call } => super::tools::call_reply(case, *call),
+        ThreadNote::AgentSummary => super::tools::agent_summary(case),
+        ThreadNote::AgentStopped { reason } => super::tools::agent_stopped(reason),
     }
 }
 

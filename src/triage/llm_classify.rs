@@ -32,9 +32,15 @@ const MAX_FIELD: usize = 4000;
 
 /// The classification prompt: the file at `path` when one is configured, else the default.
 pub fn load_prompt(path: Option<&Path>) -> std::io::Result<String> {
+    load_prompt_or(path, DEFAULT_PROMPT)
+}
+
+/// A prompt: the file at `path` when one is configured, else `default` (the agent's prompt
+/// loads the same way).
+pub fn load_prompt_or(path: Option<&Path>, default: &str) -> std::io::Result<String> {
     match path {
         Some(p) => std::fs::read_to_string(p),
-        None => Ok(DEFAULT_PROMPT.to_string()),
+        None => Ok(default.to_string()),
     }
 }
 
@@ -57,8 +63,9 @@ fn capped(s: &str) -> String {
     s.chars().take(MAX_FIELD).collect()
 }
 
-/// The alert as the model sees it: non-empty fields only, entities validated.
-fn data(alert: &Alert, entities: &Entities) -> Value {
+/// The alert as the model sees it: non-empty fields only, entities validated (the agent
+/// sends the same object).
+pub(crate) fn data(alert: &Alert, entities: &Entities) -> Value {
     let mut m = Map::new();
     for (k, v) in [
         ("name", &alert.name),

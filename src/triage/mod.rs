@@ -7,6 +7,7 @@
 //! blocks, no sled and no engine. The engine calls these with a case's `Alert` and config and
 //! stores the typed results.
 
+pub mod agent;
 pub mod classify;
 pub mod entities;
 pub mod guard;

@@ -26,6 +26,7 @@ mod sandbox_urlscan;
 mod sandbox_virustotal;
 mod slack_guards;
 mod storm;
+mod tools;
 mod transport;
 mod vendor_clients;
 mod vendor_clients_flow2;

@@ -7,11 +7,13 @@
 //! (`case.issue_opened(..)`, `case.card_posted(..)`, …), never by assigning state. A new tool
 //! is one file here plus one registration line per match.
 
+mod agent;
 mod crowdstrike;
 mod enrich;
 mod github;
 mod pagerduty;
 mod slack;
+mod tool_call;
 mod triage;
 
 use chrono::{DateTime, Utc};
@@ -47,12 +49,12 @@ pub async fn perform(engine: &Engine, case: &mut Case, rec: &StepRecord) -> Resu
         Step::AlertStatus { status, comment } => {
             crowdstrike::alert_status(engine, case, rec, status, comment, now).await?
         }
+        Step::ToolCall { call } => tool_call::tool_call(engine, case, rec, *call).await?,
+        Step::AgentTurn { turn } => agent::agent_turn(engine, case, rec, *turn).await?,
         // Flow 2's steps: registered here as each lands; nothing queues them before then.
         Step::Classify
         | Step::FindSop
         | Step::Remediate
-        | Step::AgentTurn { .. }
-        | Step::ToolCall { .. }
         | Step::RequestApproval { .. }
         | Step::ApprovalOutcome { .. } => {
             return Err(StepError::Unexpected(format!(
@@ -81,6 +83,7 @@ pub async fn find_existing(
         Step::CardThread { .. } => slack::find_card_reply(engine, case, rec).await,
         Step::DmThread { .. } => slack::find_dm_reply(engine, case, rec).await,
         Step::AlertStatus { .. } => Ok(crowdstrike::find_alert_status()),
+        Step::ToolCall { call } => tool_call::find_tool_call(engine, case, *call, since).await,
         _ => Ok(false),
     }
 }

@@ -227,6 +227,26 @@ impl CrowdStrikeClient {
         Ok(found)
     }
 
+    /// `GET /devices/queries/devices/v1?filter=hostname:'…'`: the device ids of a host name
+    /// (Falcon matches names case-insensitively). A tool call may name a host of the case by
+    /// name, while Falcon's actions take ids. Quotes and backslashes in the name are escaped,
+    /// so a hostile name cannot widen the filter.
+    pub async fn device_ids_by_hostname(&self, hostname: &str) -> Result<Vec<String>, VendorError> {
+        const CALL: &str = "query devices";
+        let url = self.url("/devices/queries/devices/v1");
+        let escaped = hostname.replace('\\', "\\\\").replace('\'', "\\'");
+        let query = [
+            ("filter", format!("hostname:'{escaped}'")),
+            ("limit", "10".to_string()),
+        ];
+        let env: Envelope<String> = self
+            .envelope(CALL, false, |http, token| {
+                http.get(&url).bearer_auth(token).query(&query)
+            })
+            .await?;
+        Ok(env.resources.unwrap_or_default())
+    }
+
     /// Network-contains a host (`action_name=contain`). A host already contained, or on its
     /// way there, is what was asked for: Falcon's 409 for it counts as success.
     pub async fn contain(&self, device_id: &str) -> Result<(), VendorError> {
