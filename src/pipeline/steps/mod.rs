@@ -7,6 +7,7 @@
 //! (`case.issue_opened(..)`, `case.card_posted(..)`, …), never by assigning state. A new tool
 //! is one file here plus one registration line per match.
 
+mod approval;
 mod crowdstrike;
 mod enrich;
 mod github;
@@ -47,14 +48,14 @@ pub async fn perform(engine: &Engine, case: &mut Case, rec: &StepRecord) -> Resu
         Step::AlertStatus { status, comment } => {
             crowdstrike::alert_status(engine, case, rec, status, comment, now).await?
         }
+        Step::RequestApproval { call } => approval::request(engine, case, *call).await?,
+        Step::ApprovalOutcome { call } => approval::outcome(engine, case, *call).await?,
         // Flow 2's steps: registered here as each lands; nothing queues them before then.
         Step::Classify
         | Step::FindSop
         | Step::Remediate
         | Step::AgentTurn { .. }
-        | Step::ToolCall { .. }
-        | Step::RequestApproval { .. }
-        | Step::ApprovalOutcome { .. } => {
+        | Step::ToolCall { .. } => {
             return Err(StepError::Unexpected(format!(
                 "step {} has no runner in this build",
                 rec.step.kind()
@@ -81,6 +82,7 @@ pub async fn find_existing(
         Step::CardThread { .. } => slack::find_card_reply(engine, case, rec).await,
         Step::DmThread { .. } => slack::find_dm_reply(engine, case, rec).await,
         Step::AlertStatus { .. } => Ok(crowdstrike::find_alert_status()),
+        Step::RequestApproval { call } => approval::find_request(engine, case, *call).await,
         _ => Ok(false),
     }
 }
