@@ -94,11 +94,15 @@ fn case_with_calls(id: CaseId, calls: &[(&str, &str, &str)], expires: &[Duration
     case
 }
 
-/// Starts the bot on a store holding the waiting case (Carol is also an analyst, so the
-/// `forbid_self` refusal is the one she gets) and waits for every approval message.
-async fn waiting(ts: &TestSandbox, calls: &[(&str, &str, &str)], expires: &[Duration]) -> Waiting {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = write_config(ts, dir.path());
+/// Writes the bot's config (Carol is also an analyst, so the `forbid_self` refusal is the one
+/// she gets) and a store holding the waiting case; answers the config and the case id.
+fn prepare(
+    ts: &TestSandbox,
+    dir: &std::path::Path,
+    calls: &[(&str, &str, &str)],
+    expires: &[Duration],
+) -> (vigil::config::Config, std::path::PathBuf, CaseId) {
+    let path = write_config(ts, dir);
     let text = std::fs::read_to_string(&path).expect("config");
     let text = text.replacen(
         "analyst_users = [",
@@ -107,28 +111,26 @@ async fn waiting(ts: &TestSandbox, calls: &[(&str, &str, &str)], expires: &[Dura
     );
     std::fs::write(&path, text).expect("config");
     let config = vigil::config::Config::load(&path).expect("config loads");
-    let case = {
-        let store = SledStore::open(&config.store.path).expect("store");
-        let alert_probe = case_with_calls(CaseId::from_seq(0), calls, expires);
-        let open = |id: CaseId| case_with_calls(id, calls, expires);
-        let group = |id: &CaseId| {
-            vigil::pipeline::inbound::InboundItem::grouped(id, &alert_probe.alert, Utc::now())
-        };
-        match store
-            .admit(
-                &alert_probe.alert,
-                "approvals",
-                chrono::Duration::hours(1),
-                Utc::now(),
-                &open,
-                &group,
-            )
-            .expect("admit")
-        {
-            vigil::store::Admission::Opened(c) => c.id,
-            other => panic!("{other:?}"),
-        }
+    let store = SledStore::open(&config.store.path).expect("store");
+    let probe = case_with_calls(CaseId::from_seq(0), calls, expires);
+    let open = |id: CaseId| case_with_calls(id, calls, expires);
+    let group =
+        |id: &CaseId| vigil::pipeline::inbound::InboundItem::grouped(id, &probe.alert, Utc::now());
+    let window = chrono::Duration::hours(1);
+    let case = match store
+        .admit(&probe.alert, "approvals", window, Utc::now(), &open, &group)
+        .expect("admit")
+    {
+        vigil::store::Admission::Opened(c) => c.id,
+        other => panic!("{other:?}"),
     };
+    (config, path, case)
+}
+
+/// Starts the bot on a store holding the waiting case and waits for every approval message.
+async fn waiting(ts: &TestSandbox, calls: &[(&str, &str, &str)], expires: &[Duration]) -> Waiting {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (config, _, case) = prepare(ts, dir.path(), calls, expires);
     let running = vigil::run::start(&config).await.expect("bot starts");
     wait_for_connections(ts, 2).await;
     let w = Waiting {
@@ -137,7 +139,7 @@ async fn waiting(ts: &TestSandbox, calls: &[(&str, &str, &str)], expires: &[Dura
         _dir: dir,
     };
     for n in 1..=calls.len() as u32 {
-        until("the approval message", || approval_message(ts, &w, n)).await;
+        until("the approval message", || approval_message(ts, &w.case, n)).await;
     }
     w
 }
@@ -177,8 +179,8 @@ impl Waiting {
 }
 
 /// The thread replies of the case's card, with their metadata.
-async fn thread(ts: &TestSandbox, w: &Waiting) -> Vec<Value> {
-    let Some(card) = ts.card_of(w.case.as_str()).await else {
+async fn thread(ts: &TestSandbox, case: &CaseId) -> Vec<Value> {
+    let Some(card) = ts.card_of(case.as_str()).await else {
         return vec![];
     };
     let parent = card["ts"].as_str().unwrap_or_default().to_string();
@@ -204,16 +206,16 @@ async fn thread(ts: &TestSandbox, w: &Waiting) -> Vec<Value> {
 }
 
 /// Call `n`'s approval messages (by their metadata).
-async fn approval_messages(ts: &TestSandbox, w: &Waiting, n: u32) -> Vec<Value> {
-    thread(ts, w)
+async fn approval_messages(ts: &TestSandbox, case: &CaseId, n: u32) -> Vec<Value> {
+    thread(ts, case)
         .await
         .into_iter()
         .filter(|m| m["metadata"]["event_payload"]["kind"] == json!(format!("approval-{n}")))
         .collect()
 }
 
-async fn approval_message(ts: &TestSandbox, w: &Waiting, n: u32) -> Option<Value> {
-    approval_messages(ts, w, n).await.into_iter().next()
+async fn approval_message(ts: &TestSandbox, case: &CaseId, n: u32) -> Option<Value> {
+    approval_messages(ts, case, n).await.into_iter().next()
 }
 
 fn ts_of(m: &Value) -> String {
@@ -222,7 +224,7 @@ fn ts_of(m: &Value) -> String {
 
 /// A click through the sandbox on call `n`'s approval message.
 async fn click(ts: &TestSandbox, w: &Waiting, user: &str, n: u32, action: &str) -> Value {
-    let m = until("the approval message", || approval_message(ts, w, n)).await;
+    let m = until("the approval message", || approval_message(ts, &w.case, n)).await;
     let v = ts
         .control(
             "/slack/click",
@@ -243,7 +245,7 @@ async fn raw_click(
     value: &str,
     action_ts: &str,
 ) {
-    let m = until("the approval message", || approval_message(ts, w, n)).await;
+    let m = until("the approval message", || approval_message(ts, &w.case, n)).await;
     let payload = json!({
         "type": "block_actions",
         "user": {"id": user, "username": user, "name": user, "team_id": "T0SANDBOX1"},
@@ -291,7 +293,7 @@ async fn told(ts: &TestSandbox, user: &str, needle: &str) {
 /// Waits until call `n`'s message says `needle` (its decision) and has no buttons left.
 async fn message_says(ts: &TestSandbox, w: &Waiting, n: u32, needle: &str) {
     until(&format!("call {n}'s message says {needle:?}"), || async {
-        let m = approval_message(ts, w, n).await?;
+        let m = approval_message(ts, &w.case, n).await?;
         let s = m.to_string();
         (s.contains(needle) && !s.contains("\"button\"")).then_some(())
     })
@@ -305,7 +307,7 @@ async fn an_analyst_approves_once_and_every_other_click_is_refused_with_its_reas
     let ts = sandbox().await;
     let w = waiting(&ts, &[CONTAIN, CLEAR], &[LONG, LONG]).await;
     let (t1, t2) = (w.token(1), w.token(2));
-    let m1 = approval_message(&ts, &w, 1).await.expect("message");
+    let m1 = approval_message(&ts, &w.case, 1).await.expect("message");
     let shown = m1.to_string();
     assert!(
         shown.contains("crowdstrike_contain_host") && shown.contains(CAROL_MBP),
@@ -407,7 +409,7 @@ async fn an_analyst_approves_once_and_every_other_click_is_refused_with_its_reas
         .filter(|e| e.contains("already approved"))
         .count();
     assert_eq!(already, 1, "a redelivered click is not answered twice");
-    assert_eq!(approval_messages(&ts, &w, 1).await.len(), 1);
+    assert_eq!(approval_messages(&ts, &w.case, 1).await.len(), 1);
     w.running.shutdown().await;
 }
 
@@ -471,7 +473,7 @@ async fn a_denied_call_never_runs_and_an_expired_one_says_so() {
 
 async fn until_expired(ts: &TestSandbox, w: &Waiting) {
     crate::common::until_within(Duration::from_secs(45), "call 1 to expire", || async {
-        let m = approval_message(ts, w, 1).await?;
+        let m = approval_message(ts, &w.case, 1).await?;
         let s = m.to_string();
         (s.contains("Expired at") && s.contains("not run") && !s.contains("\"button\""))
             .then_some(())
@@ -516,4 +518,79 @@ async fn app_home_lists_the_waiting_approval_and_a_click_from_it_decides() {
     message_says(&ts, &w, 1, &format!("Approved by <@{ANA}>")).await;
     assert_eq!(w.notes(&format!("approved by <@{ANA}>")), 1);
     w.running.shutdown().await;
+}
+
+/// One `vigil run` process (killed when dropped), `failpoint` armed.
+struct Process(std::process::Child);
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn(config: &std::path::Path, failpoint: Option<&str>) -> Process {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_vigil"));
+    cmd.arg("run")
+        .arg("--config")
+        .arg(config)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .env("VIGIL_LOG", "warn");
+    match failpoint {
+        Some(f) => cmd.env("VIGIL_FAILPOINT", f),
+        None => cmd.env_remove("VIGIL_FAILPOINT"),
+    };
+    Process(cmd.spawn().expect("vigil binary starts"))
+}
+
+#[tokio::test]
+async fn a_crash_between_posting_the_approval_and_recording_it_leaves_one_message() {
+    let ts = sandbox().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_, path, case) = prepare(&ts, dir.path(), &[CONTAIN], &[LONG]);
+    // The first run aborts right after posting the approval message, before recording it.
+    let mut first = spawn(&path, Some("request_approval.done"));
+    let started = std::time::Instant::now();
+    let exit = loop {
+        if let Some(exit) = first.0.try_wait().expect("wait") {
+            break exit;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "the failpoint was never reached"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert!(!exit.success(), "aborted at the failpoint");
+    assert_eq!(
+        approval_messages(&ts, &case, 1).await.len(),
+        1,
+        "posted before the crash"
+    );
+    // The restart finds the message instead of posting another, and records it: an approval
+    // clicked on that very message is accepted (the later effect that proves the record).
+    let _second = spawn(&path, None);
+    wait_for_connections(&ts, 2).await;
+    let m = until("the approval message", || approval_message(&ts, &case, 1)).await;
+    let v = ts
+        .control(
+            "/slack/click",
+            json!({"user": ANA, "channel": ALERTS, "ts": ts_of(&m), "action_id": "approval_approve"}),
+        )
+        .await;
+    assert_eq!(v["acked"], json!(true), "{v}");
+    until("the approval recorded and decided", || async {
+        let m = approval_message(&ts, &case, 1).await?;
+        m.to_string()
+            .contains(&format!("Approved by <@{ANA}>"))
+            .then_some(())
+    })
+    .await;
+    assert_eq!(
+        approval_messages(&ts, &case, 1).await.len(),
+        1,
+        "exactly one message"
+    );
 }
