@@ -18,7 +18,7 @@ use crate::case::CaseId;
 use crate::pipeline::Engine;
 use crate::pipeline::authorize::{Ask, Refusal, authorize, existing_case};
 use crate::pipeline::board::CaseSummary;
-use crate::pipeline::inbound::{CaseCommand, Inbound, InboundItem};
+use crate::pipeline::inbound::{CaseCommand, DecideFrom, Inbound, InboundItem};
 use crate::render;
 use crate::slack::commands::{self, ListFilter, TriageCommand};
 use crate::slack::socket::{Delivery, Inbox, NotPersisted, interaction_kind};
@@ -32,6 +32,34 @@ struct Press<'a> {
     channel: &'a str,
     message_ts: &'a str,
     trigger_id: String,
+}
+
+/// Where a block_actions press came from.
+enum Clicked {
+    /// A message in a channel or DM.
+    Message {
+        /// Channel id.
+        channel: String,
+        /// The message's ts.
+        ts: String,
+    },
+    /// A view (App Home when `home`).
+    View {
+        /// The view's id.
+        view_id: String,
+        /// Whether it is a Home tab.
+        home: bool,
+    },
+}
+
+/// One approval button press, as [`Bot::approval_click`] checks it.
+struct ApprovalClick<'a> {
+    user: &'a str,
+    clicked: &'a Clicked,
+    value: &'a str,
+    approve: bool,
+    dedupe: &'a str,
+    part: usize,
 }
 
 /// The Slack-facing half of Vigil.
@@ -169,18 +197,48 @@ impl Bot {
         let Some(user) = ev.user.as_ref().map(|u| u.id.to_string()) else {
             return Ok(());
         };
-        let (channel, message_ts) = match &ev.container {
-            SlackInteractionActionContainer::Message(m) => (
-                m.channel_id
+        let clicked = match &ev.container {
+            SlackInteractionActionContainer::Message(m) => Clicked::Message {
+                channel: m
+                    .channel_id
                     .as_ref()
                     .map(|c| c.to_string())
                     .unwrap_or_default(),
-                m.message_ts.to_string(),
-            ),
+                ts: m.message_ts.to_string(),
+            },
+            SlackInteractionActionContainer::View(v) => Clicked::View {
+                view_id: v.view_id.to_string(),
+                home: matches!(ev.view, Some(SlackView::Home(_))),
+            },
             _ => return Ok(()),
         };
         for (part, action) in ev.actions.unwrap_or_default().into_iter().enumerate() {
             let action_id = action.action_id.to_string();
+            let ts = action
+                .action_ts
+                .map(|t| t.to_string())
+                .unwrap_or_else(|| ev.trigger_id.to_string());
+            let dedupe = format!("action:{ts}:{user}");
+            if let Some(approve) = render::approval::approves(&action_id) {
+                let click = ApprovalClick {
+                    user: &user,
+                    clicked: &clicked,
+                    value: action.value.as_deref().unwrap_or_default(),
+                    approve,
+                    dedupe: &dedupe,
+                    part,
+                };
+                self.approval_click(&click, delivery)?;
+                continue;
+            }
+            let Clicked::Message {
+                channel,
+                ts: message_ts,
+            } = &clicked
+            else {
+                tracing::debug!(%action_id, "ignored a view button that is not an approval");
+                continue;
+            };
             let Some(case_id) = action.value.as_deref().and_then(CaseId::parse) else {
                 tracing::warn!(%action_id, "rejected a button without a case id value");
                 continue;
@@ -188,32 +246,118 @@ impl Bot {
             if action_id == render::card::actions::RESOLVE {
                 let press = Press {
                     user: &user,
-                    channel: &channel,
-                    message_ts: &message_ts,
+                    channel,
+                    message_ts,
                     trigger_id: ev.trigger_id.to_string(),
                 };
                 self.open_resolve_modal(&press, &case_id);
                 continue;
             }
-            let ts = action
-                .action_ts
-                .map(|t| t.to_string())
-                .unwrap_or_else(|| ev.trigger_id.to_string());
             let item = Inbound::Button {
                 action_id,
                 user: user.clone(),
                 channel: channel.clone(),
                 message_ts: message_ts.clone(),
             };
-            self.queue(
-                delivery,
-                part,
-                &format!("action:{ts}:{user}"),
-                Some(&case_id),
-                item,
-            )?;
+            self.queue(delivery, part, &dedupe, Some(&case_id), item)?;
         }
         Ok(())
+    }
+
+    /// An approval button (SPEC §3.3), from the request in the card's thread or the
+    /// clicker's App Home: checked before the ack (analyst, token, where it was pressed,
+    /// expiry, decided, the person acted on), then queued for the case's runner, which checks
+    /// again and decides. A redelivered click (same envelope, or same press) does nothing a
+    /// second time, not even a second refusal.
+    fn approval_click(
+        &self,
+        click: &ApprovalClick<'_>,
+        delivery: &Delivery,
+    ) -> Result<(), NotPersisted> {
+        let store = &self.engine.store;
+        let envelope = format!("envelope:{}#{}", delivery.envelope_id, click.part);
+        let seen = store.remembered(click.dedupe).unwrap_or(false)
+            || (!delivery.envelope_id.is_empty() && store.remembered(&envelope).unwrap_or(false));
+        if seen {
+            tracing::info!(
+                user = click.user,
+                "a redelivered approval click did nothing again"
+            );
+            return Ok(());
+        }
+        let reply_channel = match click.clicked {
+            Clicked::Message { channel, .. } => channel.clone(),
+            Clicked::View { .. } => String::new(),
+        };
+        let Some((case_id, token)) = render::approval::parse_value(click.value) else {
+            let refusal = Refusal::Approval(crate::case::approvals::Undecidable::UnknownToken);
+            self.refuse_click(click, &reply_channel, None, refusal);
+            return Ok(());
+        };
+        let from = match click.clicked {
+            Clicked::Message { channel, ts } => DecideFrom::Message {
+                channel: channel.clone(),
+                ts: ts.clone(),
+            },
+            Clicked::View {
+                view_id,
+                home: true,
+            } => DecideFrom::Home {
+                view_id: view_id.clone(),
+            },
+            Clicked::View { home: false, .. } => {
+                self.refuse_click(click, &reply_channel, Some(&case_id), Refusal::NotYourHome);
+                return Ok(());
+            }
+        };
+        let checked = authorize(&self.engine, click.user, Ask::Analyst)
+            .and_then(|()| existing_case(&self.engine, case_id.as_str()))
+            .and_then(|case| {
+                let ask = Ask::Decide {
+                    case: &case,
+                    token: &token,
+                    from: &from,
+                    now: chrono::Utc::now(),
+                };
+                authorize(&self.engine, click.user, ask)
+            });
+        if let Err(refusal) = checked {
+            self.refuse_click(click, &reply_channel, Some(&case_id), refusal);
+            return Ok(());
+        }
+        let item = Inbound::Command {
+            command: CaseCommand::Decide {
+                token,
+                approve: click.approve,
+                from,
+            },
+            user: click.user.to_string(),
+            channel: reply_channel,
+        };
+        self.queue(delivery, click.part, click.dedupe, Some(&case_id), item)
+            .map(|_| ())
+    }
+
+    /// Tells the clicker, on the fast lane, why their approval click changed nothing: once
+    /// per press (remembered first, so a redelivery is not answered twice).
+    fn refuse_click(
+        &self,
+        click: &ApprovalClick<'_>,
+        channel: &str,
+        case: Option<&CaseId>,
+        refusal: Refusal,
+    ) {
+        match self.engine.store.remember(click.dedupe) {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(e) => tracing::warn!(error = %e, "could not remember a refused click"),
+        }
+        let text = self.told(click.user, case, refusal);
+        let engine = self.engine.clone();
+        let (channel, user) = (channel.to_string(), click.user.to_string());
+        tokio::spawn(async move {
+            crate::pipeline::inbound::tell(&engine, &channel, &user, &text).await;
+        });
     }
 
     /// Whether this `trigger_id` has not opened a view yet, remembering it: a redelivered

@@ -9,6 +9,7 @@
 //! [`Case::state`].
 
 pub mod alert;
+pub mod approvals;
 pub mod flow;
 pub mod note;
 pub mod remediation;

@@ -57,6 +57,12 @@ pub enum ThreadNote {
     Resolved,
     /// The alert's host was network-contained.
     Contained,
+    /// A destructive call's approval was decided (approved, denied or expired; the decision
+    /// is on the call).
+    ApprovalDecided {
+        /// The call's id.
+        call: u32,
+    },
     /// A step gave up; the case went on without it.
     StepFailed {
         /// The step's kind.

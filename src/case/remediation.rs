@@ -216,6 +216,10 @@ pub struct Approval {
     /// The decision, once made (by a person, or by expiry).
     #[serde(default)]
     pub decision: Option<ApprovalDecision>,
+    /// The Slack user the call acts on (the device owner, the account's user), resolved when
+    /// the approval message is posted: with `[approvals] forbid_self` they cannot approve it.
+    #[serde(default)]
+    pub acts_on: Option<String>,
 }
 
 /// How an approval was decided.
@@ -393,6 +397,7 @@ impl Case {
                     expires_at: super::flow::later(now, expire_after),
                     message: None,
                     decision: None,
+                    acts_on: None,
                 });
                 (
                     Proposed::NeedsApproval(id),
@@ -492,6 +497,7 @@ mod tests {
                     expires_at: now,
                     message: None,
                     decision: None,
+                    acts_on: None,
                 }),
             });
         }

@@ -1,6 +1,7 @@
 //! Owner timers: a reminder, then escalation when the owner stays silent. Times are stored on
 //! the case, so they survive restarts; the engine's tick calls [`Case::apply_timers`] on cases
-//! whose time has come. Timers only act while the case waits on its owner.
+//! whose time has come. Owner timers only act while the case waits on its owner; an
+//! approval's expiry (see `approvals`) acts whatever the case's state.
 
 use chrono::{DateTime, Utc};
 
@@ -9,8 +10,14 @@ use super::note::DmNote;
 use super::{Case, CaseState, Step};
 
 impl Case {
-    /// Applies due timers; `true` if the case changed.
+    /// Applies due timers (approval expiries in any state, owner timers while waiting on the
+    /// owner); `true` if the case changed.
     pub fn apply_timers(&mut self, now: DateTime<Utc>, policy: &OwnerPolicy) -> bool {
+        let expired = self.expire_approvals(now);
+        self.owner_timers(now, policy) || expired
+    }
+
+    fn owner_timers(&mut self, now: DateTime<Utc>, policy: &OwnerPolicy) -> bool {
         if self.state != CaseState::AwaitingOwner {
             return false;
         }

@@ -7,8 +7,12 @@
 //! Invariant: no reply to a person about permissions or bad input is written anywhere else,
 //! so the analyst refusal reads the same wherever it comes from.
 
+use chrono::{DateTime, Utc};
+
 use super::engine::Engine;
-use crate::case::{Case, CaseId};
+use super::inbound::DecideFrom;
+use crate::case::approvals::{ClickedOn, EXPIRY_DECIDER, Undecidable};
+use crate::case::{Case, CaseId, SlackRef};
 use crate::slack::commands::UnknownCommand;
 
 /// Why a person did not get what they asked for.
@@ -29,6 +33,13 @@ pub enum Refusal {
     StoreUnavailable(String),
     /// `/triage` input that does not parse: what was wrong, then the help.
     Usage(UnknownCommand),
+    /// An approval button that cannot decide its call (SPEC §3.3): forged or unknown token,
+    /// another call's or message's button, expired, decided already, or the clicker is the
+    /// person the call acts on.
+    Approval(Undecidable),
+    /// An approval button pressed in an App Home view that is not the one Vigil published
+    /// for the clicker.
+    NotYourHome,
 }
 
 impl Refusal {
@@ -50,6 +61,10 @@ impl Refusal {
             ),
             Refusal::StoreUnavailable(e) => format!("Cannot read cases right now: {e}"),
             Refusal::Usage(err) => crate::slack::commands::usage_text(err),
+            Refusal::Approval(why) => approval_text(why),
+            Refusal::NotYourHome => {
+                "Sorry, that button is not from your current Home tab; open Home again.".into()
+            }
         };
         match case {
             Some(id) => format!("{text} ({id})"),
@@ -67,8 +82,51 @@ impl Refusal {
             Refusal::BadId(_) => "bad id",
             Refusal::StoreUnavailable(_) => "store unavailable",
             Refusal::Usage(_) => "usage",
+            Refusal::Approval(why) => match why {
+                Undecidable::UnknownToken => "approval unknown token",
+                Undecidable::OtherMessage => "approval other message",
+                Undecidable::Decided(_) => "approval decided",
+                Undecidable::Expired(_) => "approval expired",
+                Undecidable::ActsOnYou => "approval acts on you",
+            },
+            Refusal::NotYourHome => "not your home",
         }
     }
+}
+
+fn approval_text(why: &Undecidable) -> String {
+    let at = |t: &DateTime<Utc>| t.format("%Y-%m-%d %H:%M:%S UTC").to_string();
+    match why {
+        Undecidable::UnknownToken => {
+            "Sorry, that approval button is not valid for this case (unknown or forged token); nothing was changed.".into()
+        }
+        Undecidable::OtherMessage => {
+            "Sorry, that approval button belongs to another call's approval message; nothing was changed.".into()
+        }
+        Undecidable::Decided(d) if d.by == EXPIRY_DECIDER => format!(
+            "This approval already expired at {}; the call was not run.",
+            at(&d.at)
+        ),
+        Undecidable::Decided(d) => format!(
+            "This call was already {} by {} at {}; nothing was changed.",
+            if d.approved { "approved" } else { "denied" },
+            crate::render::escape::mention(&d.by),
+            at(&d.at)
+        ),
+        Undecidable::Expired(t) => format!(
+            "This approval expired at {}; the call will not run. Nothing was changed.",
+            at(t)
+        ),
+        Undecidable::ActsOnYou => {
+            "Sorry, you cannot decide a call that acts on you (your device or account); another analyst must.".into()
+        }
+    }
+}
+
+/// The store key of the App Home view last published for `user`: an approval click from a
+/// Home tab counts only from that view.
+pub fn home_view_key(user: &str) -> String {
+    format!("home_view:{user}")
 }
 
 /// What a person asks to be allowed.
@@ -84,6 +142,18 @@ pub enum Ask<'a> {
         channel: &'a str,
         /// The pressed message.
         message_ts: &'a str,
+    },
+    /// Decide an approval on `case` with `token`, clicked `from` a message or App Home, at
+    /// `now` (analysts only: ask [`Ask::Analyst`] first).
+    Decide {
+        /// The case the button's value routes to.
+        case: &'a Case,
+        /// The token the button carried.
+        token: &'a str,
+        /// Where it was clicked.
+        from: &'a DecideFrom,
+        /// When.
+        now: DateTime<Utc>,
     },
     /// Answer an owner's question on `case`: the case's owner, from the case's own DM.
     OwnerAnswer {
@@ -121,6 +191,18 @@ pub fn authorize(engine: &Engine, who: &str, ask: Ask<'_>) -> Result<(), Refusal
                 Err(Refusal::NotThisMessage)
             }
         }
+        Ask::Decide {
+            case,
+            token,
+            from,
+            now,
+        } => {
+            let clicked = clicked_on(engine, who, from)?;
+            let forbid_self = engine.remediation.approvals.forbid_self;
+            case.may_decide(token, &clicked, who, forbid_self, now)
+                .map(|_| ())
+                .map_err(Refusal::Approval)
+        }
         Ask::OwnerAnswer {
             case,
             channel,
@@ -137,6 +219,22 @@ pub fn authorize(engine: &Engine, who: &str, ask: Ask<'_>) -> Result<(), Refusal
                 Err(Refusal::NotOwner)
             }
         }
+    }
+}
+
+/// Where an approval click came from, as the case checks it: a message as it is, a Home
+/// view only when it is the one Vigil last published for `who`.
+pub fn clicked_on(engine: &Engine, who: &str, from: &DecideFrom) -> Result<ClickedOn, Refusal> {
+    match from {
+        DecideFrom::Message { channel, ts } => Ok(ClickedOn::Message(SlackRef {
+            channel: channel.clone(),
+            ts: ts.clone(),
+        })),
+        DecideFrom::Home { view_id } => match engine.store.cursor(&home_view_key(who)) {
+            Ok(Some(v)) if v == *view_id => Ok(ClickedOn::Home),
+            Ok(_) => Err(Refusal::NotYourHome),
+            Err(e) => Err(Refusal::StoreUnavailable(e.to_string())),
+        },
     }
 }
 

@@ -734,8 +734,9 @@ fn test_panic(point: &str, alert: &str) {
 #[cfg(not(test))]
 fn test_panic(_point: &str, _alert: &str) {}
 
-/// When a case next needs attention: now for a pending step (or its retry time), and the
-/// owner's reminder or escalation while the case waits on them.
+/// When a case next needs attention: now for a pending step (or its retry time), the
+/// owner's reminder or escalation while the case waits on them, and the earliest expiry of
+/// an undecided approval.
 pub fn next_wake(case: &Case) -> Option<DateTime<Utc>> {
     let step = case
         .steps
@@ -749,7 +750,10 @@ pub fn next_wake(case: &Case) -> Option<DateTime<Utc>> {
     } else {
         None
     };
-    [step, timers].into_iter().flatten().min()
+    [step, timers, case.next_approval_expiry()]
+        .into_iter()
+        .flatten()
+        .min()
 }
 
 fn remove_step(case: &mut Case, seq: u64) {

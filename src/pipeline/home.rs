@@ -14,13 +14,22 @@ pub async fn publish(engine: &Engine, user: &str) {
         }
     };
     let sections = sections(&cases, user, engine.analysts.contains(user));
-    if let Err(e) = engine.slack.publish_home(user, home(user, &sections)).await {
-        tracing::warn!(error = %e, user, "could not publish App Home");
+    match engine.slack.publish_home(user, home(user, &sections)).await {
+        // Approval buttons pressed in App Home count only from this view (see `authorize`).
+        Ok(view_id) => {
+            if let Err(e) = engine
+                .store
+                .set_cursor(&crate::pipeline::authorize::home_view_key(user), &view_id)
+            {
+                tracing::warn!(error = %e, user, "could not record the published App Home");
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, user, "could not publish App Home"),
     }
 }
 
-/// Open cases, the user's, those waiting on owners; approvals arrive with flow 2. People who
-/// are not analysts see only cases where they are the owner.
+/// Open cases, the user's, those waiting on owners, and (for analysts) those with a call
+/// waiting for approval. People who are not analysts see only cases where they are the owner.
 pub fn sections(cases: &[Case], user: &str, analyst: bool) -> HomeSections {
     let open: Vec<Case> = cases
         .iter()
@@ -41,10 +50,22 @@ pub fn sections(cases: &[Case], user: &str, analyst: bool) -> HomeSections {
         .filter(|c| c.state() == CaseState::AwaitingOwner)
         .cloned()
         .collect();
+    let waiting_for_approval = if analyst {
+        open.iter()
+            .filter(|c| {
+                c.triage
+                    .as_ref()
+                    .is_some_and(|t| t.awaiting().next().is_some())
+            })
+            .cloned()
+            .collect()
+    } else {
+        vec![]
+    };
     HomeSections {
         open,
         mine,
         waiting_on_owner,
-        waiting_for_approval: vec![],
+        waiting_for_approval,
     }
 }

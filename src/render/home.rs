@@ -39,6 +39,33 @@ fn section(blocks: &mut Vec<SlackBlock>, title: &str, cases: &[Case]) {
     }
 }
 
+/// Each waiting call with its approve/deny buttons (the same token as its thread message).
+fn approvals(blocks: &mut Vec<SlackBlock>, cases: &[Case]) {
+    let calls: usize = cases
+        .iter()
+        .filter_map(|c| c.triage.as_ref())
+        .map(|t| t.awaiting().count())
+        .sum();
+    blocks.push(kit::header(&format!("Waiting for approval ({calls})")));
+    if calls == 0 {
+        blocks.push(kit::context("Nothing here."));
+        return;
+    }
+    // Two blocks per call; the view's other sections need room too.
+    let entries: Vec<SlackBlock> = cases
+        .iter()
+        .flat_map(super::approval::home_entries)
+        .collect();
+    let shown = entries.len().min(2 * PER_SECTION);
+    blocks.extend(entries.into_iter().take(shown));
+    if calls * 2 > shown {
+        blocks.push(kit::context(&format!(
+            "and {} more: see the cases' threads",
+            calls - shown / 2
+        )));
+    }
+}
+
 /// The Home tab view.
 pub fn home(user: &str, s: &HomeSections) -> SlackView {
     let mut blocks = vec![kit::section(&format!(
@@ -47,7 +74,7 @@ pub fn home(user: &str, s: &HomeSections) -> SlackView {
     ))];
     section(&mut blocks, "Mine", &s.mine);
     section(&mut blocks, "Waiting on owners", &s.waiting_on_owner);
-    section(&mut blocks, "Waiting for approval", &s.waiting_for_approval);
+    approvals(&mut blocks, &s.waiting_for_approval);
     section(&mut blocks, "All open", &s.open);
     blocks.truncate(super::escape::VIEW_BLOCKS);
     SlackView::Home(SlackHomeView::new(blocks))

@@ -2,6 +2,7 @@
 //! issue text and the PagerDuty event. Pure functions of a case; every alert value goes through
 //! `escape` on its way out.
 
+pub mod approval;
 pub mod card;
 pub mod digest;
 pub mod dm;

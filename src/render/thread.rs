@@ -35,6 +35,7 @@ pub fn note(case: &Case, said: &Said<ThreadNote>) -> String {
         ThreadNote::Snoozed { by, for_ } => snoozed(case, by, for_),
         ThreadNote::Resolved => resolved(case),
         ThreadNote::Contained => contained(case),
+        ThreadNote::ApprovalDecided { call } => super::approval::decided_note(case, *call),
         ThreadNote::StepFailed { kind, error } => step_failed(kind, error),
         ThreadNote::ToolCall { call } => super::tools::call_reply(case, *call),
         ThreadNote::AgentSummary => super::tools::agent_summary(case),

@@ -416,14 +416,14 @@ impl SlackApi {
         .map(|_| ())
     }
 
-    /// Publishes a user's App Home.
-    pub async fn publish_home(&self, user: &str, view: SlackView) -> Result<(), VendorError> {
+    /// Publishes a user's App Home; answers the view's id (buttons pressed in it carry it).
+    pub async fn publish_home(&self, user: &str, view: SlackView) -> Result<String, VendorError> {
         let req = SlackApiViewsPublishRequest::new(user.into(), view);
         self.call("views.publish", || async {
             self.session().views_publish(&req).await
         })
         .await
-        .map(|_| ())
+        .map(|r| r.view.state_params.id.to_string())
     }
 
     /// Shows a message only `user` sees in `channel`.

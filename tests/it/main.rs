@@ -1,5 +1,6 @@
 //! Integration tests: one binary (one link) for every suite, each in its own module.
 
+mod approvals;
 mod bot_socket_mode;
 mod common;
 mod container;

@@ -197,9 +197,14 @@ fn command_payload(
 #[derive(Deserialize)]
 struct ClickReq {
     user: String,
+    #[serde(default)]
     channel: String,
+    #[serde(default)]
     ts: String,
     action_id: String,
+    /// A button in one of that person's views (App Home or a modal) instead of a message.
+    #[serde(default)]
+    view_id: Option<String>,
 }
 
 /// `POST /click`: `block_actions` for a button in a stored message (an `actions` block
@@ -257,6 +262,9 @@ fn click_payload(
     host: &str,
 ) -> Result<Value, Refused> {
     let user = person(ws, &req.user)?;
+    if let Some(view_id) = &req.view_id {
+        return view_click_payload(sb, ws, &user, view_id, &req.action_id);
+    }
     let channel = channel_of(ws, &req.channel)?;
     let msg: Message = message_in(ws, &channel.id, &req.ts)
         .ok_or_else(|| not_found(format!("no message {} in {}", req.ts, channel.id)))?;
@@ -280,6 +288,41 @@ fn click_payload(
         "message": ws.message_json(&msg, false),
         "state": {"values": {}},
         "response_url": response_url(host, &url),
+        "actions": [action_json(&block_id, &element)]
+    }))
+}
+
+/// `block_actions` for a button in a person's view, as Slack sends it from App Home or a
+/// modal: a `view` container and the whole view, no channel, message or `response_url`.
+fn view_click_payload(
+    sb: &Sandbox,
+    ws: &mut Workspace,
+    user: &User,
+    view_id: &str,
+    action_id: &str,
+) -> Result<Value, Refused> {
+    let view: View = ws
+        .views
+        .iter()
+        .find(|v| v.id == view_id && v.user == user.id)
+        .cloned()
+        .ok_or_else(|| not_found(format!("no view {view_id} of {}", user.id)))?;
+    let (block_id, element) = view
+        .spec
+        .get("blocks")
+        .and_then(|b| find_action(b, action_id))
+        .ok_or_else(|| not_found(format!("no action {action_id} in that view")))?;
+    let trigger = ws.issue_trigger(&user.id);
+    Ok(json!({
+        "type": "block_actions",
+        "user": user_ref(ws, user),
+        "api_app_id": sb.credentials.slack.app_id,
+        "token": sb.slack.web.verification_token(),
+        "container": {"type": "view", "view_id": view.id},
+        "trigger_id": trigger,
+        "team": team_json(ws), "enterprise": null, "is_enterprise_install": false,
+        "view": view_json_with(sb, ws, &view),
+        "state": {"values": {}},
         "actions": [action_json(&block_id, &element)]
     }))
 }
@@ -827,6 +870,7 @@ mod tests {
                 channel: "C0ALERTS01".into(),
                 ts: ts.clone(),
                 action_id: action.into(),
+                view_id: None,
             };
             let payload = {
                 let mut ws = sb.slack.web.lock();
@@ -846,6 +890,7 @@ mod tests {
             channel: "C0ALERTS01".into(),
             ts,
             action_id: "nope".into(),
+            view_id: None,
         };
         let err = click_payload(&sb, &mut ws, &missing, "h").map(|_| ());
         assert!(matches!(err, Err(Refused::Msg(StatusCode::NOT_FOUND, _))));

@@ -127,6 +127,34 @@ pub enum CaseCommand {
     },
     /// Contain the host (the confirm dialog was the approval).
     Contain,
+    /// Decide a destructive tool call's approval (SPEC §3.3) with its one-shot token.
+    Decide {
+        /// The token the button carried; it alone names the call.
+        token: String,
+        /// Approve (the call runs) or deny (it never does).
+        approve: bool,
+        /// Where the button was pressed: checked against the approval's own message or the
+        /// clicker's App Home.
+        from: DecideFrom,
+    },
+}
+
+/// Where an approval button was pressed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "on", rename_all = "snake_case")]
+pub enum DecideFrom {
+    /// A message (the approval request in the card's thread).
+    Message {
+        /// Channel id.
+        channel: String,
+        /// Message ts.
+        ts: String,
+    },
+    /// The clicker's App Home view.
+    Home {
+        /// The view's id.
+        view_id: String,
+    },
 }
 
 #[cfg(test)]

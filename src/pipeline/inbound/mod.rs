@@ -11,9 +11,9 @@ mod item;
 
 use chrono::{DateTime, Utc};
 
-pub use item::{CaseCommand, Inbound, InboundItem};
+pub use item::{CaseCommand, DecideFrom, Inbound, InboundItem};
 
-use super::authorize::{Ask, Refusal, authorize};
+use super::authorize::{Ask, Refusal, authorize, clicked_on};
 use super::engine::Engine;
 use crate::case::{Case, CaseId, OwnerReply};
 use crate::store::{Store, StoreError};
@@ -106,6 +106,15 @@ pub async fn apply(engine: &Engine, case: &mut Case, item: InboundItem) {
                 refuse(engine, case, &user, &channel, refusal).await;
                 return;
             }
+            if let CaseCommand::Decide {
+                token,
+                approve,
+                from,
+            } = &command
+            {
+                decide(engine, case, &user, &channel, token, *approve, from, now).await;
+                return;
+            }
             analyst_command(case, command, &user, now);
         }
         Inbound::OwnerText { user, text, .. } => {
@@ -137,6 +146,37 @@ fn analyst_command(case: &mut Case, command: CaseCommand, user: &str, now: DateT
         CaseCommand::Contain => {
             case.containment_requested(user, now);
         }
+        // Needs the engine (where it was clicked, `forbid_self`): see `decide`.
+        CaseCommand::Decide { .. } => {
+            tracing::warn!(case = %case.id, user, "an approval reached the plain command path; ignored");
+        }
+    }
+}
+
+/// An approval click, checked again now that it applies (the approval may have been decided
+/// or expired since the ack): the decision through the case, or the refusal to the clicker,
+/// changing nothing.
+#[allow(clippy::too_many_arguments)]
+async fn decide(
+    engine: &Engine,
+    case: &mut Case,
+    user: &str,
+    channel: &str,
+    token: &str,
+    approve: bool,
+    from: &DecideFrom,
+    now: DateTime<Utc>,
+) {
+    let forbid_self = engine.remediation.approvals.forbid_self;
+    let decided = clicked_on(engine, user, from).and_then(|clicked| {
+        case.approval_decided(token, &clicked, user, approve, forbid_self, now)
+            .map_err(Refusal::Approval)
+    });
+    match decided {
+        Ok(d) => {
+            tracing::info!(case = %case.id, call = d.call, approved = d.approved, user, "approval decided")
+        }
+        Err(refusal) => refuse(engine, case, user, channel, refusal).await,
     }
 }
 
@@ -239,7 +279,24 @@ async fn refuse(engine: &Engine, case: &Case, user: &str, channel: &str, refusal
     }
     .emit();
     let text = refusal.text(Some(&case.id));
-    if let Err(e) = engine.slack.ephemeral(channel, user, &text).await {
+    tell(engine, channel, user, &text).await;
+}
+
+/// Shows `text` to `user` alone: in `channel`, or in their DM with the bot when there is no
+/// channel (a click from App Home, a modal). Failures are logged: the refusal already stands.
+pub async fn tell(engine: &Engine, channel: &str, user: &str, text: &str) {
+    let channel = if channel.is_empty() {
+        match engine.slack.open_dm(user).await {
+            Ok(dm) => dm,
+            Err(e) => {
+                tracing::warn!(error = %e, user, "could not open a DM to tell the user why they were refused");
+                return;
+            }
+        }
+    } else {
+        channel.to_string()
+    };
+    if let Err(e) = engine.slack.ephemeral(&channel, user, text).await {
         tracing::warn!(error = %e, "could not tell the user their action was refused");
     }
 }

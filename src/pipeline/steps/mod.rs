@@ -8,6 +8,7 @@
 //! is one file here plus one registration line per match.
 
 mod agent;
+mod approval;
 mod crowdstrike;
 mod enrich;
 mod github;
@@ -51,12 +52,10 @@ pub async fn perform(engine: &Engine, case: &mut Case, rec: &StepRecord) -> Resu
         }
         Step::ToolCall { call } => tool_call::tool_call(engine, case, rec, *call).await?,
         Step::AgentTurn { turn } => agent::agent_turn(engine, case, rec, *turn).await?,
+        Step::RequestApproval { call } => approval::request(engine, case, *call).await?,
+        Step::ApprovalOutcome { call } => approval::outcome(engine, case, *call).await?,
         // Flow 2's steps: registered here as each lands; nothing queues them before then.
-        Step::Classify
-        | Step::FindSop
-        | Step::Remediate
-        | Step::RequestApproval { .. }
-        | Step::ApprovalOutcome { .. } => {
+        Step::Classify | Step::FindSop | Step::Remediate => {
             return Err(StepError::Unexpected(format!(
                 "step {} has no runner in this build",
                 rec.step.kind()
@@ -84,6 +83,7 @@ pub async fn find_existing(
         Step::DmThread { .. } => slack::find_dm_reply(engine, case, rec).await,
         Step::AlertStatus { .. } => Ok(crowdstrike::find_alert_status()),
         Step::ToolCall { call } => tool_call::find_tool_call(engine, case, *call, since).await,
+        Step::RequestApproval { call } => approval::find_request(engine, case, *call).await,
         _ => Ok(false),
     }
 }

@@ -247,7 +247,10 @@ async fn find_reply(
 
 /// Where a case's thread replies go: its card, or for a folded case its digest (waiting
 /// briefly for the digest to be posted).
-async fn thread_parent(engine: &Engine, case: &Case) -> Result<Option<SlackRef>, VendorError> {
+pub(super) async fn thread_parent(
+    engine: &Engine,
+    case: &Case,
+) -> Result<Option<SlackRef>, VendorError> {
     if let Some(card) = &case.card {
         return Ok(Some(card.clone()));
     }
