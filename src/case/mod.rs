@@ -10,6 +10,7 @@
 
 pub mod alert;
 pub mod flow;
+pub mod flow2;
 pub mod note;
 pub mod remediation;
 mod results;

@@ -57,6 +57,9 @@ pub enum ThreadNote {
     Resolved,
     /// The alert's host was network-contained.
     Contained,
+    /// Flow 2 found no SOP to follow (none in the space, or Confluence unreachable): the
+    /// analysts and on-call handle the remediation by hand (what was searched is on the case).
+    NoSop,
     /// A step gave up; the case went on without it.
     StepFailed {
         /// The step's kind.
@@ -105,6 +108,9 @@ pub enum IssueNote {
     },
     /// The case was resolved (the resolution is on the case).
     Resolved,
+    /// Flow 2's plan: classification, SOP of record and every proposed call with its status,
+    /// read from the case when the comment is written.
+    Plan,
 }
 
 /// What a queued step says: a typed note, or the already-rendered text a step stored before

@@ -43,6 +43,9 @@ pub struct Triage {
     /// The agent's closing summary, once it gave one.
     #[serde(default)]
     pub summary: Option<String>,
+    /// The SOP's parsed runbook as read (the `Remediate` step expands it), when it had one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runbook: Option<crate::triage::runbook::Runbook>,
 }
 
 /// Where the SOP search stands.
@@ -233,6 +236,7 @@ impl Triage {
             started_at: now,
             agent_turns: 0,
             summary: None,
+            runbook: None,
         }
     }
 

@@ -15,6 +15,7 @@ pub mod ingest;
 pub mod poller;
 pub mod runner;
 pub mod steps;
+pub mod test_alert;
 pub mod webhook;
 
 pub use engine::Engine;

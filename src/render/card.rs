@@ -181,6 +181,7 @@ pub fn card(case: &Case) -> (String, Vec<SlackBlock>) {
             inline_code(&a.cmdline)
         )));
     }
+    blocks.extend(super::remediation::card_blocks(case));
     let mut links = vec![];
     if let Some(i) = &case.issue {
         links.extend(mrkdwn_link(&i.url, &format!("GitHub #{}", i.number)));

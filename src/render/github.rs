@@ -222,6 +222,7 @@ pub fn note(case: &Case, said: &Said<IssueNote>) -> String {
         IssueNote::OwnerAnswer => owner_answer_comment(case),
         IssueNote::OwnerWrote { text } => owner_wrote_comment(case, text),
         IssueNote::Resolved => resolved_comment(case),
+        IssueNote::Plan => super::remediation::plan_comment(case),
     }
 }
 

@@ -11,6 +11,7 @@ pub mod home;
 pub mod kit;
 pub mod modals;
 pub mod pagerduty;
+pub mod remediation;
 #[cfg(test)]
 mod tests;
 pub mod thread;

@@ -35,6 +35,7 @@ pub fn note(case: &Case, said: &Said<ThreadNote>) -> String {
         ThreadNote::Snoozed { by, for_ } => snoozed(case, by, for_),
         ThreadNote::Resolved => resolved(case),
         ThreadNote::Contained => contained(case),
+        ThreadNote::NoSop => super::remediation::no_sop_reply(case),
         ThreadNote::StepFailed { kind, error } => step_failed(kind, error),
     }
 }

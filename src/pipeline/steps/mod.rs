@@ -12,6 +12,7 @@ mod enrich;
 mod github;
 mod pagerduty;
 mod slack;
+mod sop;
 mod triage;
 
 use chrono::{DateTime, Utc};
@@ -47,11 +48,11 @@ pub async fn perform(engine: &Engine, case: &mut Case, rec: &StepRecord) -> Resu
         Step::AlertStatus { status, comment } => {
             crowdstrike::alert_status(engine, case, rec, status, comment, now).await?
         }
-        // Flow 2's steps: registered here as each lands; nothing queues them before then.
-        Step::Classify
-        | Step::FindSop
-        | Step::Remediate
-        | Step::AgentTurn { .. }
+        Step::Classify => sop::classify(engine, case, now).await,
+        Step::FindSop => sop::find_sop(engine, case, rec, now).await?,
+        Step::Remediate => sop::remediate(engine, case, now),
+        // Flow 2's steps: registered here as each lands.
+        Step::AgentTurn { .. }
         | Step::ToolCall { .. }
         | Step::RequestApproval { .. }
         | Step::ApprovalOutcome { .. } => {

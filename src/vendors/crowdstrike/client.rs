@@ -224,6 +224,30 @@ impl CrowdStrikeClient {
         Ok(found)
     }
 
+    /// `GET /devices/queries/devices/v1?filter=hostname:'…'`: the device ids Falcon has for a
+    /// host name. Alerts from the webhook or `/triage new` name a host but not its device id,
+    /// and the CrowdStrike tools take ids. The name is quoted as an FQL string (`\` and `'`
+    /// escaped) so it cannot widen the filter.
+    pub async fn device_ids_by_hostname(&self, hostname: &str) -> Result<Vec<String>, VendorError> {
+        const CALL: &str = "find device by hostname";
+        let quoted = hostname.replace('\\', "\\\\").replace('\'', "\\'");
+        let filter = format!("hostname:'{quoted}'");
+        let url = self.url("/devices/queries/devices/v1");
+        let env: Envelope<Value> = self
+            .envelope(CALL, false, |http, token| {
+                http.get(&url)
+                    .query(&[("filter", filter.as_str()), ("limit", "10")])
+                    .bearer_auth(token)
+            })
+            .await?;
+        Ok(env
+            .resources
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|v| v.as_str().map(str::to_string))
+            .collect())
+    }
+
     /// Network-contains a host (`action_name=contain`). A host already contained, or on its
     /// way there, is what was asked for: Falcon's 409 for it counts as success.
     pub async fn contain(&self, device_id: &str) -> Result<(), VendorError> {
