@@ -65,19 +65,17 @@ impl Case {
                 " (the model's answer was not used: {why}; the rules decided)"
             ));
         }
-        self.note(now, None, line);
         let mut triage = Triage::new(entities, classification, now);
         if sop_search {
+            self.note(now, None, line);
             self.triage = Some(triage);
             self.push_step(Step::FindSop);
         } else {
+            // One line: the timeline people read stays flow 1's when flow 2 cannot go on.
+            line.push_str("; Confluence is not configured, so no SOP is searched");
+            self.note(now, None, line);
             triage.sop = SopStatus::NotConfigured;
             self.triage = Some(triage);
-            self.note(
-                now,
-                None,
-                "Confluence is not configured: no SOP is searched; flow 1 goes on alone",
-            );
             self.push_step(Step::UpdateCard);
         }
     }
