@@ -533,3 +533,41 @@ async fn a_webhook_alert_naming_a_host_gets_its_device_id_or_a_note() {
     assert!(!t.calls.is_empty());
     bot.running.shutdown().await;
 }
+
+#[tokio::test]
+async fn confluence_refusing_the_search_leaves_the_sop_unavailable_and_says_so() {
+    let ts = sandbox().await;
+    ts.control(
+        "/faults",
+        json!({"service": "confluence", "path": "/wiki/rest/api/search", "status": 403, "times": 0}),
+    )
+    .await;
+    let bot = rules_bot(&ts).await;
+    falcon_alert(
+        &ts,
+        json!({"device": {"device_id": CAROL_MBP}, "severity": 30, "tactic": "Malware",
+               "sha256": "275a021bbfb6489e54d471899f7db9d1663fc695ec2fe2a2c4538aabf651fd0f"}),
+    )
+    .await;
+    let case = planned_case(&ts, &bot).await;
+    let t = case.triage.as_ref().expect("triage");
+    let SopStatus::Unavailable { error } = &t.sop else {
+        panic!("unavailable expected: {:?}", t.sop);
+    };
+    assert!(error.contains("403"), "{error}");
+    assert!(t.calls.is_empty());
+    let card = ts.card_of(case.id.as_str()).await.expect("card");
+    assert!(
+        card.to_string()
+            .contains("Confluence could not be searched")
+    );
+    let thread = ts
+        .replies(ALERTS, card["ts"].as_str().unwrap_or_default())
+        .await;
+    let said = thread
+        .iter()
+        .filter(|m| m.to_string().contains("Confluence could not be searched ("))
+        .count();
+    assert_eq!(said, 1, "{thread:#?}");
+    bot.running.shutdown().await;
+}
