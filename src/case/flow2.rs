@@ -219,3 +219,93 @@ fn runbook_words(state: &RunbookState) -> String {
         RunbookState::Invalid { reason } => format!("its runbook cannot be used: {reason}"),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::case::remediation::{CallStatus, SopRef};
+    use crate::case::{Alert, AlertDevice, CaseId};
+    use crate::triage::classify::classify_rules;
+
+    const BODY: &str = r#"<ac:structured-macro ac:name="code"><ac:parameter ac:name="title">vigil-runbook</ac:parameter><ac:plain-text-body><![CDATA[[
+        {"tool": "crowdstrike_host_details", "args": {"device_id": "{{host}}"}},
+        {"tool": "virustotal_file", "args": {"hash": "{{hash}}"}},
+        {"tool": "crowdstrike_contain_host", "args": {"device_id": "{{host}}"}, "approval": "required"}
+    ]]]></ac:plain-text-body></ac:structured-macro>"#;
+
+    fn kinds(c: &Case) -> Vec<&'static str> {
+        c.steps.iter().map(|s| s.step.kind()).collect()
+    }
+
+    fn policy() -> PlanPolicy {
+        PlanPolicy {
+            caps: Caps::default(),
+            expire_after: std::time::Duration::from_secs(1800),
+            agent: false,
+        }
+    }
+
+    #[test]
+    fn each_stage_happens_once_and_plans_the_runbook_in_order() {
+        let now = Utc::now();
+        let alert = Alert {
+            device: Some(AlertDevice {
+                device_id: "a1b2c3d4e5f60718293a4b5c6d7e8f01".into(),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let mut c = Case::new(CaseId::from_seq(1), alert, "k".into(), now);
+        c.begin_flow2();
+        c.begin_flow2();
+        assert_eq!(kinds(&c), ["classify"]);
+        c.steps.clear();
+        let e = Entities::from_alert(&c.alert);
+        let mut e2 = e.clone();
+        e2.add(crate::triage::entities::EntityKind::Hash, &"ab".repeat(32));
+        let class = classify_rules(&c.alert, &e2);
+        c.classified(e2.clone(), class.clone(), true, now);
+        c.classified(e2, class, true, now);
+        assert_eq!(kinds(&c), ["find_sop"]);
+        c.steps.clear();
+        let runbook = Runbook::from_storage(BODY).expect("runbook");
+        let sop = SopRef {
+            page_id: "98301".into(),
+            title: "SOP".into(),
+            version: 3,
+            url: "https://wiki.example/x".into(),
+            runbook: RunbookState::Parsed {
+                allowlist: runbook.allowlist(),
+                steps: 3,
+            },
+            text: String::new(),
+        };
+        c.sop_searched(SopStatus::Found(sop.clone()), Some(runbook.clone()), now);
+        c.sop_searched(SopStatus::Found(sop), Some(runbook), now);
+        assert_eq!(kinds(&c), ["remediate", "update_card"]);
+        c.steps.clear();
+        c.plan(&policy(), now);
+        c.plan(&policy(), now);
+        let t = c.triage.as_ref().expect("triage");
+        let names: Vec<&str> = t.calls.iter().map(|x| x.name.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "crowdstrike_host_details",
+                "virustotal_file",
+                "crowdstrike_contain_host"
+            ]
+        );
+        assert_eq!(t.calls[2].status, CallStatus::AwaitingApproval);
+        assert_eq!(
+            kinds(&c),
+            [
+                "tool_call",
+                "tool_call",
+                "request_approval",
+                "issue_comment",
+                "update_card"
+            ]
+        );
+    }
+}
