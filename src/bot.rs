@@ -459,6 +459,49 @@ impl Bot {
         "Opening the form…".into()
     }
 
+    /// `/triage test [type]`: lists the types, or admits a synthetic alert of one like any
+    /// other alert (analysts only). The alert id is the command's trigger id, so a redelivered
+    /// command joins the same case.
+    fn test_alert(
+        &self,
+        user: &str,
+        trigger_id: &str,
+        kind: Option<crate::triage::classify::AlertType>,
+    ) -> Result<String, NotPersisted> {
+        use crate::triage::classify::AlertType;
+        if let Err(refusal) = authorize(&self.engine, user, Ask::Analyst) {
+            return Ok(self.told(user, None, refusal));
+        }
+        let Some(kind) = kind else {
+            let types: Vec<String> = AlertType::ALL
+                .iter()
+                .map(|t| format!("`{}`", t.as_str()))
+                .collect();
+            return Ok(format!(
+                "Alert types for `/triage test [type]`: {}.",
+                types.join(", ")
+            ));
+        };
+        let alert = crate::pipeline::test_alert::test_alert(kind, trigger_id, user);
+        match self.engine.admit(alert) {
+            Ok(admission) => {
+                let id = match &admission {
+                    crate::store::Admission::Opened(case) => &case.id,
+                    crate::store::Admission::Duplicate(id)
+                    | crate::store::Admission::Grouped(id) => id,
+                };
+                Ok(format!(
+                    "Injected a test *{}* alert: case {id}.",
+                    kind.as_str()
+                ))
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "could not admit a test alert; not acking the command");
+                Err(NotPersisted(e.to_string()))
+            }
+        }
+    }
+
     /// The new-case form was submitted: the case is admitted like any alert (its id is the
     /// view's, so a resubmitted form cannot open a second case).
     fn new_alert_submitted(
@@ -578,6 +621,9 @@ impl Inbox for Bot {
             Ok(TriageCommand::Show(id)) => self.show(&id, &user),
             Ok(TriageCommand::Stats(period)) => self.stats(period),
             Ok(TriageCommand::New) => self.new_alert_form(&user, event.trigger_id.to_string()),
+            Ok(TriageCommand::Test(kind)) => {
+                self.test_alert(&user, event.trigger_id.as_ref(), kind)?
+            }
             Ok(TriageCommand::Ack(id)) => {
                 self.case_command(&event, delivery, &id, CaseCommand::Ack)?
             }

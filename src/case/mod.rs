@@ -11,6 +11,7 @@
 pub mod alert;
 pub mod approvals;
 pub mod flow;
+pub mod flow2;
 pub mod note;
 pub mod remediation;
 mod results;

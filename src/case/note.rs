@@ -63,6 +63,9 @@ pub enum ThreadNote {
         /// The call's id.
         call: u32,
     },
+    /// Flow 2 found no SOP to follow (none in the space, or Confluence unreachable): the
+    /// analysts and on-call handle the remediation by hand (what was searched is on the case).
+    NoSop,
     /// A step gave up; the case went on without it.
     StepFailed {
         /// The step's kind.
@@ -129,6 +132,9 @@ pub enum IssueNote {
         /// The calls' ids.
         calls: Vec<u32>,
     },
+    /// Flow 2's plan: classification, SOP of record and every proposed call with its status,
+    /// read from the case when the comment is written.
+    Plan,
 }
 
 /// What a queued step says: a typed note, or the already-rendered text a step stored before

@@ -50,6 +50,9 @@ pub struct Triage {
     /// ones.
     #[serde(default)]
     pub reported: Vec<u32>,
+    /// The SOP's parsed runbook as read (the `Remediate` step expands it), when it had one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub runbook: Option<crate::triage::runbook::Runbook>,
 }
 
 /// Where the SOP search stands.
@@ -246,6 +249,7 @@ impl Triage {
             summary: None,
             details: Default::default(),
             reported: Vec::new(),
+            runbook: None,
         }
     }
 

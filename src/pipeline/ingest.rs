@@ -53,8 +53,9 @@ pub fn alert_from_falcon(v: &Value) -> Result<Alert, AlertShapeError> {
         sha256: text(obj, "sha256"),
         link: text(obj, "falcon_host_link"),
         created_at: created_at(obj),
+        entities: falcon_entities(obj),
         raw: v.clone(),
-        // Falcon has no reported sender; its IOCs stay in `raw` for `triage::entities`.
+        // Falcon has no reported sender.
         ..Alert::default()
     })
 }
@@ -86,6 +87,8 @@ pub fn from_webhook(v: &Value) -> Result<Alert, String> {
         severity_name: Alert::severity_label(severity).into(),
         tactic: text("tactic"),
         technique_id: text("technique_id"),
+        sender: text("sender"),
+        entities: webhook_entities(v.get("entities")),
         user_name: text("user"),
         account_upn: text("user_email"),
         device: (!hostname.is_empty()).then(|| AlertDevice {
@@ -142,6 +145,58 @@ pub fn from_form(form: &NewCaseForm) -> Alert {
         raw: serde_json::json!({"opened_by": form.opened_by}),
         ..Default::default()
     }
+}
+
+/// Most values kept per kind of a webhook's `entities` (the case's entity caps apply later;
+/// this only bounds what the stored alert carries).
+const MAX_WEBHOOK_ENTITIES: usize = 50;
+
+/// SPEC §3.1's generic `entities` object: each kind a list of strings; anything else (a
+/// number, a nested object, a missing kind) is left out rather than refusing the alert.
+fn webhook_entities(v: Option<&Value>) -> crate::case::alert::AlertEntities {
+    let list = |key: &str| -> Vec<String> {
+        v.and_then(|e| e.get(key))
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .filter(|s| !s.trim().is_empty())
+            .take(MAX_WEBHOOK_ENTITIES)
+            .map(str::to_string)
+            .collect()
+    };
+    crate::case::alert::AlertEntities {
+        hosts: list("hosts"),
+        users: list("users"),
+        ips: list("ips"),
+        domains: list("domains"),
+        urls: list("urls"),
+        hashes: list("hashes"),
+        emails: list("emails"),
+    }
+}
+
+/// Falcon's `ioc_context[]` (`{"ioc_type", "ioc_value"}`) as the alert's indicators, by kind;
+/// types Vigil has no kind for stay in `raw` only.
+fn falcon_entities(obj: &Map<String, Value>) -> crate::case::alert::AlertEntities {
+    let mut e = crate::case::alert::AlertEntities::default();
+    let iocs = obj.get("ioc_context").and_then(Value::as_array);
+    for ioc in iocs.into_iter().flatten().take(MAX_WEBHOOK_ENTITIES) {
+        let ty = ioc.get("ioc_type").and_then(Value::as_str).unwrap_or("");
+        let Some(value) = ioc.get("ioc_value").and_then(Value::as_str) else {
+            continue;
+        };
+        let list = match ty.to_ascii_lowercase().as_str() {
+            "domain" => &mut e.domains,
+            "url" => &mut e.urls,
+            "ipv4" | "ipv6" | "ip" | "ip_address" => &mut e.ips,
+            "email" => &mut e.emails,
+            t if t.starts_with("hash") || matches!(t, "md5" | "sha1" | "sha256") => &mut e.hashes,
+            _ => continue,
+        };
+        list.push(value.to_string());
+    }
+    e
 }
 
 fn text(obj: &Map<String, Value>, key: &str) -> String {

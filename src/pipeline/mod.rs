@@ -17,6 +17,7 @@ pub mod runner;
 pub mod stats;
 pub mod steps;
 pub mod tools;
+pub mod test_alert;
 pub mod webhook;
 
 pub use engine::Engine;

@@ -181,13 +181,7 @@ pub fn card(case: &Case) -> (String, Vec<SlackBlock>) {
             inline_code(&a.cmdline)
         )));
     }
-    let waiting = super::approval::waiting_lines(case);
-    if !waiting.is_empty() {
-        blocks.push(kit::section(&format!(
-            "*Waiting for approval*\n{}",
-            waiting.join("\n")
-        )));
-    }
+    blocks.extend(super::remediation::card_blocks(case));
     let mut links = vec![];
     if let Some(i) = &case.issue {
         links.extend(mrkdwn_link(&i.url, &format!("GitHub #{}", i.number)));

@@ -223,6 +223,7 @@ pub fn note(case: &Case, said: &Said<IssueNote>) -> String {
         IssueNote::OwnerWrote { text } => owner_wrote_comment(case, text),
         IssueNote::Resolved => resolved_comment(case),
         IssueNote::ToolCalls { calls } => super::tools::calls_comment(case, calls),
+        IssueNote::Plan => super::remediation::plan_comment(case),
     }
 }
 

@@ -12,6 +12,7 @@ pub mod home;
 pub mod kit;
 pub mod modals;
 pub mod pagerduty;
+pub mod remediation;
 #[cfg(test)]
 mod tests;
 pub mod thread;

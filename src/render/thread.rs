@@ -36,6 +36,7 @@ pub fn note(case: &Case, said: &Said<ThreadNote>) -> String {
         ThreadNote::Resolved => resolved(case),
         ThreadNote::Contained => contained(case),
         ThreadNote::ApprovalDecided { call } => super::approval::decided_note(case, *call),
+        ThreadNote::NoSop => super::remediation::no_sop_reply(case),
         ThreadNote::StepFailed { kind, error } => step_failed(kind, error),
         ThreadNote::ToolCall { call } => super::tools::call_reply(case, *call),
         ThreadNote::AgentSummary => super::tools::agent_summary(case),

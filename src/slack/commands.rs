@@ -8,6 +8,8 @@
 
 use std::time::Duration;
 
+use crate::triage::classify::AlertType;
+
 /// Which cases `/triage list` shows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ListFilter {
@@ -43,6 +45,9 @@ pub enum TriageCommand {
     Stats(Duration),
     /// `/triage new`: opens the new-case form.
     New,
+    /// `/triage test [type]`: injects a synthetic alert of that type; without one, lists the
+    /// types.
+    Test(Option<AlertType>),
 }
 
 /// A `/triage` subcommand without its arguments: what help lists and what the parser looks
@@ -69,6 +74,8 @@ pub enum Subcommand {
     Stats,
     /// See [`TriageCommand::New`].
     New,
+    /// See [`TriageCommand::Test`].
+    Test,
 }
 
 /// One subcommand as people meet it: the words that select it, how to type it, what it does.
@@ -85,7 +92,7 @@ pub struct Definition {
 impl Subcommand {
     /// Every subcommand, in the order people need them. The help renders this list and the
     /// parser searches it, so a subcommand left out here neither shows nor parses.
-    pub const ALL: [Subcommand; 10] = [
+    pub const ALL: [Subcommand; 11] = [
         Subcommand::Help,
         Subcommand::List,
         Subcommand::Show,
@@ -96,6 +103,7 @@ impl Subcommand {
         Subcommand::Snooze,
         Subcommand::Stats,
         Subcommand::New,
+        Subcommand::Test,
     ];
 
     /// The subcommand's words, usage and help: the one place each is written.
@@ -151,6 +159,12 @@ impl Subcommand {
                     &["new"],
                     "/triage new",
                     "Open a case by hand: a form for the alert's details.",
+                ),
+                Subcommand::Test => (
+                    &["test"],
+                    "/triage test [type]",
+                    "Inject a synthetic alert of a type (malware, phishing, suspicious_login, c2, \
+                     data_exfiltration, other) and run both flows on it; without a type, list them.",
                 ),
             };
         Definition {
@@ -208,6 +222,12 @@ impl Subcommand {
                 Some(w) => stats_period(w).map(TriageCommand::Stats).ok_or_else(usage),
             },
             Subcommand::New => Ok(TriageCommand::New),
+            Subcommand::Test => match args.first() {
+                None => Ok(TriageCommand::Test(None)),
+                Some(w) => AlertType::from_name(&w.to_ascii_lowercase())
+                    .map(|t| TriageCommand::Test(Some(t)))
+                    .ok_or_else(usage),
+            },
         }
     }
 }
@@ -329,6 +349,7 @@ mod tests {
             TriageCommand::Snooze(..) => Subcommand::Snooze,
             TriageCommand::Stats(_) => Subcommand::Stats,
             TriageCommand::New => Subcommand::New,
+            TriageCommand::Test(_) => Subcommand::Test,
         }
     }
 
@@ -340,6 +361,7 @@ mod tests {
             .replace("[open|mine|high]", "mine")
             .replace("[7d]", "7d")
             .replace("@someone", "<@U0ANA00001|ana>")
+            .replace("[type]", "phishing")
     }
 
     #[test]

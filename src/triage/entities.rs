@@ -211,12 +211,16 @@ impl Entities {
         normalise(kind, value).is_some_and(|v| self.of(kind).contains(&v))
     }
 
-    fn add_device_id(&mut self, id: &str) {
+    /// Adds a Falcon device id found after the alert (a host-name lookup), so `{{host}}`
+    /// expands to it and the CrowdStrike tools may name it; says whether it was new.
+    pub fn add_device_id(&mut self, id: &str) -> bool {
         if self.add(EntityKind::Host, id)
             && let Some(v) = normalise(EntityKind::Host, id)
         {
             self.device_ids.push(v);
+            return true;
         }
+        false
     }
 
     fn set_sender(&mut self, value: &str) {

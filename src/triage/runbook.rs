@@ -94,7 +94,7 @@ impl Placeholder {
 }
 
 /// One step: a tool, its argument templates, and whether it waits for an analyst.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct RunbookStep {
     /// The tool.
     pub tool: ToolName,
@@ -104,8 +104,9 @@ pub struct RunbookStep {
     pub approval_required: bool,
 }
 
-/// A page's runbook, in order.
-#[derive(Debug, Clone, PartialEq)]
+/// A page's runbook, in order. Stored on the case as it was read, so planning after a restart
+/// follows the page version the case recorded, not a later edit.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Runbook {
     /// The steps in the order the page lists them, which is the order they run.
     pub steps: Vec<RunbookStep>,

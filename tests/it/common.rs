@@ -109,8 +109,16 @@ pub fn write_config(ts: &TestSandbox, dir: &std::path::Path) -> std::path::PathB
 
 /// Starts the bot against `ts` and waits for both Socket Mode connections.
 pub async fn start_bot(ts: &TestSandbox) -> Bot {
+    start_bot_with(ts, |text| text).await
+}
+
+/// [`start_bot`] with the written config changed by `edit` first (a section dropped, a
+/// setting pointed elsewhere), for tests of what a setting changes.
+pub async fn start_bot_with(ts: &TestSandbox, edit: impl FnOnce(String) -> String) -> Bot {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = write_config(ts, dir.path());
+    let text = std::fs::read_to_string(&path).expect("config read");
+    std::fs::write(&path, edit(text)).expect("config rewritten");
     let config = vigil::config::Config::load(&path).expect("written config loads unchanged");
     let running = vigil::run::start(&config).await.expect("bot starts");
     wait_for_connections(ts, 2).await;
@@ -119,6 +127,25 @@ pub async fn start_bot(ts: &TestSandbox) -> Bot {
         listen: config.server.listen,
         dir,
     }
+}
+
+/// `text` without its `[name]` section (up to the next section header or the end).
+pub fn drop_section(text: &str, name: &str) -> String {
+    let header = format!("[{name}]");
+    let mut out = String::new();
+    let mut skipping = false;
+    for line in text.lines() {
+        let trimmed = line.trim();
+        if trimmed.starts_with('[') {
+            skipping = trimmed == header;
+        }
+        if !skipping {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    assert!(out.len() < text.len(), "the config has a [{name}] section");
+    out
 }
 
 /// Waits until `n` Socket Mode connections are open.

@@ -8,6 +8,7 @@ mod crash;
 mod doctor;
 mod enrich;
 mod flow;
+mod flow2;
 mod fuzz;
 mod robust;
 mod sandbox_abuseipdb;

@@ -82,6 +82,31 @@ async fn fault(ts: &TestSandbox, spec: Value) {
 }
 
 #[tokio::test]
+async fn crowdstrike_finds_device_ids_by_host_name() {
+    let ts = sandbox().await;
+    let cs = crowdstrike(&ts);
+    let ids = cs
+        .device_ids_by_hostname("ws-carol-mbp")
+        .await
+        .expect("device search");
+    assert_eq!(ids, ["a1b2c3d4e5f60718293a4b5c6d7e8f01"]);
+    // A quote in the name stays inside the FQL string: it matches nothing, widens nothing.
+    let none = cs
+        .device_ids_by_hostname("x' OR hostname:'*")
+        .await
+        .expect("device search");
+    assert!(none.is_empty(), "{none:?}");
+    let sent: Vec<String> = ts
+        .requests("crowdstrike")
+        .await
+        .iter()
+        .filter_map(|r| r["path"].as_str().map(str::to_string))
+        .filter(|p| p.contains("/devices/queries/devices/v1"))
+        .collect();
+    assert_eq!(sent.len(), 2, "{sent:?}");
+}
+
+#[tokio::test]
 async fn crowdstrike_polls_every_alert_shape_and_pages_with_after() {
     let ts = sandbox().await;
     let since = Utc::now() - chrono::Duration::minutes(5);

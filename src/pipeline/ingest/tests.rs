@@ -163,3 +163,30 @@ fn generic_alerts_need_an_id() {
     assert_eq!(a.severity, 100);
     assert_eq!(a.id, "webhook:7");
 }
+
+#[test]
+fn generic_alerts_carry_their_sender_and_entities() {
+    let a = from_webhook(&json!({
+        "id": "m1", "name": "Reported email", "sender": "x@evil.example",
+        "entities": {"urls": ["https://evil.example/a", 7], "hosts": ["WS-1"], "ips": "1.2.3.4"}
+    }))
+    .expect("alert");
+    assert_eq!(a.sender, "x@evil.example");
+    assert_eq!(a.entities.urls, ["https://evil.example/a"]);
+    assert_eq!(a.entities.hosts, ["WS-1"]);
+    assert!(a.entities.ips.is_empty(), "a non-list kind is left out");
+}
+
+#[test]
+fn falcon_ioc_context_becomes_the_alerts_indicators() {
+    let mut v = epp();
+    v["ioc_context"] = json!([
+        {"ioc_type": "domain", "ioc_value": "c2.example"},
+        {"ioc_type": "hash_sha256", "ioc_value": "ab"},
+        {"ioc_type": "registry_key", "ioc_value": "HKLM"}
+    ]);
+    let a = alert_from_falcon(&v).expect("alert");
+    assert_eq!(a.entities.domains, ["c2.example"]);
+    assert_eq!(a.entities.hashes, ["ab"]);
+    assert!(a.entities.urls.is_empty() && a.entities.ips.is_empty());
+}

@@ -14,6 +14,7 @@ mod enrich;
 mod github;
 mod pagerduty;
 mod slack;
+mod sop;
 mod tool_call;
 mod triage;
 
@@ -50,17 +51,13 @@ pub async fn perform(engine: &Engine, case: &mut Case, rec: &StepRecord) -> Resu
         Step::AlertStatus { status, comment } => {
             crowdstrike::alert_status(engine, case, rec, status, comment, now).await?
         }
+        Step::Classify => sop::classify(engine, case, now).await,
+        Step::FindSop => sop::find_sop(engine, case, rec, now).await?,
+        Step::Remediate => sop::remediate(engine, case, now),
         Step::ToolCall { call } => tool_call::tool_call(engine, case, rec, *call).await?,
         Step::AgentTurn { turn } => agent::agent_turn(engine, case, rec, *turn).await?,
         Step::RequestApproval { call } => approval::request(engine, case, *call).await?,
         Step::ApprovalOutcome { call } => approval::outcome(engine, case, *call).await?,
-        // Flow 2's steps: registered here as each lands; nothing queues them before then.
-        Step::Classify | Step::FindSop | Step::Remediate => {
-            return Err(StepError::Unexpected(format!(
-                "step {} has no runner in this build",
-                rec.step.kind()
-            )));
-        }
     }
     Ok(())
 }

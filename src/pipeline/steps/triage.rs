@@ -21,9 +21,11 @@ pub(super) fn prioritise(engine: &Engine, case: &mut Case, now: DateTime<Utc>) {
     announce_or_fold(engine, case, now);
 }
 
-/// Asks the owner or pages, by the case's own transition.
+/// Asks the owner or pages, by the case's own transition; flow 2 follows on the same case
+/// right after flow 1's engagement is queued, so the owner's DM never waits on it.
 pub(super) fn route(engine: &Engine, case: &mut Case, now: DateTime<Utc>) {
     case.route(now, &engine.triage.owner_policy());
+    case.begin_flow2();
 }
 
 /// Storms: right after the priority is known, a low-priority case whose card would queue

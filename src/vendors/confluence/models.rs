@@ -250,6 +250,65 @@ impl Page {
     }
 }
 
+/// The storage-format body as plain text for people and the agent, at most `max` bytes: tags
+/// dropped (block tags end a line), CDATA kept, the common entities decoded, blank runs
+/// squeezed. The agent reads it as data inside a delimited field, so this only has to be
+/// readable, not faithful.
+pub fn storage_text(storage: &str, max: usize) -> String {
+    let mut out = String::with_capacity(storage.len().min(max));
+    let mut rest = storage;
+    while !rest.is_empty() && out.len() < max {
+        if let Some(after) = rest.strip_prefix("<![CDATA[") {
+            let end = after.find("]]>").unwrap_or(after.len());
+            out.push_str(&after[..end]);
+            rest = after.get(end + 3..).unwrap_or("");
+        } else if rest.starts_with('<') {
+            let end = rest.find('>').map(|i| i + 1).unwrap_or(rest.len());
+            let tag = rest[..end]
+                .trim_start_matches(['<', '/'])
+                .to_ascii_lowercase();
+            let name: String = tag
+                .chars()
+                .take_while(|c| c.is_ascii_alphanumeric())
+                .collect();
+            if matches!(
+                name.as_str(),
+                "p" | "br" | "li" | "tr" | "div" | "h1" | "h2" | "h3" | "h4" | "h5" | "h6"
+            ) {
+                out.push('\n');
+            }
+            rest = &rest[end..];
+        } else {
+            let end = rest.find('<').unwrap_or(rest.len());
+            out.push_str(&decode_entities(&rest[..end]));
+            rest = &rest[end..];
+        }
+    }
+    let squeezed: Vec<&str> = out
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect();
+    let mut text = squeezed.join("\n");
+    if text.len() > max {
+        let mut cut = max;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+    }
+    text
+}
+
+fn decode_entities(text: &str) -> String {
+    text.replace("&nbsp;", " ")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&amp;", "&")
+}
+
 /// An id Confluence sends as a string (or, from some proxies, a number).
 fn id_text<'de, D: serde::Deserializer<'de>>(d: D) -> Result<String, D::Error> {
     let v = Value::deserialize(d)?;
