@@ -19,7 +19,7 @@ use futures_util::FutureExt;
 use super::config::TriageConfig;
 use super::failpoint;
 use super::inbound::{self, InboundItem};
-use super::runner::{Runner, panic_message};
+use super::runner::{Lane, Runner, panic_message};
 use super::steps;
 use crate::case::note::ThreadNote;
 use crate::case::{Alert, Case, CaseId, Step, StepRecord};
@@ -142,9 +142,11 @@ pub struct Engine {
     /// When each case next needs attention (a pending step, a retry, an owner timer). Only the
     /// engine writes cases, so keeping this on every save makes the timer tick a map scan
     /// instead of decoding every case from the store.
-    wake: parking_lot::Mutex<HashMap<CaseId, DateTime<Utc>>>,
+    wake: parking_lot::Mutex<HashMap<CaseId, (DateTime<Utc>, Lane)>>,
     /// Every case's summary for `/triage list` and `stats`, kept on every save like `wake`.
     pub board: super::board::Board,
+    /// Which case an owner's DM text is for, kept on every save like `board`.
+    dms: super::dm_index::DmIndex,
     /// One pass over stray items (no case) at a time, in inbox order; `strays_due` says a
     /// pass is wanted, so ticks never pile up passes while Slack is slow.
     strays: tokio::sync::Mutex<()>,
@@ -205,6 +207,7 @@ impl Engine {
             runner: Runner::new(concurrency),
             wake: parking_lot::Mutex::new(HashMap::new()),
             board: super::board::Board::default(),
+            dms: super::dm_index::DmIndex::default(),
             strays: tokio::sync::Mutex::new(()),
             strays_due: std::sync::atomic::AtomicBool::new(false),
             targets: parking_lot::Mutex::new(HashMap::new()),
@@ -223,10 +226,7 @@ impl Engine {
         let admission = self.store.admit(&alert, &key, window, now, &open, &group)?;
         match &admission {
             Admission::Opened(case) => {
-                self.board.update(case);
-                if let Some(t) = next_wake(case) {
-                    self.wake.lock().insert(case.id.clone(), t);
-                }
+                self.remember(case);
                 events::CaseOpened {
                     case: &case.id,
                     alert: &alert.id,
@@ -256,11 +256,16 @@ impl Engine {
 
     /// Asks for a case to be processed.
     pub fn kick(self: &Arc<Self>, id: CaseId) {
+        self.kick_in(id, Lane::Normal);
+    }
+
+    /// Asks for a case to be processed in `lane` (see [`Lane`]; [`lane_of`] says which).
+    fn kick_in(self: &Arc<Self>, id: CaseId, lane: Lane) {
         let engine = self.clone();
-        self.runner.kick(id, move |id| {
+        self.runner.kick_in(id, lane, move |id, lane| {
             let engine = engine.clone();
             async move {
-                let run = std::panic::AssertUnwindSafe(engine.process(&id));
+                let run = std::panic::AssertUnwindSafe(engine.process(&id, lane));
                 if let Err(panic) = run.catch_unwind().await {
                     engine.unexpected(&id, &panic_message(panic.as_ref()));
                 }
@@ -302,12 +307,13 @@ impl Engine {
     pub fn recover(self: &Arc<Self>) -> Result<(), StoreError> {
         let cases = self.store.cases()?;
         self.board.rebuild(&cases);
+        self.dms.rebuild(&cases);
         {
             let mut wake = self.wake.lock();
             wake.clear();
             for case in &cases {
                 if let Some(t) = next_wake(case) {
-                    wake.insert(case.id.clone(), t);
+                    wake.insert(case.id.clone(), (t, lane_of(case)));
                 }
             }
         }
@@ -339,28 +345,43 @@ impl Engine {
             Err(e) => tracing::error!(error = %e, "cannot read inbound items"),
         }
         let now = Utc::now();
-        let due: Vec<CaseId> = self
+        let due: Vec<(CaseId, Lane)> = self
             .wake
             .lock()
             .iter()
-            .filter(|(_, t)| **t <= now)
-            .map(|(id, _)| id.clone())
+            .filter(|(_, (t, _))| *t <= now)
+            .map(|(id, (_, lane))| (id.clone(), *lane))
             .collect();
-        for id in due {
-            self.kick(id);
+        for (id, lane) in due {
+            self.kick_in(id, lane);
         }
     }
 
     /// Saves a case and notes when it next needs attention.
     fn save(&self, case: &Case) -> Result<(), StoreError> {
         self.store.save(case)?;
+        self.remember(case);
+        Ok(())
+    }
+
+    /// Like [`Engine::save`], handing the case back: a run keeps the case it saved instead of
+    /// reading it again before every step (the runner is the only writer, so the kept case is
+    /// the stored case; a failed save ends the run, and the next run reads the store).
+    fn saved(&self, case: Case) -> Result<Case, StoreError> {
+        self.save(&case)?;
+        Ok(case)
+    }
+
+    /// Updates what the engine keeps in memory about a stored case: its board line, its DM
+    /// index entry and when it next needs attention.
+    fn remember(&self, case: &Case) {
         self.board.update(case);
+        self.dms.update(case);
         let mut wake = self.wake.lock();
         match next_wake(case) {
-            Some(t) => wake.insert(case.id.clone(), t),
+            Some(t) => wake.insert(case.id.clone(), (t, lane_of(case))),
             None => wake.remove(&case.id),
         };
-        Ok(())
     }
 
     /// The inbox's items that decode, oldest first. An item that does not decode is refused
@@ -397,7 +418,7 @@ impl Engine {
         if let Some(id) = self.targets.lock().get(&seq) {
             return Ok(Some(id.clone()));
         }
-        let found = inbound::target(&self.store, item)?;
+        let found = self.dms.target(item);
         if let Some(id) = &found {
             self.targets.lock().insert(seq, id.clone());
         }
@@ -419,20 +440,10 @@ impl Engine {
         }
         match &item.case {
             Some(id) => self.kick(id.clone()),
-            None => {
-                // Finding the case of an owner's free text reads every case: after the ack.
-                let engine = self.clone();
-                let item = item.clone();
-                tokio::spawn(async move {
-                    match inbound::target(&engine.store, &item) {
-                        Ok(Some(id)) => engine.kick(id),
-                        Ok(None) => engine.finish_strays(),
-                        Err(e) => {
-                            tracing::error!(error = %e, "cannot find the case of an inbound item; the timer retries")
-                        }
-                    }
-                });
-            }
+            None => match self.dms.target(item) {
+                Some(id) => self.kick(id),
+                None => self.finish_strays(),
+            },
         }
         Ok(true)
     }
@@ -463,57 +474,75 @@ impl Engine {
         Ok(())
     }
 
-    /// Processes one case: inbound items, timers, then outbox steps in order.
-    async fn process(self: &Arc<Self>, id: &CaseId) {
-        if let Err(e) = self.apply_inbound(id).await {
-            tracing::error!(case = %id, error = %e, "applying inbound items failed");
-            return;
-        }
-        if let Err(e) = self.apply_timers(id) {
+    /// Processes one case: inbound items, timers, then outbox steps in order. The case is read
+    /// once and kept across the run (see [`Engine::saved`]). An express run does only the
+    /// paced step that earned it, then goes back to the normal lane.
+    async fn process(self: &Arc<Self>, id: &CaseId, lane: Lane) {
+        let case = match self.store.get(id) {
+            Ok(case) => case,
+            Err(e) => {
+                tracing::error!(case = %id, error = %e, "cannot read case");
+                return;
+            }
+        };
+        let mut case = match self.apply_inbound(id, case).await {
+            Ok(Some(case)) => case,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::error!(case = %id, error = %e, "applying inbound items failed");
+                return;
+            }
+        };
+        if let Err(e) = self.apply_timers(&mut case) {
             tracing::error!(case = %id, error = %e, "applying timers failed");
             return;
         }
         for _ in 0..MAX_STEPS_PER_RUN {
-            let case = match self.store.get(id) {
-                Ok(Some(c)) => c,
-                Ok(None) => return,
-                Err(e) => {
-                    tracing::error!(case = %id, error = %e, "cannot read case");
-                    return;
-                }
-            };
             let Some(rec) = case.steps.first().cloned() else {
                 return;
             };
             if rec.not_before.is_some_and(|t| t > Utc::now()) {
                 return;
             }
-            if let Err(e) = self.run_step(case, rec).await {
-                tracing::error!(case = %id, error = %e, "store failed while running a step; it will be retried");
+            if lane == Lane::Express && lane_of(&case) != Lane::Express {
+                self.kick(id.clone());
                 return;
             }
+            case = match self.run_step(case, rec).await {
+                Ok(case) => case,
+                Err(e) => {
+                    tracing::error!(case = %id, error = %e, "store failed while running a step; it will be retried");
+                    return;
+                }
+            };
         }
         self.kick(id.clone());
     }
 
-    async fn apply_inbound(self: &Arc<Self>, id: &CaseId) -> Result<(), StoreError> {
+    /// Applies the case's queued items in inbox order; hands back the case as saved (`None`:
+    /// no such case, and its items are finished).
+    async fn apply_inbound(
+        self: &Arc<Self>,
+        id: &CaseId,
+        mut case: Option<Case>,
+    ) -> Result<Option<Case>, StoreError> {
         for (seq, item) in self.queued()? {
             if self.target_of(seq, &item)?.as_ref() != Some(id) {
                 continue;
             }
-            let Some(mut case) = self.store.get(id)? else {
+            let Some(current) = case.as_mut() else {
                 self.store.finish(seq)?;
                 continue;
             };
-            if case.mark_applied(seq) {
-                let mut work = case.clone();
+            if current.mark_applied(seq) {
+                let mut work = current.clone();
                 let what = item.event.kind();
                 let run = std::panic::AssertUnwindSafe(async {
                     test_panic("inbound", &work.alert.id);
                     inbound::apply(self, &mut work, item).await
                 });
                 match run.catch_unwind().await {
-                    Ok(()) => case = work,
+                    Ok(()) => *current = work,
                     Err(panic) => {
                         let panic = panic_message(panic.as_ref());
                         events::UnexpectedFailure {
@@ -522,24 +551,21 @@ impl Engine {
                             during: events::During::Inbound { seq, kind: what },
                         }
                         .emit();
-                        case.note(
+                        current.note(
                             Utc::now(),
                             None,
                             format!("An inbound `{what}` item (#{seq}) failed unexpectedly and was set aside: {panic}"),
                         );
                     }
                 }
-                self.save(&case)?;
+                self.save(current)?;
             }
             self.store.finish(seq)?;
         }
-        Ok(())
+        Ok(case)
     }
 
-    fn apply_timers(&self, id: &CaseId) -> Result<(), StoreError> {
-        let Some(mut case) = self.store.get(id)? else {
-            return Ok(());
-        };
+    fn apply_timers(&self, case: &mut Case) -> Result<(), StoreError> {
         let now = Utc::now();
         let mut work = case.clone();
         let run = std::panic::AssertUnwindSafe(|| {
@@ -547,31 +573,34 @@ impl Engine {
             work.apply_timers(now, &self.triage.owner_policy())
         });
         match std::panic::catch_unwind(run) {
-            Ok(true) => self.save(&work)?,
+            Ok(true) => {
+                self.save(&work)?;
+                *case = work;
+            }
             Ok(false) => {}
             Err(panic) => {
                 let panic = panic_message(panic.as_ref());
                 events::UnexpectedFailure {
-                    case: id,
+                    case: &case.id,
                     panic: &panic,
                     during: events::During::Timers,
                 }
                 .emit();
                 case.timers_failed(&panic, now);
-                self.save(&case)?;
+                self.save(case)?;
             }
         }
         Ok(())
     }
 
     /// Runs the first step: intent, effect, record; or the failure, visibly.
-    async fn run_step(&self, mut case: Case, rec: StepRecord) -> Result<(), StoreError> {
+    async fn run_step(&self, mut case: Case, rec: StepRecord) -> Result<Case, StoreError> {
         let kind = rec.step.kind();
         if let Some(slot) = steps::defer_until(self, &case, &rec) {
             if let Some(first) = case.steps.first_mut() {
                 first.not_before = Some(slot);
             }
-            return self.save(&case);
+            return self.saved(case);
         }
         if rec.step.needs_intent() {
             if let Some(at) = rec.intent_at {
@@ -598,7 +627,7 @@ impl Engine {
                         }
                         .emit();
                         remove_step(&mut case, rec.seq);
-                        return self.save(&case);
+                        return self.saved(case);
                     }
                     Ok(false) => {}
                     Err(e) => return self.failed(case, &rec, StepError::Vendor(e)),
@@ -641,14 +670,14 @@ impl Engine {
                     outcome: events::StepOutcome::Done,
                 }
                 .emit();
-                self.save(&case)
+                self.saved(case)
             }
             Err(e) => self.failed(case, &rec, e),
         }
     }
 
     /// Records a failed attempt: retry later for transient errors, give up visibly otherwise.
-    fn failed(&self, mut case: Case, rec: &StepRecord, err: StepError) -> Result<(), StoreError> {
+    fn failed(&self, mut case: Case, rec: &StepRecord, err: StepError) -> Result<Case, StoreError> {
         let kind = rec.step.kind();
         let (transient, wait, message) = match &err {
             StepError::Vendor(e) => (e.is_transient(), e.retry_after(), e.to_string()),
@@ -714,7 +743,7 @@ impl Engine {
                 });
             }
         }
-        self.save(&case)
+        self.saved(case)
     }
 }
 
@@ -754,6 +783,18 @@ pub fn next_wake(case: &Case) -> Option<DateTime<Utc>> {
         .into_iter()
         .flatten()
         .min()
+}
+
+/// The lane a case's next run goes in: express when its next step is a GitHub issue deferred
+/// to its slot at the content-creation pace (see `steps::github::defer_issue`), so the slot is
+/// not lost behind runs waiting on Slack's channel limit.
+pub fn lane_of(case: &Case) -> Lane {
+    match case.steps.first() {
+        Some(rec) if matches!(rec.step, Step::CreateIssue) && rec.not_before.is_some() => {
+            Lane::Express
+        }
+        _ => Lane::Normal,
+    }
 }
 
 fn remove_step(case: &mut Case, seq: u64) {
@@ -870,6 +911,43 @@ pub(crate) mod tests {
         );
         assert_eq!(notes(&c, "gave up on prioritise"), 1);
         until("the runner to let go", || engine.busy() == 0).await;
+    }
+
+    #[tokio::test]
+    async fn a_run_reads_its_case_once_and_keeps_the_case_it_stored() {
+        let memory = Arc::new(MemoryStore::new());
+        let engine = engine(memory.clone());
+        let a = alert("kept-case");
+        let steps = [
+            Step::Prioritise,
+            Step::IssueLabels { labels: vec![] },
+            Step::Prioritise,
+        ];
+        let Admission::Opened(case) = admit(&engine, &a, "k-kept", &steps) else {
+            panic!("opens")
+        };
+        // A grouped alert queued before the run: applied first, then the three steps.
+        assert_eq!(
+            admit(&engine, &alert("kept-case-2"), "k-kept", &[]),
+            Admission::Grouped(case.id.clone())
+        );
+        let before = memory.gets();
+        engine.kick(case.id.clone());
+        until("the runner to let go", || engine.busy() == 0).await;
+        assert_eq!(memory.gets() - before, 1, "one read for the whole run");
+        let stored = memory.get(&case.id).expect("get").expect("case");
+        // Every step built on the previous one's save: the grouped alert applied, the
+        // decision made, and every step (the three and the grouped alert's, all no-ops
+        // without vendors) gone.
+        assert!(stored.decision.is_some());
+        assert!(stored.grouped.iter().any(|g| g.id == "kept-case-2"));
+        assert!(stored.steps.is_empty(), "{:?}", stored.steps);
+        assert_eq!(
+            next_wake(&stored),
+            None,
+            "the wake map was kept from the stored case"
+        );
+        assert!(engine.wake.lock().get(&case.id).is_none());
     }
 
     #[tokio::test]

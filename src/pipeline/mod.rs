@@ -7,6 +7,7 @@ pub mod authorize;
 pub mod board;
 pub mod config;
 pub mod digest;
+pub mod dm_index;
 pub mod engine;
 pub mod failpoint;
 pub mod home;

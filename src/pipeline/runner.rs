@@ -18,10 +18,27 @@ use futures_util::FutureExt;
 use parking_lot::Mutex;
 use tokio::sync::Semaphore;
 
+/// Which permits a run may take. The express lane exists for work that is due at a vendor's
+/// pace (a storm's deferred GitHub issue at its slot): behind 32 runs waiting on the alerts
+/// channel's 1 message/s it would miss its slot, and every missed slot is lost for good at a
+/// fixed rate limit. An express run may take a normal permit or one of a few of its own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Lane {
+    /// Any work: waits for one of the `concurrency` permits.
+    Normal,
+    /// Paced work due now: also has [`EXPRESS_PERMITS`] permits no normal run can hold.
+    Express,
+}
+
+/// Permits only express runs may hold.
+pub const EXPRESS_PERMITS: usize = 4;
+
 /// Runs `work(key)` for kicked keys, sequentially per key.
 pub struct Runner<K> {
-    state: Arc<Mutex<HashMap<K, bool>>>,
+    /// Keys running or waiting for a permit; `Some(lane)` = run once more, in that lane.
+    state: Arc<Mutex<HashMap<K, Option<Lane>>>>,
     permits: Arc<Semaphore>,
+    express: Arc<Semaphore>,
 }
 
 impl<K> Clone for Runner<K> {
@@ -29,45 +46,62 @@ impl<K> Clone for Runner<K> {
         Runner {
             state: self.state.clone(),
             permits: self.permits.clone(),
+            express: self.express.clone(),
         }
     }
 }
 
 impl<K: Eq + Hash + Clone + std::fmt::Debug + Send + Sync + 'static> Runner<K> {
-    /// A runner allowing `concurrency` keys at once.
+    /// A runner allowing `concurrency` keys at once (and [`EXPRESS_PERMITS`] more in the
+    /// express lane).
     pub fn new(concurrency: usize) -> Self {
         Runner {
             state: Arc::new(Mutex::new(HashMap::new())),
             permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            express: Arc::new(Semaphore::new(EXPRESS_PERMITS)),
         }
     }
 
-    /// Asks for `key` to be processed by `work`; returns at once.
+    /// Asks for `key` to be processed by `work` in the normal lane; returns at once.
     pub fn kick<F, Fut>(&self, key: K, work: F)
     where
         F: Fn(K) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = ()> + Send + 'static,
     {
+        self.kick_in(key, Lane::Normal, move |k, _| work(k));
+    }
+
+    /// Asks for `key` to be processed by `work(key, lane)`; returns at once. A kick while the
+    /// key runs makes it run once more (in the higher of the lanes asked for since), with a
+    /// permit taken afresh for every run.
+    pub fn kick_in<F, Fut>(&self, key: K, lane: Lane, work: F)
+    where
+        F: Fn(K, Lane) -> Fut + Send + Sync + 'static,
+        Fut: Future<Output = ()> + Send + 'static,
+    {
         {
             let mut state = self.state.lock();
             if let Some(again) = state.get_mut(&key) {
-                *again = true;
+                *again = Some(again.map_or(lane, |l| l.max(lane)));
                 return;
             }
-            state.insert(key.clone(), false);
+            state.insert(key.clone(), None);
         }
-        let state = self.state.clone();
-        let permits = self.permits.clone();
+        let runner = self.clone();
         tokio::spawn(async move {
-            let _permit = permits.acquire_owned().await;
+            let mut lane = lane;
             loop {
-                let run = std::panic::AssertUnwindSafe(async { work(key.clone()).await });
+                let permit = runner.permit(lane).await;
+                let run = std::panic::AssertUnwindSafe(async { work(key.clone(), lane).await });
                 if let Err(panic) = run.catch_unwind().await {
                     tracing::error!(key = ?key, panic = %panic_message(panic.as_ref()), "work panicked; the key is released");
                 }
-                let mut s = state.lock();
+                drop(permit);
+                let mut s = runner.state.lock();
                 match s.get_mut(&key) {
-                    Some(again) if *again => *again = false,
+                    Some(again @ Some(_)) => {
+                        lane = again.take().unwrap_or(Lane::Normal);
+                    }
                     _ => {
                         s.remove(&key);
                         break;
@@ -75,6 +109,20 @@ impl<K: Eq + Hash + Clone + std::fmt::Debug + Send + Sync + 'static> Runner<K> {
                 }
             }
         });
+    }
+
+    /// A permit for one run in `lane` (`None` only if a semaphore was closed, which never
+    /// happens: the run then goes without one rather than never).
+    async fn permit(&self, lane: Lane) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        let normal = self.permits.clone().acquire_owned();
+        match lane {
+            Lane::Normal => normal.await.ok(),
+            Lane::Express => tokio::select! {
+                biased;
+                p = self.express.clone().acquire_owned() => p.ok(),
+                p = normal => p.ok(),
+            },
+        }
     }
 
     /// How many keys are being processed or waiting for a permit.
@@ -153,6 +201,50 @@ mod tests {
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
         assert!(max_seen.load(Ordering::SeqCst) > 1);
+    }
+
+    #[tokio::test]
+    async fn an_express_run_goes_while_every_normal_permit_is_held() {
+        let runner = Runner::new(1);
+        let release = Arc::new(tokio::sync::Notify::new());
+        let held = Arc::new(AtomicUsize::new(0));
+        {
+            let (release, held) = (release.clone(), held.clone());
+            runner.kick(1u32, move |_k| {
+                let (release, held) = (release.clone(), held.clone());
+                async move {
+                    held.fetch_add(1, Ordering::SeqCst);
+                    release.notified().await;
+                }
+            });
+        }
+        while held.load(Ordering::SeqCst) == 0 {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
+        let express_ran = Arc::new(tokio::sync::Notify::new());
+        {
+            let express_ran = express_ran.clone();
+            runner.kick_in(2u32, Lane::Express, move |_k, lane| {
+                let express_ran = express_ran.clone();
+                async move {
+                    assert_eq!(lane, Lane::Express);
+                    express_ran.notify_one();
+                }
+            });
+        }
+        // The express run finishing while key 1 still holds the only normal permit is the proof.
+        tokio::time::timeout(Duration::from_secs(5), express_ran.notified())
+            .await
+            .expect("the express run waited for the normal permit");
+        assert_eq!(
+            held.load(Ordering::SeqCst),
+            1,
+            "key 1 still holds its permit"
+        );
+        release.notify_one();
+        while runner.busy() > 0 {
+            tokio::time::sleep(Duration::from_millis(2)).await;
+        }
     }
 
     #[tokio::test]

@@ -20,6 +20,8 @@ struct State {
     dms: HashMap<String, BTreeSet<u64>>,
     inbox_seq: u64,
     inbox: BTreeMap<u64, Vec<u8>>,
+    /// Case reads so far: how a test proves a run reads its case once.
+    gets: usize,
 }
 
 /// The in-memory store: the same semantics without durability, for tests (unit, fuzz and
@@ -42,6 +44,12 @@ impl MemoryStore {
         let n = s.inbox_seq;
         s.inbox.insert(n, bytes.to_vec());
         n
+    }
+
+    /// How many times a case was read ([`Store::get`]).
+    #[cfg(test)]
+    pub(crate) fn gets(&self) -> usize {
+        self.0.lock().gets
     }
 }
 
@@ -90,7 +98,8 @@ impl Store for MemoryStore {
     }
 
     fn get(&self, id: &CaseId) -> Result<Option<Case>, StoreError> {
-        let s = self.0.lock();
+        let mut s = self.0.lock();
+        s.gets += 1;
         Ok(s.by_id.get(id).and_then(|n| s.cases.get(n)).cloned())
     }
 

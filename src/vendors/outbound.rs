@@ -16,6 +16,7 @@ use std::num::NonZeroU32;
 use std::time::Duration;
 
 use backon::{BackoffBuilder, ExponentialBuilder};
+use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 
 use super::VendorError;
@@ -208,6 +209,52 @@ pub struct Outbound {
     name: &'static str,
     limiter: DefaultKeyedRateLimiter<String>,
     policy: RetryPolicy,
+    ahead: Ahead,
+}
+
+/// Callers of [`Outbound::call_ahead`] waiting on the limiter. While any waits, other callers
+/// of the same scheduler take no cell, so at GitHub's content limit a storm's issues are
+/// created before anyone's comments (a comment can wait; a case without its issue cannot be
+/// worked). Issue slots are paced for issues alone (`Pacer`), and this keeps them true.
+#[derive(Default)]
+struct Ahead {
+    waiting: std::sync::atomic::AtomicUsize,
+    idle: tokio::sync::Notify,
+}
+
+/// One waiting priority caller; leaving lets the others go once none is left.
+struct AheadTurn<'a>(&'a Ahead);
+
+impl Ahead {
+    fn enter(&self) -> AheadTurn<'_> {
+        self.waiting
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        AheadTurn(self)
+    }
+
+    /// Waits until no priority caller waits.
+    async fn clear(&self) {
+        loop {
+            let idle = self.idle.notified();
+            if self.waiting.load(std::sync::atomic::Ordering::SeqCst) == 0 {
+                return;
+            }
+            idle.await;
+        }
+    }
+}
+
+impl Drop for AheadTurn<'_> {
+    fn drop(&mut self) {
+        if self
+            .0
+            .waiting
+            .fetch_sub(1, std::sync::atomic::Ordering::SeqCst)
+            == 1
+        {
+            self.0.idle.notify_waiters();
+        }
+    }
 }
 
 impl fmt::Debug for Outbound {
@@ -226,6 +273,7 @@ impl Outbound {
             name,
             limiter: RateLimiter::keyed(quota),
             policy,
+            ahead: Ahead::default(),
         }
     }
 
@@ -252,7 +300,44 @@ impl Outbound {
         F: FnMut() -> Fut,
         Fut: Future<Output = Result<T, VendorError>>,
     {
-        self.run(Some(key), call, f).await
+        self.run(Some((key, false)), call, f).await
+    }
+
+    /// Like [`Outbound::call`], but ahead of every `call` waiting on the same scheduler: they
+    /// take no limiter cell while this waits (issue creation before comments at GitHub's
+    /// content limit).
+    pub async fn call_ahead<T, F, Fut>(
+        &self,
+        key: &str,
+        call: &'static str,
+        f: F,
+    ) -> Result<T, VendorError>
+    where
+        F: FnMut() -> Fut,
+        Fut: Future<Output = Result<T, VendorError>>,
+    {
+        self.run(Some((key, true)), call, f).await
+    }
+
+    /// Waits for a limiter cell for `key`: at once in turn for a priority caller, and for the
+    /// others only while no priority caller waits (re-checked after every wait).
+    async fn turn(&self, key: &str, ahead: bool) {
+        let key = key.to_string();
+        if ahead {
+            let _turn = self.ahead.enter();
+            self.limiter.until_key_ready(&key).await;
+            return;
+        }
+        loop {
+            self.ahead.clear().await;
+            match self.limiter.check_key(&key) {
+                Ok(()) => return,
+                Err(not_until) => {
+                    let wait = not_until.wait_time_from(DefaultClock::default().now());
+                    tokio::time::sleep(wait.max(Duration::from_millis(1))).await;
+                }
+            }
+        }
     }
 
     /// Like [`Outbound::call`] but without waiting on the limiter: for calls the vendor does
@@ -271,7 +356,7 @@ impl Outbound {
 
     async fn run<T, F, Fut>(
         &self,
-        key: Option<&str>,
+        key: Option<(&str, bool)>,
         call: &'static str,
         mut f: F,
     ) -> Result<T, VendorError>
@@ -284,8 +369,8 @@ impl Outbound {
         let mut waited = Duration::ZERO;
         let mut attempt = 1;
         loop {
-            if let Some(key) = key {
-                self.limiter.until_key_ready(&key.to_string()).await;
+            if let Some((key, ahead)) = key {
+                self.turn(key, ahead).await;
             }
             let err = match f().await {
                 Ok(v) => return Ok(v),
@@ -501,6 +586,43 @@ mod tests {
         assert_eq!(waits[..2], [0, 0], "{waits:?}");
         assert!((900..=1000).contains(&waits[2]), "{waits:?}");
         assert!((1900..=2000).contains(&waits[3]), "{waits:?}");
+    }
+
+    #[tokio::test]
+    async fn calls_ahead_take_the_limit_before_the_calls_already_waiting() {
+        // One call every 50 ms, no burst: eight comments queue, then two issues arrive.
+        let quota = Quota::per_second(NonZeroU32::new(20).unwrap_or(NonZeroU32::MIN))
+            .allow_burst(NonZeroU32::MIN);
+        let out = Outbound::new("GitHub", quota, RetryPolicy::no_retry());
+        let order = parking_lot::Mutex::new(Vec::new());
+        let (out, order) = (&out, &order);
+        let comments = (0..8).map(|i| {
+            futures_util::FutureExt::boxed(async move {
+                out.call("content", "comment", || async { Ok::<_, VendorError>(()) })
+                    .await
+                    .ok();
+                order.lock().push(format!("comment {i}"));
+            })
+        });
+        let issues = (0..2).map(|i| {
+            futures_util::FutureExt::boxed(async move {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                out.call_ahead("content", "create issue", || async {
+                    Ok::<_, VendorError>(())
+                })
+                .await
+                .ok();
+                order.lock().push(format!("issue {i}"));
+            })
+        });
+        futures_util::future::join_all(comments.chain(issues)).await;
+        let order = order.lock().clone();
+        assert_eq!(order.len(), 10);
+        let first_two: Vec<&String> = order[1..3].iter().collect();
+        assert!(
+            first_two.iter().all(|c| c.starts_with("issue")),
+            "the issues came right after the comment that had the cell: {order:?}"
+        );
     }
 
     #[tokio::test]

@@ -232,3 +232,73 @@ async fn a_storm_folds_low_cards_into_a_digest_and_keeps_high_cards_and_pages() 
     }
     bot.running.shutdown().await;
 }
+
+/// Storm ordering: under a burst, with every case still busy with its own steps and many
+/// envelopes in flight at once on concurrent handlers, each case's own events apply in the
+/// order they were acked. Every case gets `/triage ack` then `/triage resolve` back to back
+/// (all cases at once): each must end resolved with "Acknowledged" before "Resolved" on its
+/// timeline (an ack applied after the resolve would be refused, since the case is closed).
+#[tokio::test]
+async fn under_a_burst_each_cases_events_apply_in_the_order_they_were_acked() {
+    const CASES: usize = 16;
+    const ANA: &str = "U0ANA00001";
+    let ts = sandbox().await;
+    let bot = start_bot(&ts).await;
+    for i in 0..CASES {
+        ts.control(
+            "/crowdstrike/alerts",
+            json!({"device": {"device_id": CAROL_MBP}, "severity": if i % 4 == 0 { 85 } else { 30 },
+                   "technique_id": format!("T{}", 2100 + i)}),
+        )
+        .await;
+    }
+    let ids: Vec<String> = until_within(
+        Duration::from_secs(90),
+        "every alert to be a case",
+        || async {
+            let all = cases(&bot);
+            (all.len() == CASES).then(|| all.iter().map(|c| c.id.to_string()).collect())
+        },
+    )
+    .await;
+    let command = |text: String| {
+        ts.control(
+            "/slack/command",
+            json!({"user": ANA, "channel": ALERTS, "command": "/triage", "text": text}),
+        )
+    };
+    let pairs = ids.iter().map(|id| async move {
+        let ack = command(format!("ack {id}")).await;
+        let resolve = command(format!("resolve {id} storm drill")).await;
+        (ack["acked"] == json!(true) && resolve["acked"] == json!(true)).then_some(())
+    });
+    let acked = futures_util::future::join_all(pairs).await;
+    assert!(
+        acked.iter().all(Option::is_some),
+        "every command acked: {acked:?}"
+    );
+
+    let all = until_within(Duration::from_secs(90), "every case resolved", || async {
+        let all = cases(&bot);
+        all.iter()
+            .all(|c| c.state() == vigil::case::CaseState::Resolved)
+            .then_some(all)
+    })
+    .await;
+    for c in &all {
+        let at = |needle: &str| {
+            c.timeline
+                .iter()
+                .position(|e| e.text.starts_with(needle) && e.actor.as_deref() == Some(ANA))
+        };
+        let (ack, resolved) = (at("Acknowledged"), at("Resolved: storm drill"));
+        assert!(
+            ack.is_some() && resolved.is_some() && ack < resolved,
+            "{}: ack at {ack:?}, resolve at {resolved:?}: {:?}",
+            c.id,
+            c.timeline.iter().map(|e| &e.text).collect::<Vec<_>>()
+        );
+        assert_eq!(c.acknowledged_by.as_deref(), Some(ANA), "{}", c.id);
+    }
+    bot.running.shutdown().await;
+}

@@ -17,7 +17,7 @@ use crate::slack::socket::Delivery;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InboundItem {
     /// The case it names; `None` for an owner's DM text, whose case is found when it is
-    /// applied (see [`super::target`]).
+    /// applied (see [`crate::pipeline::dm_index::DmIndex::target`]).
     pub case: Option<CaseId>,
     /// What happened.
     pub event: Inbound,

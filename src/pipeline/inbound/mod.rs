@@ -2,8 +2,8 @@
 //! and alerts that joined the case, queued as typed [`InboundItem`]s (`item.rs`); the case's
 //! runner applies each, checking who may do what.
 //!
-//! An owner's DM text names no case: it finds one through the store's DM index (IM channel →
-//! cases), never by decoding every case. Text that finds no case (anyone may write to the
+//! An owner's DM text names no case: it finds one through the engine's in-memory DM index
+//! (`pipeline/dm_index.rs`: IM channel → cases), never by decoding cases. Text that finds no case (anyone may write to the
 //! bot) is a stray: finished and logged, and its writer told once a day that there is nothing
 //! to do, so it is never re-scanned.
 
@@ -15,47 +15,8 @@ pub use item::{CaseCommand, DecideFrom, Inbound, InboundItem};
 
 use super::authorize::{Ask, Refusal, authorize, clicked_on};
 use super::engine::Engine;
-use crate::case::{Case, CaseId, OwnerReply};
-use crate::store::{Store, StoreError};
-
-/// Which case an item is for: the one it names, or for an owner's DM text, the case whose DM
-/// thread it is in, else that owner's most recent open case with a DM in that channel.
-/// `Ok(None)`: no case (a stray); an error means "cannot tell now", and the item waits.
-pub fn target(
-    store: &std::sync::Arc<dyn Store>,
-    item: &InboundItem,
-) -> Result<Option<CaseId>, StoreError> {
-    if let Some(id) = &item.case {
-        return Ok(Some(id.clone()));
-    }
-    let Inbound::OwnerText {
-        channel, thread_ts, ..
-    } = &item.event
-    else {
-        return Ok(None);
-    };
-    let mut cases = Vec::new();
-    for id in store.dm_cases(channel)? {
-        if let Some(c) = store.get(&id)? {
-            cases.push(c);
-        }
-    }
-    // The index may name a case whose save did not land; the case itself decides.
-    let in_channel = cases
-        .iter()
-        .filter(|c| c.dm.as_ref().is_some_and(|d| &d.channel == channel));
-    if let Some(ts) = thread_ts
-        && let Some(c) = in_channel
-            .clone()
-            .find(|c| c.dm.as_ref().is_some_and(|d| &d.ts == ts))
-    {
-        return Ok(Some(c.id.clone()));
-    }
-    Ok(in_channel
-        .filter(|c| c.state().is_open())
-        .max_by_key(|c| c.created_at)
-        .map(|c| c.id.clone()))
-}
+use crate::case::{Case, OwnerReply};
+use crate::store::StoreError;
 
 /// What a person who wrote to the bot with no open case is told, once a day.
 pub const STRAY_REPLY: &str = "Hi, I'm Vigil, the security-alert bot. I have no open case for you, so there is nothing to do here. If you need the security team, contact them directly.";

@@ -2,7 +2,8 @@
 //! make ticket creation exactly-once (SPEC §5: list issues created since an intent, because
 //! search is eventually consistent).
 //!
-//! Content creation (new issues and comments) waits on GitHub's 80/min limiter; search on its
+//! Content creation (new issues and comments) waits on GitHub's 80/min limiter, new issues
+//! ahead of comments (`Outbound::call_ahead`); search on its
 //! own 30/min limiter; other calls are only retried. Rate-limit answers (403/429 with
 //! `retry-after`, or with `x-ratelimit-remaining: 0`) are transient; any other 403 is not.
 
@@ -292,7 +293,7 @@ impl GitHubClient {
         let payload = json!({"title": title, "body": body, "labels": labels});
         let attempts = AtomicU32::new(0);
         self.content
-            .call(CONTENT, CALL, || {
+            .call_ahead(CONTENT, CALL, || {
                 let retry = attempts.fetch_add(1, Ordering::SeqCst) > 0;
                 let (path, payload) = (&path, &payload);
                 async move {
