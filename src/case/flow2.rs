@@ -134,6 +134,9 @@ impl Case {
         }
         let runbook = t.runbook.clone();
         let found = t.sop_ref().map(|s| s.runbook.clone());
+        // Where this plan's first step lands: the plan comment goes there, ahead of the calls
+        // it lists, so the issue says what will run before the results arrive.
+        let first = self.steps.len();
         match (found, runbook) {
             (Some(RunbookState::Parsed { allowlist, .. }), Some(runbook)) => {
                 self.run_runbook(&runbook, &allowlist, policy, now)
@@ -161,6 +164,9 @@ impl Case {
         self.push_step(Step::IssueComment {
             note: IssueNote::Plan.into(),
         });
+        if let Some(comment) = self.steps.pop() {
+            self.steps.insert(first.min(self.steps.len()), comment);
+        }
         self.push_step(Step::UpdateCard);
     }
 
@@ -300,12 +306,13 @@ mod tests {
         assert_eq!(
             kinds(&c),
             [
+                "issue_comment",
                 "tool_call",
                 "tool_call",
                 "request_approval",
-                "issue_comment",
                 "update_card"
-            ]
+            ],
+            "the plan comment goes ahead of the calls it lists"
         );
     }
 }

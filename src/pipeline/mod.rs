@@ -17,8 +17,8 @@ pub mod poller;
 pub mod runner;
 pub mod stats;
 pub mod steps;
-pub mod tools;
 pub mod test_alert;
+pub mod tools;
 pub mod webhook;
 
 pub use engine::Engine;

@@ -524,7 +524,11 @@ async fn a_webhook_alert_naming_a_host_gets_its_device_id_or_a_note() {
         .timeline
         .iter()
         .map(|e| e.text.as_str())
-        .filter(|n| n.contains("find device by hostname") && n.contains("403"))
+        .filter(|n| {
+            n.contains("find device by hostname")
+                && n.contains("403")
+                && n.contains("stays unknown")
+        })
         .collect();
     assert_eq!(notes.len(), 1, "{:#?}", case.timeline);
     // Classification and planning went on: the host step has no device id to name, so the

@@ -19,7 +19,9 @@ use vigil::triage::entities::{Entities, EntityKind};
 use vigil::triage::guard::Caps;
 use vigil::triage::tools::ToolName;
 
-use crate::common::{ALERTS, ANA, Bot, TestSandbox, sandbox, start_bot, until_within};
+use crate::common::{
+    ALERTS, ANA, Bot, TestSandbox, drop_section, sandbox, start_bot_with, until_within,
+};
 use crate::vendor_support::fault;
 
 const CAROL_MBP: &str = "a1b2c3d4e5f60718293a4b5c6d7e8f01";
@@ -112,7 +114,9 @@ async fn count(ts: &TestSandbox, service: &str, method: &str, part: &str) -> usi
 
 async fn setup(name: &str, description: &str) -> Setup {
     let ts = sandbox().await;
-    let bot = start_bot(&ts).await;
+    // Without Confluence flow 2 classifies the case and stops there, so the only calls are
+    // the ones each test proposes itself.
+    let bot = start_bot_with(&ts, |t| drop_section(&t, "confluence")).await;
     let alert = Alert {
         id: format!("tools-{}", uuid::Uuid::new_v4().simple()),
         source: "webhook".into(),
@@ -506,7 +510,8 @@ async fn the_default_model_runs_the_sop_runbook_turn_by_turn_to_a_summary() {
             .as_deref()
             .is_some_and(|s| s.contains("virustotal_domain"))
     );
-    assert_eq!(count(&s.ts, "llm", "POST", "/chat/completions").await, 3);
+    // One classification when the case was opened, then the agent's three turns.
+    assert_eq!(count(&s.ts, "llm", "POST", "/chat/completions").await, 4);
     let ts = s.card_ts().await;
     let replies = s.ts.replies(ALERTS, &ts).await;
     assert_eq!(
@@ -609,10 +614,15 @@ async fn prompt_injection_runs_nothing_out_of_scope_or_unapproved() {
             .any(|t| t.contains("is not a Host of this case"))
     );
     // The model's request carried the injected text only inside the data block.
+    // (The first LLM request is the case's classification; the agent's carry tools.)
     let asked = s.ts.requests("llm").await;
-    let first = asked[0]["body"]["messages"].to_string();
+    let agent = asked
+        .iter()
+        .find(|r| r["body"]["tools"].is_array())
+        .expect("an agent request");
+    let first = agent["body"]["messages"].to_string();
     assert!(first.contains("CASE_DATA"), "{first}");
-    let system = asked[0]["body"]["messages"][0]["content"]
+    let system = agent["body"]["messages"][0]["content"]
         .as_str()
         .unwrap_or_default();
     assert!(!system.contains("Ignore previous"), "{system}");

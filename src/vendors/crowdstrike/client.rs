@@ -232,7 +232,7 @@ impl CrowdStrikeClient {
     /// name, while Falcon's actions take ids. Quotes and backslashes in the name are escaped,
     /// so a hostile name cannot widen the filter.
     pub async fn device_ids_by_hostname(&self, hostname: &str) -> Result<Vec<String>, VendorError> {
-        const CALL: &str = "query devices";
+        const CALL: &str = "find device by hostname";
         let url = self.url("/devices/queries/devices/v1");
         let escaped = hostname.replace('\\', "\\\\").replace('\'', "\\'");
         let query = [
