@@ -275,7 +275,20 @@ pub fn details(case: &Case) -> String {
             mrkdwn(&super::escape::truncate(&t.text, 200))
         ));
     }
-    super::escape::truncate(&out, 3500)
+    whole_links(super::escape::truncate(&out, 3500))
+}
+
+/// Cuts a truncated mrkdwn text back before a `<url|label>` link the cut went through, so a
+/// half link (`<http://…`) never reaches Slack as broken markup. Alert text in `details` is
+/// escaped (`&lt;`), so every `<` left in it is one of Vigil's own links or mentions.
+fn whole_links(mut text: String) -> String {
+    if let Some(open) = text.rfind('<')
+        && text.rfind('>').is_none_or(|close| close < open)
+    {
+        text.truncate(open);
+        text.push('…');
+    }
+    text
 }
 
 #[cfg(test)]

@@ -884,9 +884,11 @@ async fn every_failpoint_of_every_step_kind_then_restart_finishes_each_case_exac
     let dir = tempfile::tempdir().expect("tempdir");
     let config = config_for(&ts, dir.path());
     // `join_digest` only happens in a storm, which this scenario is not (tests/it/storm.rs).
-    // Flow 2's kinds join the scenario as their steps are wired into the pipeline.
-    const NOT_YET_WIRED: &[&str] = &[
-        "classify",
+    // This scenario runs without Confluence (see `config_for`), so every case is classified
+    // and flow 2 stops there: its exact counts stay flow 1's. Flow 2's later steps are crashed
+    // one by one elsewhere: `request_approval` in tests/it/approvals.rs, `tool_call`'s Slack
+    // notify in tests/it/tools.rs. A random-kill scenario over flow 2 is still to come.
+    const BEYOND_THIS_SCENARIO: &[&str] = &[
         "find_sop",
         "remediate",
         "agent_turn",
@@ -896,7 +898,7 @@ async fn every_failpoint_of_every_step_kind_then_restart_finishes_each_case_exac
     ];
     let armed: Vec<String> = vigil::case::step::KINDS
         .iter()
-        .filter(|k| **k != "join_digest" && !NOT_YET_WIRED.contains(k))
+        .filter(|k| **k != "join_digest" && !BEYOND_THIS_SCENARIO.contains(k))
         .flat_map(|k| [format!("{k}.intent"), format!("{k}.done")])
         .collect();
     let mut keeper = Keeper::new(config, dir.path().to_path_buf(), armed.clone(), vec![]);

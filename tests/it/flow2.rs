@@ -202,21 +202,22 @@ async fn a_malware_alert_plans_the_malware_runbook() {
     bot.running.shutdown().await;
 }
 
-#[tokio::test]
-async fn a_c2_alert_plans_the_c2_runbook() {
+/// A Falcon alert of one type reaches its card with that type's SOP and runbook planned.
+async fn falcon_alert_plans(alert: Value, kind: &str, tools: &[&str]) {
     let ts = sandbox().await;
     let bot = rules_bot(&ts).await;
-    falcon_alert(
-        &ts,
+    falcon_alert(&ts, alert).await;
+    let case = planned_case(&ts, &bot).await;
+    assert_planned(&ts, &case, kind, tools).await;
+    bot.running.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_c2_alert_plans_the_c2_runbook() {
+    falcon_alert_plans(
         json!({"device": {"device_id": CAROL_MBP}, "severity": 30,
                "tactic": "Command and Control", "technique_id": "T1071",
                "ioc_context": [{"ioc_type": "domain", "ioc_value": "update-check.example"}]}),
-    )
-    .await;
-    let case = planned_case(&ts, &bot).await;
-    assert_planned(
-        &ts,
-        &case,
         "c2",
         &[
             "abuseipdb_check_ip",
@@ -226,24 +227,14 @@ async fn a_c2_alert_plans_the_c2_runbook() {
         ],
     )
     .await;
-    bot.running.shutdown().await;
 }
 
 #[tokio::test]
 async fn a_data_exfiltration_alert_plans_its_runbook() {
-    let ts = sandbox().await;
-    let bot = rules_bot(&ts).await;
-    falcon_alert(
-        &ts,
+    falcon_alert_plans(
         json!({"device": {"device_id": CAROL_MBP}, "severity": 30, "tactic": "Exfiltration",
                "technique_id": "T1567", "user_name": "carol.diaz",
                "ioc_context": [{"ioc_type": "domain", "ioc_value": "files-share.example"}]}),
-    )
-    .await;
-    let case = planned_case(&ts, &bot).await;
-    assert_planned(
-        &ts,
-        &case,
         "data_exfiltration",
         &[
             "crowdstrike_host_details",
@@ -252,29 +243,18 @@ async fn a_data_exfiltration_alert_plans_its_runbook() {
         ],
     )
     .await;
-    bot.running.shutdown().await;
 }
 
 #[tokio::test]
 async fn an_identity_alert_plans_the_suspicious_login_runbook() {
-    let ts = sandbox().await;
-    let bot = rules_bot(&ts).await;
-    falcon_alert(
-        &ts,
+    falcon_alert_plans(
         json!({"product": "idp", "severity": 30, "tactic": "Credential Access",
                "technique_id": "T1110", "source_account_upn": CAROL,
                "source_endpoint_ip_address": "198.51.100.23"}),
-    )
-    .await;
-    let case = planned_case(&ts, &bot).await;
-    assert_planned(
-        &ts,
-        &case,
         "suspicious_login",
         &["abuseipdb_check_ip", "okta_get_user", "okta_clear_sessions"],
     )
     .await;
-    bot.running.shutdown().await;
 }
 
 #[tokio::test]
