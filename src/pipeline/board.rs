@@ -18,7 +18,7 @@ use crate::render;
 pub struct CaseSummary {
     /// The case id.
     pub id: CaseId,
-    /// Its state.
+    /// Its state, which `/triage list` filters on.
     pub state: CaseState,
     /// High priority (only known once prioritised).
     pub high: bool,

@@ -50,11 +50,11 @@ const MAX_STEPS_PER_RUN: usize = 64;
 pub struct Vendors {
     /// CrowdStrike Falcon.
     pub crowdstrike: Option<CrowdStrikeClient>,
-    /// Oomnitza.
+    /// Oomnitza: the device's owner; without it nobody can be asked.
     pub oomnitza: Option<OomnitzaClient>,
-    /// GitHub.
+    /// GitHub: one issue per case; without it cases have no ticket.
     pub github: Option<GitHubClient>,
-    /// PagerDuty.
+    /// PagerDuty: pages on-call for high-priority and escalated cases.
     pub pagerduty: Option<PagerDutyClient>,
     /// Confluence: flow 2's SOP pages; without it flow 1 runs alone.
     pub confluence: Option<ConfluenceClient>,
@@ -79,9 +79,9 @@ pub struct Vendors {
 /// texts, read once at start so a step never touches the file system.
 #[derive(Debug, Clone)]
 pub struct Remediation {
-    /// `[remediation]`.
+    /// `[remediation]`: the guard's caps and the allowlist of pages without a runbook.
     pub config: super::config::RemediationConfig,
-    /// `[approvals]`.
+    /// `[approvals]`: `forbid_self` and the expiry of undecided approvals.
     pub approvals: super::config::ApprovalsConfig,
     /// The classifier's system prompt.
     pub classify_prompt: String,
@@ -120,7 +120,7 @@ impl Analysts {
 
 /// Everything the pipeline needs.
 pub struct Engine {
-    /// Cases.
+    /// Where cases, the inbox and dedupe keys persist; only this engine writes cases.
     pub store: Arc<dyn Store>,
     /// Slack calls.
     pub slack: SlackApi,
@@ -134,7 +134,7 @@ pub struct Engine {
     pub alerts_channel: String,
     /// Labels put on every issue.
     pub issue_labels: Vec<String>,
-    /// Analysts.
+    /// Who may act on cases (configured users plus the analyst user group, refreshed).
     pub analysts: Analysts,
     /// Storm folding and the digest messages (SPEC §5 "Storms").
     pub digests: super::digest::Digests,

@@ -91,7 +91,7 @@ pub struct Report {
     pub mtta: Option<f64>,
     /// Mean seconds from opening to resolution, over resolved cases.
     pub mttr: Option<f64>,
-    /// Owners asked.
+    /// Owners asked "was this you?" (the response rate's denominator).
     pub owners_asked: usize,
     /// Owners who answered.
     pub owners_answered: usize,
@@ -99,9 +99,9 @@ pub struct Report {
     pub owner_median: Option<f64>,
     /// Escalations on owner silence.
     pub auto_escalations: usize,
-    /// Approvals granted.
+    /// Destructive calls an analyst approved.
     pub approvals_granted: usize,
-    /// Approvals denied.
+    /// Destructive calls an analyst denied (expiries count as neither).
     pub approvals_denied: usize,
 }
 

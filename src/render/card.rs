@@ -9,7 +9,7 @@ use crate::case::{Case, CaseState, Priority};
 
 /// Action ids on cards (stable; documented in the README).
 pub mod actions {
-    /// Acknowledge.
+    /// Action id of the card's Acknowledge button (also acks the page).
     pub const ACK: &str = "case_ack";
     /// Assign to me.
     pub const ASSIGN: &str = "case_assign";

@@ -5,13 +5,13 @@
 
 /// Slack's limits (Block Kit): section text.
 pub const SECTION_TEXT: usize = 3000;
-/// Header text.
+/// Block Kit's limit for header text, in characters.
 pub const HEADER_TEXT: usize = 150;
 /// Section field and context element text.
 pub const FIELD_TEXT: usize = 2000;
-/// Button text.
+/// Block Kit's limit for a button's text, in characters.
 pub const BUTTON_TEXT: usize = 75;
-/// Button value.
+/// Block Kit's limit for a button's value, in characters.
 pub const BUTTON_VALUE: usize = 2000;
 /// Message `text` fallback (Slack truncates past 40 000; keep well under).
 pub const MESSAGE_TEXT: usize = 3000;

@@ -189,7 +189,7 @@ pub fn paged_comment(case: &Case, why: &str) -> String {
     )
 }
 
-/// Resolved.
+/// The closing comment: who resolved the case and why, before the issue is closed.
 pub fn resolved_comment(case: &Case) -> String {
     match &case.resolution {
         Some(r) => format!(

@@ -48,7 +48,7 @@ pub fn context(text: &str) -> SlackBlock {
     SlackContextBlock::new(vec![el]).into()
 }
 
-/// A divider.
+/// A divider block, between a card's sections.
 pub fn divider() -> SlackBlock {
     SlackDividerBlock::new().into()
 }
@@ -56,11 +56,11 @@ pub fn divider() -> SlackBlock {
 /// Button looks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Style {
-    /// Default.
+    /// Slack's default (grey) button.
     Plain,
-    /// Green.
+    /// Slack's `primary` (green): the expected answer.
     Primary,
-    /// Red.
+    /// Slack's `danger` (red): escalates or changes something.
     Danger,
 }
 

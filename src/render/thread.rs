@@ -109,7 +109,7 @@ pub fn acknowledged(_case: &Case, by: &str) -> String {
     format!(":eyes: Acknowledged by {}.", who(by))
 }
 
-/// Assigned.
+/// The thread line saying who assigned the case to whom.
 pub fn assigned(_case: &Case, to: &str, by: &str) -> String {
     if to == by {
         format!(":bust_in_silhouette: {} took this case.", who(to))
@@ -131,7 +131,7 @@ pub fn snoozed(_case: &Case, by: &str, for_: &str) -> String {
     )
 }
 
-/// Resolved.
+/// The thread line saying who resolved the case and why.
 pub fn resolved(case: &Case) -> String {
     match &case.resolution {
         Some(r) => format!(

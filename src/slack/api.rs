@@ -33,7 +33,7 @@ pub struct Posted {
 /// What a message is, for finding it again.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Tag {
-    /// The case id.
+    /// The case id the message belongs to: what crash lookups match on.
     pub case_id: String,
     /// `card`, `dm`, or `step-<seq>` for thread replies.
     pub kind: String,

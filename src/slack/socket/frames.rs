@@ -88,11 +88,11 @@ impl DisconnectReason {
 /// An envelope's `type`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EnvelopeType {
-    /// `events_api`.
+    /// `events_api`: an Events API event (DMs, `app_home_opened`).
     EventsApi,
-    /// `slash_commands`.
+    /// `slash_commands`: `/triage`.
     SlashCommands,
-    /// `interactive`.
+    /// `interactive`: button clicks and modal submissions.
     Interactive,
     /// A type Vigil does not know (acked and logged).
     Other(String),
@@ -115,7 +115,7 @@ impl EnvelopeType {
 pub struct Envelope {
     /// `envelope_id`: the ack names it.
     pub envelope_id: String,
-    /// `type`.
+    /// The envelope's `type`: what its payload is.
     pub kind: EnvelopeType,
     /// `payload`, undecoded (null when absent).
     pub payload: Value,
