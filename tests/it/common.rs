@@ -2,7 +2,7 @@
 
 #![allow(dead_code)]
 
-use serde_json::Value;
+use serde_json::{Value, json};
 use vigil_sandbox::client::SandboxClient;
 use vigil_sandbox::{self as sandbox, RunningSandbox};
 
@@ -328,4 +328,18 @@ where
         assert!(started.elapsed() < limit, "timed out waiting for {what}");
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
+}
+
+/// `/triage` as Ana; the text of the ephemeral answer in the ack.
+pub async fn triage_text(ts: &TestSandbox, text: &str) -> String {
+    let v = ts
+        .control(
+            "/slack/command",
+            json!({"user": ANA, "channel": ALERTS, "command": "/triage", "text": text}),
+        )
+        .await;
+    v["response"]["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
 }

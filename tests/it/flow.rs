@@ -5,7 +5,7 @@
 use serde_json::{Value, json};
 
 use crate::common::{
-    ALERTS, ANA, TestSandbox, drop_section, sandbox, start_bot, start_bot_with, until,
+    ALERTS, ANA, TestSandbox, drop_section, sandbox, start_bot, start_bot_with, triage_text, until,
 };
 
 const CAROL: &str = "U0CAROL003";
@@ -596,20 +596,6 @@ async fn a_card_button_whose_value_names_another_case_is_refused() {
         "the press reached the case it named and was refused there: {shown}"
     );
     bot.running.shutdown().await;
-}
-
-/// `/triage` as Ana; the text of the ephemeral answer in the ack.
-async fn triage_text(ts: &TestSandbox, text: &str) -> String {
-    let v = ts
-        .control(
-            "/slack/command",
-            json!({"user": ANA, "channel": ALERTS, "command": "/triage", "text": text}),
-        )
-        .await;
-    v["response"]["text"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string()
 }
 
 #[tokio::test]

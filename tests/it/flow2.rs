@@ -10,7 +10,7 @@ use vigil::case::{Case, CaseId};
 use vigil::triage::classify::ClassifiedBy;
 
 use crate::common::{
-    ALERTS, ANA, Bot, TestSandbox, drop_section, sandbox, start_bot, start_bot_with, until,
+    ALERTS, Bot, TestSandbox, drop_section, sandbox, start_bot, start_bot_with, triage_text, until,
 };
 
 const CAROL_MBP: &str = "a1b2c3d4e5f60718293a4b5c6d7e8f01";
@@ -160,19 +160,6 @@ async fn webhook(ts: &TestSandbox, bot: &Bot, alert: Value) -> Value {
     r.json().await.expect("json")
 }
 
-async fn triage(ts: &TestSandbox, text: &str) -> String {
-    let v = ts
-        .control(
-            "/slack/command",
-            json!({"user": ANA, "channel": ALERTS, "command": "/triage", "text": text}),
-        )
-        .await;
-    v["response"]["text"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string()
-}
-
 #[tokio::test]
 async fn a_malware_alert_plans_the_malware_runbook() {
     let ts = sandbox().await;
@@ -294,7 +281,7 @@ async fn a_reported_email_on_the_webhook_plans_the_phishing_runbook() {
 async fn triage_test_other_injects_an_alert_that_follows_the_other_sop() {
     let ts = sandbox().await;
     let bot = rules_bot(&ts).await;
-    let said = triage(&ts, "test other").await;
+    let said = triage_text(&ts, "test other").await;
     assert!(said.contains("VIG-1"), "{said}");
     let case = planned_case(&ts, &bot).await;
     assert_eq!(case.alert.source, "test");
@@ -306,7 +293,7 @@ async fn triage_test_other_injects_an_alert_that_follows_the_other_sop() {
 async fn triage_test_lists_the_types_and_refuses_an_unknown_one() {
     let ts = sandbox().await;
     let bot = rules_bot(&ts).await;
-    let listed = triage(&ts, "test").await;
+    let listed = triage_text(&ts, "test").await;
     for t in [
         "malware",
         "phishing",
@@ -317,10 +304,10 @@ async fn triage_test_lists_the_types_and_refuses_an_unknown_one() {
     ] {
         assert!(listed.contains(&format!("`{t}`")), "{listed}");
     }
-    let bogus = triage(&ts, "test bogus").await;
+    let bogus = triage_text(&ts, "test bogus").await;
     assert!(bogus.contains("usage: /triage test [type]"), "{bogus}");
     // Neither opened a case: the next legitimate test alert is the first case.
-    let said = triage(&ts, "test malware").await;
+    let said = triage_text(&ts, "test malware").await;
     assert!(said.contains("case VIG-1."), "{said}");
     let case = planned_case(&ts, &bot).await;
     assert_eq!(
