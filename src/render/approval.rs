@@ -238,15 +238,6 @@ fn waiting_line(case: &Case, call: &ToolCall) -> String {
     )
 }
 
-/// The card's "Waiting for approval" lines: one per call waiting for an analyst.
-pub fn waiting_lines(case: &Case) -> Vec<String> {
-    case.triage
-        .iter()
-        .flat_map(|t| t.awaiting())
-        .map(|c| waiting_line(case, c))
-        .collect()
-}
-
 /// App Home's entries for one case: each waiting call with the same buttons as its message.
 pub fn home_entries(case: &Case) -> Vec<SlackBlock> {
     let mut blocks = vec![];
@@ -390,7 +381,7 @@ mod tests {
             !s.contains(actions::APPROVE) && !s.contains("\"button\""),
             "{s}"
         );
-        assert!(waiting_lines(&c).is_empty(), "no longer waiting");
+        assert!(home_entries(&c).is_empty(), "no longer waiting");
     }
 
     #[test]
